@@ -1,0 +1,5 @@
+//! Mesos v1 HTTP API adapter for kafka-mesos.
+//!
+//! This crate will hold the protobuf subset of the Mesos v1 scheduler and executor APIs, the
+//! RecordIO codec, and the scheduler and executor clients. It maps wire messages to the domain
+//! types of [`kafka_mesos_core`].
