@@ -28,7 +28,9 @@ pub enum BareKeys {
 
 /// Why a text is not an escaped map.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid map {input:?} at position {position}: {problem}; expected key=value pairs separated by commas, with \\ escaping , = and \\ (e.g. a=1,b=x\\,y)")]
+#[error(
+    "invalid map {input:?} at position {position}: {problem}; expected key=value pairs separated by commas, with \\ escaping , = and \\ (e.g. a=1,b=x\\,y)"
+)]
 pub struct MapError {
     /// The text that was given.
     pub input: String,
@@ -39,8 +41,15 @@ pub struct MapError {
 }
 
 /// Parses an escaped map. The empty string is the empty map. Keys must be non-empty and unique.
-pub fn parse_map(input: &str, bare: BareKeys) -> Result<IndexMap<String, Option<String>>, MapError> {
-    let err = |position: usize, problem: String| MapError { input: input.to_string(), position, problem };
+pub fn parse_map(
+    input: &str,
+    bare: BareKeys,
+) -> Result<IndexMap<String, Option<String>>, MapError> {
+    let err = |position: usize, problem: String| MapError {
+        input: input.to_string(),
+        position,
+        problem,
+    };
     let mut map = IndexMap::new();
     if input.is_empty() {
         return Ok(map);
@@ -57,7 +66,10 @@ pub fn parse_map(input: &str, bare: BareKeys) -> Result<IndexMap<String, Option<
             return Err(err(start, "empty key".into()));
         }
         if value.is_none() && bare == BareKeys::Rejected {
-            return Err(err(end, format!("{key:?} has no value (write {key}=value)")));
+            return Err(err(
+                end,
+                format!("{key:?} has no value (write {key}=value)"),
+            ));
         }
         let k = std::mem::take(key);
         if map.contains_key(&k) {
@@ -70,7 +82,12 @@ pub fn parse_map(input: &str, bare: BareKeys) -> Result<IndexMap<String, Option<
         let literal = match c {
             '\\' => match chars.next() {
                 Some((_, escaped)) => escaped,
-                None => return Err(err(i, "open escaping: a trailing \\ escapes nothing".into())),
+                None => {
+                    return Err(err(
+                        i,
+                        "open escaping: a trailing \\ escapes nothing".into(),
+                    ));
+                }
             },
             ',' => {
                 finish(&mut key, &mut value, entry_start, i)?;
@@ -170,13 +187,22 @@ impl Options {
     /// Every `$id` in the values replaced by `id`.
     pub fn interpolate_id(&self, id: impl fmt::Display) -> Options {
         let id = id.to_string();
-        Options(self.0.iter().map(|(k, v)| (k.clone(), v.replace("$id", &id))).collect())
+        Options(
+            self.0
+                .iter()
+                .map(|(k, v)| (k.clone(), v.replace("$id", &id)))
+                .collect(),
+        )
     }
 }
 
 impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Options {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        Options(iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+        Options(
+            iter.into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
     }
 }
 
@@ -190,7 +216,11 @@ impl FromStr for Options {
     type Err = MapError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let map = parse_map(s, BareKeys::Rejected)?;
-        Ok(Options(map.into_iter().map(|(k, v)| (k, v.unwrap_or_default())).collect()))
+        Ok(Options(
+            map.into_iter()
+                .map(|(k, v)| (k, v.unwrap_or_default()))
+                .collect(),
+        ))
     }
 }
 
@@ -213,7 +243,10 @@ mod tests {
     use proptest::prelude::*;
 
     fn map(entries: &[(&str, Option<&str>)]) -> IndexMap<String, Option<String>> {
-        entries.iter().map(|(k, v)| (k.to_string(), v.map(str::to_string))).collect()
+        entries
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.map(str::to_string)))
+            .collect()
     }
 
     #[test]
@@ -247,7 +280,10 @@ mod tests {
     #[test]
     fn case_7_format() {
         assert_eq!(format_map([("a", Some("1")), ("b", None)]), "a=1,b");
-        assert_eq!(format_map([("a", Some(",")), ("b", Some("=")), ("c", Some("\\"))]), r"a=\,,b=\=,c=\\");
+        assert_eq!(
+            format_map([("a", Some(",")), ("b", Some("=")), ("c", Some("\\"))]),
+            r"a=\,,b=\=,c=\\"
+        );
     }
 
     #[test]
@@ -273,25 +309,48 @@ mod tests {
         let user: Options = "a=2".parse().unwrap();
         let defaults: Options = "b=1".parse().unwrap();
         let merged = user.over(&defaults);
-        assert_eq!(merged.iter().collect::<Vec<_>>(), vec![("b", "1"), ("a", "2")]);
+        assert_eq!(
+            merged.iter().collect::<Vec<_>>(),
+            vec![("b", "1"), ("a", "2")]
+        );
         let over: Options = "b=5".parse().unwrap();
-        assert_eq!(over.over(&"a=1,b=2".parse().unwrap()).to_string(), "a=1,b=5");
+        assert_eq!(
+            over.over(&"a=1,b=2".parse().unwrap()).to_string(),
+            "a=1,b=5"
+        );
     }
 
     #[test]
     fn seed_example_with_escaped_comma() {
-        let o: Options = r"log.dirs=/mnt/array1/broker0\,/mnt/array2/broker0,num.io.threads=16".parse().unwrap();
-        assert_eq!(o.get("log.dirs"), Some("/mnt/array1/broker0,/mnt/array2/broker0"));
+        let o: Options = r"log.dirs=/mnt/array1/broker0\,/mnt/array2/broker0,num.io.threads=16"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            o.get("log.dirs"),
+            Some("/mnt/array1/broker0,/mnt/array2/broker0")
+        );
         assert_eq!(o.get("num.io.threads"), Some("16"));
-        assert_eq!(o.to_string(), r"log.dirs=/mnt/array1/broker0\,/mnt/array2/broker0,num.io.threads=16");
+        assert_eq!(
+            o.to_string(),
+            r"log.dirs=/mnt/array1/broker0\,/mnt/array2/broker0,num.io.threads=16"
+        );
     }
 
     fn arb_map() -> impl Strategy<Value = Vec<(String, Option<String>)>> {
-        proptest::collection::vec(("[a-z,=\\\\.]{1,6}", proptest::option::of("[a-z0-9,=\\\\$ ]{0,6}")), 0..5)
-            .prop_map(|entries| {
-                let mut seen = std::collections::HashSet::new();
-                entries.into_iter().filter(|(k, _)| seen.insert(k.clone())).collect()
-            })
+        proptest::collection::vec(
+            (
+                "[a-z,=\\\\.]{1,6}",
+                proptest::option::of("[a-z0-9,=\\\\$ ]{0,6}"),
+            ),
+            0..5,
+        )
+        .prop_map(|entries| {
+            let mut seen = std::collections::HashSet::new();
+            entries
+                .into_iter()
+                .filter(|(k, _)| seen.insert(k.clone()))
+                .collect()
+        })
     }
 
     proptest! {

@@ -22,7 +22,9 @@ pub struct Range {
 
 /// Why a text is not a [`Range`] or a [`PortRange`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid {what} {input:?}: {problem}; expected a number ({example_one}) or a range ({example_range})")]
+#[error(
+    "invalid {what} {input:?}: {problem}; expected a number ({example_one}) or a range ({example_range})"
+)]
 pub struct RangeError {
     /// `range` or `port`.
     pub what: &'static str,
@@ -39,12 +41,19 @@ pub struct RangeError {
 impl Range {
     /// Builds `start..end`; `None` when `start > end`.
     pub const fn new(start: u64, end: u64) -> Option<Range> {
-        if start <= end { Some(Range { start, end }) } else { None }
+        if start <= end {
+            Some(Range { start, end })
+        } else {
+            None
+        }
     }
 
     /// The range holding one value.
     pub const fn single(value: u64) -> Range {
-        Range { start: value, end: value }
+        Range {
+            start: value,
+            end: value,
+        }
     }
 
     /// First value.
@@ -77,7 +86,12 @@ impl Range {
         Range::new(self.start.max(other.start), self.end.min(other.end))
     }
 
-    fn parse_with(s: &str, what: &'static str, ex1: &'static str, exr: &'static str) -> Result<Range, RangeError> {
+    fn parse_with(
+        s: &str,
+        what: &'static str,
+        ex1: &'static str,
+        exr: &'static str,
+    ) -> Result<Range, RangeError> {
         let err = |problem: String| RangeError {
             what,
             input: s.to_string(),
@@ -92,7 +106,8 @@ impl Range {
             if !part.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(err(format!("{part:?} is not a whole number")));
             }
-            part.parse().map_err(|_| err(format!("{part} is too large")))
+            part.parse()
+                .map_err(|_| err(format!("{part} is too large")))
         };
         let (start, end) = match s.split_once("..") {
             Some((a, b)) => (number(a.trim())?, number(b.trim())?),
@@ -101,7 +116,8 @@ impl Range {
                 (v, v)
             }
         };
-        Range::new(start, end).ok_or_else(|| err(format!("the start {start} is greater than the end {end}")))
+        Range::new(start, end)
+            .ok_or_else(|| err(format!("the start {start} is greater than the end {end}")))
     }
 }
 
@@ -195,7 +211,9 @@ mod tests {
     fn case_3_parse_and_display() {
         assert_eq!(r("30"), Range::single(30));
         assert_eq!(r("30..31"), Range::new(30, 31).unwrap());
-        for bad in ["", "abc", "abc..30", "30..abc", "10..0", "..5", "5..", "-1", "1...2"] {
+        for bad in [
+            "", "abc", "abc..30", "30..abc", "10..0", "..5", "5..", "-1", "1...2",
+        ] {
             assert!(bad.parse::<Range>().is_err(), "{bad:?} should be rejected");
         }
         assert_eq!(r("0").to_string(), "0");
@@ -216,9 +234,15 @@ mod tests {
 
     #[test]
     fn ports_stay_in_the_port_space() {
-        assert_eq!("31090..31100".parse::<PortRange>().unwrap().to_string(), "31090..31100");
+        assert_eq!(
+            "31090..31100".parse::<PortRange>().unwrap().to_string(),
+            "31090..31100"
+        );
         let err = "70000".parse::<PortRange>().unwrap_err().to_string();
-        assert!(err.contains("between 1 and 65535") && err.contains("31090..31100"), "{err}");
+        assert!(
+            err.contains("between 1 and 65535") && err.contains("31090..31100"),
+            "{err}"
+        );
         assert!("0".parse::<PortRange>().is_err());
         let err = "10..0".parse::<PortRange>().unwrap_err().to_string();
         assert!(err.contains("start 10 is greater than the end 0"), "{err}");

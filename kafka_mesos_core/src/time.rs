@@ -11,7 +11,9 @@ use chrono::{DateTime, FixedOffset, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A point in time: milliseconds since the Unix epoch (UTC).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Timestamp(pub i64);
 
@@ -48,7 +50,11 @@ impl Timestamp {
             let sign = if secs < 0 { '-' } else { '+' };
             let abs = secs.unsigned_abs();
             let (h, m) = (abs / 3600, (abs % 3600) / 60);
-            if m == 0 { format!("{sign}{h:02}") } else { format!("{sign}{h:02}{m:02}") }
+            if m == 0 {
+                format!("{sign}{h:02}")
+            } else {
+                format!("{sign}{h:02}{m:02}")
+            }
         };
         format!("{}{zone}", local.format("%Y-%m-%d %H:%M:%S"))
     }
@@ -65,14 +71,20 @@ impl Timestamp {
 impl Add<Period> for Timestamp {
     type Output = Timestamp;
     fn add(self, rhs: Period) -> Timestamp {
-        Timestamp(self.0.saturating_add(i64::try_from(rhs.millis()).unwrap_or(i64::MAX)))
+        Timestamp(
+            self.0
+                .saturating_add(i64::try_from(rhs.millis()).unwrap_or(i64::MAX)),
+        )
     }
 }
 
 impl Sub<Period> for Timestamp {
     type Output = Timestamp;
     fn sub(self, rhs: Period) -> Timestamp {
-        Timestamp(self.0.saturating_sub(i64::try_from(rhs.millis()).unwrap_or(i64::MAX)))
+        Timestamp(
+            self.0
+                .saturating_sub(i64::try_from(rhs.millis()).unwrap_or(i64::MAX)),
+        )
     }
 }
 
@@ -148,7 +160,9 @@ pub struct Period {
 
 /// Why a text is not a [`Period`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid period {input:?}: {problem}; expected a whole number and a unit (ms, s, m, h, d), e.g. 10ms, 30s, 1m, 1h, 30d, or 0")]
+#[error(
+    "invalid period {input:?}: {problem}; expected a whole number and a unit (ms, s, m, h, d), e.g. 10ms, 30s, 1m, 1h, 30d, or 0"
+)]
 pub struct PeriodError {
     /// The text that was given.
     pub input: String,
@@ -158,7 +172,10 @@ pub struct PeriodError {
 
 impl Period {
     /// The zero period, `0` (displayed `0ms`).
-    pub const ZERO: Period = Period { value: 0, unit: TimeUnit::Millis };
+    pub const ZERO: Period = Period {
+        value: 0,
+        unit: TimeUnit::Millis,
+    };
 
     /// Builds a period from a value and a unit.
     pub const fn new(value: u64, unit: TimeUnit) -> Self {
@@ -167,17 +184,26 @@ impl Period {
 
     /// A period of `ms` milliseconds.
     pub const fn from_millis(ms: u64) -> Self {
-        Period { value: ms, unit: TimeUnit::Millis }
+        Period {
+            value: ms,
+            unit: TimeUnit::Millis,
+        }
     }
 
     /// A period of `s` seconds.
     pub const fn from_secs(s: u64) -> Self {
-        Period { value: s, unit: TimeUnit::Seconds }
+        Period {
+            value: s,
+            unit: TimeUnit::Seconds,
+        }
     }
 
     /// A period of `m` minutes.
     pub const fn from_mins(m: u64) -> Self {
-        Period { value: m, unit: TimeUnit::Minutes }
+        Period {
+            value: m,
+            unit: TimeUnit::Minutes,
+        }
     }
 
     /// The number as written (`5` for `5h`).
@@ -207,7 +233,10 @@ impl Period {
 
     /// The period multiplied by `factor`, in the same unit (saturating).
     pub const fn times(self, factor: u64) -> Period {
-        Period { value: self.value.saturating_mul(factor), unit: self.unit }
+        Period {
+            value: self.value.saturating_mul(factor),
+            unit: self.unit,
+        }
     }
 }
 
@@ -247,7 +276,10 @@ impl FromStr for Period {
     type Err = PeriodError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = |problem| PeriodError { input: s.to_string(), problem };
+        let err = |problem| PeriodError {
+            input: s.to_string(),
+            problem,
+        };
         if s == "0" {
             return Ok(Period::ZERO);
         }
@@ -266,10 +298,17 @@ impl FromStr for Period {
             return Err(err("the unit is missing"));
         }
         let unit = TimeUnit::from_suffix(suffix).ok_or_else(|| {
-            err(if suffix.starts_with('.') { "fractions are not accepted" } else { "unknown unit" })
+            err(if suffix.starts_with('.') {
+                "fractions are not accepted"
+            } else {
+                "unknown unit"
+            })
         })?;
         let value: u64 = number.parse().map_err(|_| err("the number is too large"))?;
-        if value.checked_mul(unit.millis()).is_none_or(|ms| ms > i64::MAX as u64) {
+        if value
+            .checked_mul(unit.millis())
+            .is_none_or(|ms| ms > i64::MAX as u64)
+        {
             return Err(err("the number is too large"));
         }
         Ok(Period { value, unit })
@@ -314,10 +353,19 @@ mod tests {
     #[test]
     fn case_2_invalid_periods_and_equality() {
         for text in ["", "1", "ms", "1k", "0.5m", "Xh", "1 m", "m1"] {
-            assert!(text.parse::<Period>().is_err(), "{text:?} should be rejected");
+            assert!(
+                text.parse::<Period>().is_err(),
+                "{text:?} should be rejected"
+            );
         }
-        assert_eq!("0s".parse::<Period>().unwrap(), "0".parse::<Period>().unwrap());
-        assert_eq!("60s".parse::<Period>().unwrap(), "1m".parse::<Period>().unwrap());
+        assert_eq!(
+            "0s".parse::<Period>().unwrap(),
+            "0".parse::<Period>().unwrap()
+        );
+        assert_eq!(
+            "60s".parse::<Period>().unwrap(),
+            "1m".parse::<Period>().unwrap()
+        );
         assert_eq!("10ms".parse::<Period>().unwrap().to_string(), "10ms");
         assert_eq!("5h".parse::<Period>().unwrap().to_string(), "5h");
     }
@@ -333,7 +381,10 @@ mod tests {
     #[test]
     fn errors_say_what_is_accepted() {
         let err = "5x".parse::<Period>().unwrap_err().to_string();
-        assert!(err.contains("\"5x\"") && err.contains("unknown unit") && err.contains("30s"), "{err}");
+        assert!(
+            err.contains("\"5x\"") && err.contains("unknown unit") && err.contains("30s"),
+            "{err}"
+        );
         let err = "0.5m".parse::<Period>().unwrap_err().to_string();
         assert!(err.contains("fractions"), "{err}");
         assert!("99999999999999999999d".parse::<Period>().is_err());
@@ -344,20 +395,35 @@ mod tests {
     fn timestamps_render_like_the_cli_and_the_api() {
         // 2015-07-10 12:51:43 UTC
         let t = Timestamp(1_436_532_703_000);
-        assert_eq!(t.display_in(FixedOffset::east_opt(3 * 3600).unwrap()), "2015-07-10 15:51:43+03");
-        assert_eq!(t.display_in(FixedOffset::east_opt(0).unwrap()), "2015-07-10 12:51:43Z");
+        assert_eq!(
+            t.display_in(FixedOffset::east_opt(3 * 3600).unwrap()),
+            "2015-07-10 15:51:43+03"
+        );
+        assert_eq!(
+            t.display_in(FixedOffset::east_opt(0).unwrap()),
+            "2015-07-10 12:51:43Z"
+        );
         assert_eq!(
             t.display_in(FixedOffset::east_opt(5 * 3600 + 1800).unwrap()),
             "2015-07-10 18:21:43+0530"
         );
-        assert_eq!(t.display_in(FixedOffset::west_opt(4 * 3600).unwrap()), "2015-07-10 08:51:43-04");
-        assert_eq!(Timestamp(1_426_651_240_585).display_api(), "2015-03-18 04:00:40.585");
+        assert_eq!(
+            t.display_in(FixedOffset::west_opt(4 * 3600).unwrap()),
+            "2015-07-10 08:51:43-04"
+        );
+        assert_eq!(
+            Timestamp(1_426_651_240_585).display_api(),
+            "2015-03-18 04:00:40.585"
+        );
     }
 
     #[test]
     fn timestamp_arithmetic_saturates() {
         assert_eq!(Timestamp(1000) + Period::from_secs(1), Timestamp(2000));
-        assert_eq!(Timestamp(i64::MAX) + Period::from_secs(1), Timestamp(i64::MAX));
+        assert_eq!(
+            Timestamp(i64::MAX) + Period::from_secs(1),
+            Timestamp(i64::MAX)
+        );
         assert_eq!(Timestamp(1000) - Period::from_secs(2), Timestamp(-1000));
         assert_eq!(Timestamp(5).millis_since(Timestamp(2)), 3);
     }
