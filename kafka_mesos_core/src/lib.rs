@@ -7,5 +7,6 @@ pub mod expr;
 pub mod failover;
 pub mod model;
 pub mod options;
+pub mod placement;
 pub mod range;
 pub mod time;

@@ -1,0 +1,614 @@
+//! Matching offers to brokers: what an offer can give a broker, whether it fits, and why not.
+//!
+//! For each offer the checks run in a fixed order, and the first failure is the reason given:
+//!
+//! 1. `cpus < X`, 2. `mem < X`, 3. `no suitable port`, 4. `offer missing volume: V` — the
+//!    offer can never fit; 5. a constraint (`no rack`, `rack doesn't match unique`) — it does
+//!    not fit now;
+//! 6. `hostname != stickiness host` and 7. `waiting to restart` — it may fit after a known
+//!    time.
+//!
+//! Resources reserved for the framework's role are used before unreserved (`*`) ones.
+//! Dynamically reserved resources (those with a principal) are left alone, except for the
+//! persistent volume a broker asks for.
+//!
+//! ```
+//! use kafka_mesos_core::constraints::PlacedValues;
+//! use kafka_mesos_core::model::{Broker, BrokerId, Offer};
+//! use kafka_mesos_core::placement::match_offer;
+//! use kafka_mesos_core::time::Timestamp;
+//! let mut broker = Broker::new(BrokerId(0));
+//! broker.spec.cpus = 0.5;
+//! broker.spec.mem = 100;
+//! let offer = Offer::parse("o1", "slave0", "cpus:0.2; cpus(kafka):0.3; mem:256; ports:31000..31009", &[]).unwrap();
+//! let r = match_offer(&broker, &offer, "kafka", Timestamp(0), &PlacedValues::default()).unwrap();
+//! assert_eq!(r.to_string(), "cpus:0.2; cpus(kafka):0.3; mem:100; ports:31000");
+//! let small = Offer::parse("o2", "slave1", "cpus:0.4; mem:256; ports:31000", &[]).unwrap();
+//! let no = match_offer(&broker, &small, "kafka", Timestamp(0), &PlacedValues::default()).unwrap_err();
+//! assert_eq!(no.reason.to_string(), "cpus < 0.5");
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use rand::{Rng, RngExt};
+
+use crate::constraints::{ConstraintMismatch, PlacedValues};
+use crate::model::{
+    Broker, BrokerId, DiskInfo, Offer, OfferId, Resource, ResourceValue, Resources,
+};
+use crate::range::{PortRange, Range};
+use crate::time::{Period, Timestamp};
+
+/// Scalars are compared in thousandths, as Mesos does, so `0.2 + 0.3` is exactly `0.5`.
+fn milli(x: f64) -> i64 {
+    (x * 1000.0).round() as i64
+}
+
+fn from_milli(m: i64) -> f64 {
+    m as f64 / 1000.0
+}
+
+/// Why an offer does not fit a broker.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeclineReason {
+    /// Fewer CPUs than the broker needs.
+    Cpus {
+        /// CPUs the broker needs.
+        needed: f64,
+    },
+    /// Less memory than the broker needs (MB).
+    Mem {
+        /// Memory the broker needs.
+        needed: u64,
+    },
+    /// No offered port is the broker's port or within its range.
+    NoSuitablePort,
+    /// The broker's persistent volume is not in the offer.
+    MissingVolume(String),
+    /// A placement constraint is not met.
+    Constraint(ConstraintMismatch),
+    /// The broker is kept on another host for a while after its last stop.
+    Stickiness {
+        /// The host the broker sticks to.
+        host: String,
+    },
+    /// The broker waits out its failover delay.
+    WaitingToRestart {
+        /// When it may start again.
+        until: Timestamp,
+    },
+    /// No broker needs resources.
+    NoWork,
+}
+
+impl fmt::Display for DeclineReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeclineReason::Cpus { needed } => write!(f, "cpus < {needed:?}"),
+            DeclineReason::Mem { needed } => write!(f, "mem < {needed}"),
+            DeclineReason::NoSuitablePort => f.write_str("no suitable port"),
+            DeclineReason::MissingVolume(v) => write!(f, "offer missing volume: {v}"),
+            DeclineReason::Constraint(c) => c.fmt(f),
+            DeclineReason::Stickiness { .. } => f.write_str("hostname != stickiness host"),
+            DeclineReason::WaitingToRestart { .. } => f.write_str("waiting to restart"),
+            DeclineReason::NoWork => f.write_str("no work to do"),
+        }
+    }
+}
+
+/// When an offer like the declined one could fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Not until the broker or the agent changes.
+    Never,
+    /// Once this much time has passed.
+    After(Period),
+}
+
+/// A declined match: the reason and when it could change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mismatch {
+    /// The first check that failed.
+    pub reason: DeclineReason,
+    /// When the same offer could fit.
+    pub retry: Retry,
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.reason.fmt(f)
+    }
+}
+
+/// One resource to launch a task with, and the offer resource it is carved from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskResource {
+    /// Index of the offer resource it comes from.
+    pub source: usize,
+    /// The resource, with the role, reservation and disk details of its source.
+    pub resource: Resource,
+}
+
+/// What an offer gives a broker.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Reservation {
+    /// CPUs reserved, all roles together.
+    pub cpus: f64,
+    /// Memory reserved (MB), all roles together.
+    pub mem: f64,
+    /// The port chosen.
+    pub port: Option<u16>,
+    /// Id of the persistent volume reserved.
+    pub volume: Option<String>,
+    /// The task's resources.
+    pub resources: Vec<TaskResource>,
+}
+
+impl fmt::Display for Reservation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        Resources(self.resources.iter().map(|r| r.resource.clone()).collect()).fmt(f)
+    }
+}
+
+/// An offer digested once, so that matching it against many brokers is cheap.
+#[derive(Debug)]
+pub struct OfferSummary<'a> {
+    offer: &'a Offer,
+    cpus: Pool,
+    mem: Pool,
+    role_ports: Vec<(Range, usize)>,
+    shared_ports: Vec<(Range, usize)>,
+    values: Vec<(&'a str, std::borrow::Cow<'a, str>)>,
+}
+
+/// Amounts of one scalar resource by offer entry: reserved for the role first, then shared.
+#[derive(Debug, Default)]
+struct Pool {
+    entries: Vec<(usize, i64)>,
+    total: i64,
+}
+
+impl Pool {
+    fn new(role: Vec<(usize, i64)>, shared: Vec<(usize, i64)>) -> Pool {
+        let entries: Vec<_> = role.into_iter().chain(shared).collect();
+        Pool {
+            total: entries.iter().map(|e| e.1).sum(),
+            entries,
+        }
+    }
+
+    /// Takes up to `want` (thousandths), role entries first; returns (entry, amount) pairs.
+    fn take(&self, want: i64) -> impl Iterator<Item = (usize, i64)> + '_ {
+        let mut left = want;
+        self.entries.iter().filter_map(move |&(i, have)| {
+            let t = have.min(left);
+            left -= t;
+            (t > 0).then_some((i, t))
+        })
+    }
+}
+
+fn usable_for(resource: &Resource, role: &str) -> Option<bool> {
+    if resource.is_dynamically_reserved() {
+        return None;
+    }
+    if resource.role == "*" {
+        Some(false)
+    } else if resource.role == role {
+        Some(true)
+    } else {
+        None
+    }
+}
+
+impl<'a> OfferSummary<'a> {
+    /// Digests `offer` for a framework registered with `role`.
+    pub fn new(offer: &'a Offer, role: &str) -> Self {
+        let mut cpus = (Vec::new(), Vec::new());
+        let mut mem = (Vec::new(), Vec::new());
+        let mut role_ports = Vec::new();
+        let mut shared_ports = Vec::new();
+        for (i, r) in offer.resources.iter().enumerate() {
+            let Some(is_role) = usable_for(r, role) else {
+                continue;
+            };
+            match (r.name.as_str(), &r.value) {
+                ("cpus", ResourceValue::Scalar(v)) => {
+                    if is_role { &mut cpus.0 } else { &mut cpus.1 }.push((i, milli(*v)))
+                }
+                ("mem", ResourceValue::Scalar(v)) => {
+                    if is_role { &mut mem.0 } else { &mut mem.1 }.push((i, milli(*v)))
+                }
+                ("ports", ResourceValue::Ranges(ranges)) => {
+                    let target = if is_role {
+                        &mut role_ports
+                    } else {
+                        &mut shared_ports
+                    };
+                    target.extend(ranges.iter().map(|r| (*r, i)));
+                }
+                _ => {}
+            }
+        }
+        role_ports.sort_by_key(|(r, _)| r.start());
+        shared_ports.sort_by_key(|(r, _)| r.start());
+        OfferSummary {
+            offer,
+            cpus: Pool::new(cpus.0, cpus.1),
+            mem: Pool::new(mem.0, mem.1),
+            role_ports,
+            shared_ports,
+            values: offer.placement_values(),
+        }
+    }
+
+    /// The offer.
+    pub fn offer(&self) -> &'a Offer {
+        self.offer
+    }
+
+    fn value_of(&self, attribute: &str) -> Option<&str> {
+        self.values
+            .iter()
+            .find(|(k, _)| *k == attribute)
+            .map(|(_, v)| v.as_ref())
+    }
+
+    fn port(&self, wanted: Option<PortRange>) -> Option<(u16, usize)> {
+        suitable_port(&self.role_ports, wanted)
+            .or_else(|| suitable_port(&self.shared_ports, wanted))
+    }
+
+    fn volume(&self, id: &str) -> Option<usize> {
+        self.offer.resources.iter().position(|r| {
+            r.name == "disk"
+                && r.role != "*"
+                && r.disk.as_ref().and_then(|d| d.persistence_id.as_deref()) == Some(id)
+        })
+    }
+
+    /// What the offer can give a broker with these needs, capped at what it has.
+    pub fn reserve(&self, broker: &Broker) -> Reservation {
+        let spec = &broker.spec;
+        let mut out = Reservation::default();
+        let (cpus, cpu_resources) = self.scalar(&self.cpus, milli(spec.cpus), "cpus");
+        let (mem, mem_resources) = self.scalar(&self.mem, milli(spec.mem as f64), "mem");
+        out.cpus = from_milli(cpus);
+        out.mem = from_milli(mem);
+        out.resources.extend(cpu_resources);
+        out.resources.extend(mem_resources);
+        if let Some((port, i)) = self.port(spec.port) {
+            out.port = Some(port);
+            let src = &self.offer.resources[i];
+            out.resources.push(TaskResource {
+                source: i,
+                resource: Resource {
+                    value: ResourceValue::Ranges(vec![Range::single(port.into())]),
+                    disk: None,
+                    ..src.clone()
+                },
+            });
+        }
+        if let Some(volume) = &spec.volume
+            && let Some(i) = self.volume(volume)
+        {
+            out.volume = Some(volume.clone());
+            let src = &self.offer.resources[i];
+            let disk = src.disk.as_ref().map(|d| DiskInfo {
+                container_path: Some("data".into()),
+                ..d.clone()
+            });
+            out.resources.push(TaskResource {
+                source: i,
+                resource: Resource {
+                    disk,
+                    ..src.clone()
+                },
+            });
+        }
+        out
+    }
+
+    /// Takes up to `want` thousandths from `pool`, listing unreserved resources before
+    /// reserved ones as Mesos does.
+    fn scalar(&self, pool: &Pool, want: i64, name: &str) -> (i64, Vec<TaskResource>) {
+        let mut taken: Vec<(usize, i64)> = pool.take(want).collect();
+        taken.sort_by_key(|(i, _)| self.offer.resources[*i].role != "*");
+        let total = taken.iter().map(|t| t.1).sum();
+        let resources = taken
+            .into_iter()
+            .map(|(i, amount)| TaskResource {
+                source: i,
+                resource: Resource {
+                    name: name.to_string(),
+                    value: ResourceValue::Scalar(from_milli(amount)),
+                    disk: None,
+                    ..self.offer.resources[i].clone()
+                },
+            })
+            .collect();
+        (total, resources)
+    }
+
+    /// Checks the offer against a broker without building anything: the hot path of a batch.
+    fn check(
+        &self,
+        broker: &Broker,
+        now: Timestamp,
+        placed: &PlacedValues,
+    ) -> Result<(), Rejection> {
+        let spec = &broker.spec;
+        if self.cpus.total < milli(spec.cpus) {
+            return Err(Rejection::Cpus);
+        }
+        if self.mem.total < milli(spec.mem as f64) {
+            return Err(Rejection::Mem);
+        }
+        if self.port(spec.port).is_none() {
+            return Err(Rejection::Port);
+        }
+        if let Some(v) = &spec.volume
+            && self.volume(v).is_none()
+        {
+            return Err(Rejection::Volume);
+        }
+        if !spec.constraints.is_empty() {
+            spec.constraints
+                .check(|a| self.value_of(a), placed)
+                .map_err(Rejection::Constraint)?;
+        }
+        let left = broker
+            .stickiness
+            .sticky_time_left(spec.stickiness_period, now);
+        if left > 0 && !broker.stickiness.matches_hostname(&self.offer.hostname) {
+            return Err(Rejection::Sticky(Period::from_secs(left as u64)));
+        }
+        if spec.failover.is_waiting(&broker.failover, now) {
+            return Err(Rejection::Waiting);
+        }
+        Ok(())
+    }
+}
+
+/// The cheap form of a mismatch, turned into a [`Mismatch`] only when it is reported.
+#[derive(Debug, Clone, PartialEq)]
+enum Rejection {
+    Cpus,
+    Mem,
+    Port,
+    Volume,
+    Constraint(ConstraintMismatch),
+    Sticky(Period),
+    Waiting,
+}
+
+impl Rejection {
+    fn retry(&self, broker: &Broker, now: Timestamp) -> Retry {
+        match self {
+            Rejection::Cpus
+            | Rejection::Mem
+            | Rejection::Port
+            | Rejection::Volume
+            | Rejection::Constraint(_) => Retry::Never,
+            Rejection::Sticky(left) => Retry::After(*left),
+            Rejection::Waiting => {
+                let until = broker.spec.failover.delay_expires(&broker.failover);
+                let ms = until.millis_since(now).max(0) as u64;
+                Retry::After(Period::from_secs(ms.div_ceil(1000)))
+            }
+        }
+    }
+
+    fn into_mismatch(self, broker: &Broker, now: Timestamp) -> Mismatch {
+        let retry = self.retry(broker, now);
+        let spec = &broker.spec;
+        let reason = match self {
+            Rejection::Cpus => DeclineReason::Cpus { needed: spec.cpus },
+            Rejection::Mem => DeclineReason::Mem { needed: spec.mem },
+            Rejection::Port => DeclineReason::NoSuitablePort,
+            Rejection::Volume => {
+                DeclineReason::MissingVolume(spec.volume.clone().unwrap_or_default())
+            }
+            Rejection::Constraint(c) => DeclineReason::Constraint(c),
+            Rejection::Sticky(_) => DeclineReason::Stickiness {
+                host: broker.stickiness.hostname.clone().unwrap_or_default(),
+            },
+            Rejection::Waiting => DeclineReason::WaitingToRestart {
+                until: spec.failover.delay_expires(&broker.failover),
+            },
+        };
+        Mismatch { reason, retry }
+    }
+}
+
+/// The port to use from `ranges` (sorted by start): with no wanted port, the lowest offered;
+/// otherwise the lowest offered port within the wanted range.
+pub fn suitable_port(ranges: &[(Range, usize)], wanted: Option<PortRange>) -> Option<(u16, usize)> {
+    match wanted {
+        None => ranges.iter().find_map(|(r, i)| {
+            let port = r.start().max(1);
+            (port <= r.end() && port <= 65535).then_some((port as u16, *i))
+        }),
+        Some(w) => ranges
+            .iter()
+            .filter_map(|(r, i)| r.overlap(&w.range()).map(|o| (o.start() as u16, *i)))
+            .min_by_key(|(p, _)| *p),
+    }
+}
+
+/// Matches one offer against one broker at `now`. `placed` holds the attribute values of the
+/// brokers that have tasks (for constraints).
+pub fn match_offer(
+    broker: &Broker,
+    offer: &Offer,
+    role: &str,
+    now: Timestamp,
+    placed: &PlacedValues,
+) -> Result<Reservation, Mismatch> {
+    let summary = OfferSummary::new(offer, role);
+    summary
+        .check(broker, now, placed)
+        .map_err(|r| r.into_mismatch(broker, now))?;
+    Ok(summary.reserve(broker))
+}
+
+/// How long declined offers are refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeclinePolicy {
+    /// Filter for offers no broker can use until something changes (default `1h`). Starting or
+    /// updating a broker revives offers, which clears filters.
+    pub never: Period,
+    /// Shortest filter (default `1s`).
+    pub min: Period,
+}
+
+impl Default for DeclinePolicy {
+    fn default() -> Self {
+        DeclinePolicy {
+            never: Period::from_secs(3600),
+            min: Period::from_secs(1),
+        }
+    }
+}
+
+impl DeclinePolicy {
+    /// How long to refuse an offer that every candidate declined: until the soonest candidate
+    /// could use it, plus or minus a sixth at random so refusals do not expire together.
+    ///
+    /// The original took the longest wait of all candidates, so a broker waiting 30 s on its
+    /// failover delay could be kept from its offers for an hour by an unrelated broker; taking
+    /// the soonest fixes that.
+    pub fn refuse_for<R: Rng + ?Sized>(
+        &self,
+        retries: impl IntoIterator<Item = Retry>,
+        rng: &mut R,
+    ) -> Period {
+        let soonest = retries
+            .into_iter()
+            .map(|r| match r {
+                Retry::Never => self.never,
+                Retry::After(p) => p.min(self.never),
+            })
+            .min()
+            .unwrap_or(self.never);
+        let base = soonest.millis() as f64;
+        let jitter = base / 3.0 * (rng.random::<f64>() - 0.5);
+        let ms = (base + jitter).round().max(self.min.millis() as f64) as u64;
+        Period::from_secs(ms.div_ceil(1000))
+    }
+}
+
+/// A launch decided for a batch of offers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedLaunch {
+    /// Index of the offer in the batch.
+    pub offer: usize,
+    /// The broker to launch.
+    pub broker: BrokerId,
+    /// What the offer gives it.
+    pub reservation: Reservation,
+}
+
+/// An offer of the batch to decline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlannedDecline {
+    /// Index of the offer in the batch.
+    pub offer: usize,
+    /// How long to refuse offers of its agent.
+    pub refuse_for: Period,
+}
+
+/// What to do with a batch of offers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OfferPlan {
+    /// Offers to launch brokers on (at most one broker per offer, one offer per broker).
+    pub launches: Vec<PlannedLaunch>,
+    /// Offers to decline.
+    pub declines: Vec<PlannedDecline>,
+    /// For each candidate left without an offer: the last offer it declined and why.
+    pub unplaced: BTreeMap<BrokerId, (OfferId, Mismatch)>,
+}
+
+/// Places `candidates` (brokers that need a task, in priority order) on `offers`.
+///
+/// Each offer goes to the first candidate it fits; a placed broker takes no second offer, and
+/// its host and attributes count for the constraints of the brokers placed after it. `placed`
+/// starts with the values of the brokers that already have tasks.
+pub fn plan_offers<R: Rng + ?Sized>(
+    candidates: &[&Broker],
+    offers: &[Offer],
+    role: &str,
+    now: Timestamp,
+    mut placed: PlacedValues,
+    policy: &DeclinePolicy,
+    rng: &mut R,
+) -> OfferPlan {
+    let mut plan = OfferPlan::default();
+    let mut waiting: Vec<&Broker> = candidates.to_vec();
+    let mut last: BTreeMap<BrokerId, (usize, Rejection)> = BTreeMap::new();
+    for (index, offer) in offers.iter().enumerate() {
+        if waiting.is_empty() {
+            plan.declines.push(PlannedDecline {
+                offer: index,
+                refuse_for: policy.refuse_for([], rng),
+            });
+            continue;
+        }
+        let summary = OfferSummary::new(offer, role);
+        let mut retries = Vec::new();
+        let mut accepted = None;
+        for (pos, broker) in waiting.iter().enumerate() {
+            match summary.check(broker, now, &placed) {
+                Ok(()) => {
+                    accepted = Some(pos);
+                    break;
+                }
+                Err(rejection) => {
+                    retries.push(rejection.retry(broker, now));
+                    last.insert(broker.id, (index, rejection));
+                }
+            }
+        }
+        match accepted {
+            Some(pos) => {
+                let broker = waiting.remove(pos);
+                last.remove(&broker.id);
+                placed.add(summary.values.iter().map(|(k, v)| (*k, v.as_ref())));
+                plan.launches.push(PlannedLaunch {
+                    offer: index,
+                    broker: broker.id,
+                    reservation: summary.reserve(broker),
+                });
+            }
+            None => plan.declines.push(PlannedDecline {
+                offer: index,
+                refuse_for: policy.refuse_for(retries, rng),
+            }),
+        }
+    }
+    for broker in waiting {
+        if let Some((index, rejection)) = last.remove(&broker.id) {
+            plan.unplaced.insert(
+                broker.id,
+                (
+                    offers[index].id.clone(),
+                    rejection.into_mismatch(broker, now),
+                ),
+            );
+        }
+    }
+    plan
+}
+
+/// The values of the brokers that have tasks, for constraint checks.
+pub fn placed_values<'a>(brokers: impl IntoIterator<Item = &'a Broker>) -> PlacedValues {
+    let mut placed = PlacedValues::default();
+    for task in brokers.into_iter().filter_map(|b| b.task.as_ref()) {
+        placed.add(task.placement_values());
+    }
+    placed
+}
+
+#[cfg(test)]
+mod tests;

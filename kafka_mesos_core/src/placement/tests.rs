@@ -1,0 +1,525 @@
+use proptest::prelude::*;
+use rand::SeedableRng;
+use rand_pcg::Pcg64;
+
+use super::*;
+use crate::model::{AgentId, ExecutorId, Task, TaskId, TaskState};
+
+const ROLE: &str = "role";
+
+/// A broker from `key=value` words: `cpus=0.5 mem=100 port=92..100 volume=v`.
+fn broker(spec: &str) -> Broker {
+    let mut b = Broker::new(BrokerId(0));
+    b.active = true;
+    for word in spec.split_whitespace() {
+        let (k, v) = word.split_once('=').unwrap();
+        match k {
+            "id" => b.id = BrokerId(v.parse().unwrap()),
+            "cpus" => b.spec.cpus = v.parse().unwrap(),
+            "mem" => b.spec.mem = v.parse().unwrap(),
+            "port" => b.spec.port = Some(v.parse().unwrap()),
+            "volume" => b.spec.volume = Some(v.to_string()),
+            "constraints" => b.spec.constraints = v.parse().unwrap(),
+            _ => panic!("unknown key {k}"),
+        }
+    }
+    b
+}
+
+fn offer(resources: &str) -> Offer {
+    Offer::parse("o", "host", resources, &[]).unwrap()
+}
+
+/// Runs one case and renders it as `accept <resources>` or `decline <reason> (<retry>)`.
+fn outcome(b: &Broker, o: &Offer) -> String {
+    match match_offer(b, o, ROLE, Timestamp(0), &PlacedValues::default()) {
+        Ok(r) => format!("accept {r}"),
+        Err(m) => match m.retry {
+            Retry::Never => format!("decline {} (never)", m.reason),
+            Retry::After(p) => format!("decline {} (after {p})", m.reason),
+        },
+    }
+}
+
+/// Cases 18-27 of the reference, one line each: broker | offer => outcome.
+#[test]
+fn cases_18_to_27_offer_matching_and_reservations() {
+    let cases = [
+        ("cpus=0.5 mem=0", "cpus:0.2; cpus(role):0.3; ports:1000"),
+        ("cpus=0.5 mem=0", "cpus:0.2; cpus(role):0.2; ports:1000"),
+        ("cpus=0 mem=100", "mem:70; mem(role):30; ports:1000"),
+        ("cpus=0 mem=100", "mem:70; mem(role):29; ports:1000"),
+        ("cpus=0 mem=0", ""),
+        ("", "cpus:0.4; mem:2048; ports:1000"),
+        ("", "cpus:1; mem:99; ports:1000"),
+        ("cpus=2 mem=100", "cpus:3; mem:200; ports:1000..2000"),
+        (
+            "cpus=2 mem=100",
+            "cpus(role):3; mem(role):200; ports(role):1000..2000",
+        ),
+        (
+            "cpus=2 mem=100",
+            "cpus:2; cpus(role):1; mem:100; mem(role):99; ports:1000..2000; ports(role):3000",
+        ),
+        (
+            "cpus=1 mem=2",
+            "cpus:0.5; cpus(role):0.5; mem:1; mem(role):1; ports:1000",
+        ),
+        (
+            "cpus=2 mem=200",
+            "cpus:2; mem:100; mem(role,principal):100; mem(role):100; ports:1000; disk:1000",
+        ),
+        (
+            "cpus=0 mem=0 volume=test",
+            "ports:1000; disk(role,principal)[test:mount_point]:100",
+        ),
+        (
+            "cpus=0 mem=0 volume=test",
+            "ports:1000; disk(role,principal)[other:mount_point]:100",
+        ),
+        (
+            "cpus=1 mem=1",
+            "cpus(other):4; mem(other):4; cpus:1; mem:1; ports(other):5; ports:6",
+        ),
+    ];
+    let table: String = cases
+        .iter()
+        .map(|(b, o)| format!("{b:<26} | {o}\n  => {}\n", outcome(&broker(b), &offer(o))))
+        .collect();
+    insta::assert_snapshot!(table, @r"
+    cpus=0.5 mem=0             | cpus:0.2; cpus(role):0.3; ports:1000
+      => accept cpus:0.2; cpus(role):0.3; ports:1000
+    cpus=0.5 mem=0             | cpus:0.2; cpus(role):0.2; ports:1000
+      => decline cpus < 0.5 (never)
+    cpus=0 mem=100             | mem:70; mem(role):30; ports:1000
+      => accept mem:70; mem(role):30; ports:1000
+    cpus=0 mem=100             | mem:70; mem(role):29; ports:1000
+      => decline mem < 100 (never)
+    cpus=0 mem=0               | 
+      => decline no suitable port (never)
+                               | cpus:0.4; mem:2048; ports:1000
+      => decline cpus < 1.0 (never)
+                               | cpus:1; mem:99; ports:1000
+      => decline mem < 2048 (never)
+    cpus=2 mem=100             | cpus:3; mem:200; ports:1000..2000
+      => accept cpus:2; mem:100; ports:1000
+    cpus=2 mem=100             | cpus(role):3; mem(role):200; ports(role):1000..2000
+      => accept cpus(role):2; mem(role):100; ports(role):1000
+    cpus=2 mem=100             | cpus:2; cpus(role):1; mem:100; mem(role):99; ports:1000..2000; ports(role):3000
+      => accept cpus:1; cpus(role):1; mem:1; mem(role):99; ports(role):3000
+    cpus=1 mem=2               | cpus:0.5; cpus(role):0.5; mem:1; mem(role):1; ports:1000
+      => accept cpus:0.5; cpus(role):0.5; mem:1; mem(role):1; ports:1000
+    cpus=2 mem=200             | cpus:2; mem:100; mem(role,principal):100; mem(role):100; ports:1000; disk:1000
+      => accept cpus:2; mem:100; mem(role):100; ports:1000
+    cpus=0 mem=0 volume=test   | ports:1000; disk(role,principal)[test:mount_point]:100
+      => accept ports:1000; disk(role,principal)[test:data]:100
+    cpus=0 mem=0 volume=test   | ports:1000; disk(role,principal)[other:mount_point]:100
+      => decline offer missing volume: test (never)
+    cpus=1 mem=1               | cpus(other):4; mem(other):4; cpus:1; mem:1; ports(other):5; ports:6
+      => accept cpus:1; mem:1; ports:6
+    ");
+}
+
+/// Case 24: a short offer yields exactly what it has (the reservation is capped).
+#[test]
+fn case_24_reservation_is_capped() {
+    let b = broker("cpus=2 mem=100");
+    let o = offer("cpus:0.5; cpus(role):0.5; mem:1; mem(role):1; ports:1000");
+    let r = OfferSummary::new(&o, ROLE).reserve(&b);
+    assert_eq!(
+        r.to_string(),
+        "cpus:0.5; cpus(role):0.5; mem:1; mem(role):1; ports:1000"
+    );
+    assert_eq!((r.cpus, r.mem, r.port), (1.0, 2.0, Some(1000)));
+}
+
+/// Case 25: the original threw on an offer with two non-default roles and declined the whole
+/// batch; here resources of roles other than ours are simply not used.
+#[test]
+fn case_25_other_roles_are_ignored_unlike_the_original() {
+    let b = broker("cpus=0.5 mem=100");
+    let o = offer("cpus(r1):0.5; mem(r2):100; ports:1000");
+    assert_eq!(outcome(&b, &o), "decline cpus < 0.5 (never)");
+}
+
+#[test]
+fn case_27_volume_keeps_its_source_and_reservation() {
+    let b = broker("cpus=0 mem=0 volume=test");
+    let mut o = offer("ports:1000; disk(role,principal)[test:mount_point]:100");
+    o.resources[1].disk.as_mut().unwrap().source = Some(crate::model::DiskSource::Mount {
+        root: Some("/mnt/a".into()),
+    });
+    let r = match_offer(&b, &o, ROLE, Timestamp(0), &PlacedValues::default()).unwrap();
+    let disk = &r.resources.last().unwrap();
+    assert_eq!(disk.source, 1);
+    assert_eq!(disk.resource.reservation, Some(Some("principal".into())));
+    let info = disk.resource.disk.as_ref().unwrap();
+    assert_eq!(info.container_path.as_deref(), Some("data"));
+    assert!(matches!(
+        info.source,
+        Some(crate::model::DiskSource::Mount { .. })
+    ));
+    assert_eq!(r.volume.as_deref(), Some("test"));
+}
+
+fn ports(text: &str) -> Vec<(Range, usize)> {
+    let mut v: Vec<(Range, usize)> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|r| (r.parse().unwrap(), 0))
+        .collect();
+    v.sort_by_key(|(r, _)| r.start());
+    v
+}
+
+fn port(text: &str, wanted: Option<&str>) -> Option<u16> {
+    suitable_port(&ports(text), wanted.map(|w| w.parse().unwrap())).map(|p| p.0)
+}
+
+#[test]
+fn case_28_auto_port() {
+    assert_eq!(port("", None), None);
+    assert_eq!(port("100..100", None), Some(100));
+    assert_eq!(port("100..200", None), Some(100));
+    assert_eq!(port("30,10,20,40", None), Some(10));
+    assert_eq!(port("100..200, 50..60", None), Some(50));
+}
+
+#[test]
+fn case_29_fixed_port_and_port_range() {
+    assert_eq!(port("0..91", Some("92")), None);
+    assert_eq!(port("93..100", Some("92")), None);
+    assert_eq!(port("90..100", Some("92")), Some(92));
+    let w = Some("92..100");
+    assert_eq!(port("0..91", w), None);
+    assert_eq!(port("101..200", w), None);
+    assert_eq!(port("0..100", w), Some(92));
+    assert_eq!(port("0..92", w), Some(92));
+    assert_eq!(port("100..200", w), Some(100));
+    assert_eq!(port("0..90,95..96,101..200", w), Some(95));
+    assert_eq!(port("0..90,96,101..200", w), Some(96));
+}
+
+#[test]
+fn role_ports_come_before_shared_ports() {
+    let b = broker("cpus=0 mem=0");
+    let o = offer("ports:1000; ports(role):3000");
+    assert_eq!(
+        match_offer(&b, &o, ROLE, Timestamp(0), &PlacedValues::default())
+            .unwrap()
+            .port,
+        Some(3000)
+    );
+    let b = broker("cpus=0 mem=0 port=1000");
+    assert_eq!(
+        match_offer(&b, &o, ROLE, Timestamp(0), &PlacedValues::default())
+            .unwrap()
+            .port,
+        Some(1000)
+    );
+}
+
+fn host_offer(id: &str, host: &str, attrs: &[(&str, &str)]) -> Offer {
+    Offer::parse(id, host, "cpus:4; mem:8192; ports:31000..31009", attrs).unwrap()
+}
+
+#[test]
+fn constraint_stickiness_and_failover_order() {
+    let mut b = broker("constraints=rack=like:r1");
+    let o = host_offer("o1", "host1", &[("rack", "r2")]);
+    let none = PlacedValues::default();
+    let m = match_offer(&b, &o, ROLE, Timestamp(0), &none).unwrap_err();
+    assert_eq!(
+        (m.reason.to_string(), m.retry),
+        ("rack doesn't match like:r1".to_string(), Retry::Never)
+    );
+    let m = match_offer(
+        &b,
+        &Offer::parse("o", "h", "cpus:4; mem:8192; ports:1", &[]).unwrap(),
+        ROLE,
+        Timestamp(0),
+        &none,
+    );
+    assert_eq!(m.unwrap_err().reason.to_string(), "no rack");
+
+    // Case 32: stuck to host0 for ten minutes after a stop at 0.
+    b.spec.constraints = Default::default();
+    b.stickiness.register_start("host0");
+    b.stickiness.register_stop(Timestamp(0), false);
+    assert!(
+        match_offer(
+            &b,
+            &host_offer("o", "host0", &[]),
+            ROLE,
+            Timestamp(0),
+            &none
+        )
+        .is_ok()
+    );
+    let m = match_offer(
+        &b,
+        &host_offer("o", "host1", &[]),
+        ROLE,
+        Timestamp(0),
+        &none,
+    )
+    .unwrap_err();
+    assert_eq!(m.reason.to_string(), "hostname != stickiness host");
+    assert_eq!(m.retry, Retry::After(Period::from_secs(600)));
+    assert!(
+        match_offer(
+            &b,
+            &host_offer("o", "host1", &[]),
+            ROLE,
+            Timestamp(600_000),
+            &none
+        )
+        .is_ok()
+    );
+
+    // Failing brokers wait out their delay, on any host.
+    b.failover.register_failure(Timestamp(1_000));
+    let m = match_offer(
+        &b,
+        &host_offer("o", "host0", &[]),
+        ROLE,
+        Timestamp(1_500),
+        &none,
+    )
+    .unwrap_err();
+    assert_eq!(
+        m.reason,
+        DeclineReason::WaitingToRestart {
+            until: Timestamp(61_000)
+        }
+    );
+    assert_eq!(m.reason.to_string(), "waiting to restart");
+    assert_eq!(m.retry, Retry::After(Period::from_secs(60)));
+    assert!(
+        match_offer(
+            &b,
+            &host_offer("o", "host0", &[]),
+            ROLE,
+            Timestamp(61_000),
+            &none
+        )
+        .is_ok()
+    );
+}
+
+fn rng() -> Pcg64 {
+    Pcg64::seed_from_u64(7)
+}
+
+#[test]
+fn decline_filters_take_the_soonest_retry_with_jitter() {
+    let policy = DeclinePolicy::default();
+    let mut r = rng();
+    for _ in 0..200 {
+        let never = policy.refuse_for([Retry::Never], &mut r).secs();
+        assert!((3000..=4200).contains(&never), "{never}");
+        let soon = policy
+            .refuse_for([Retry::Never, Retry::After(Period::from_secs(30))], &mut r)
+            .secs();
+        assert!(
+            (25..=35).contains(&soon),
+            "a waiting broker must not be hidden behind an hour: {soon}"
+        );
+        assert!(
+            policy
+                .refuse_for([Retry::After(Period::ZERO)], &mut r)
+                .secs()
+                >= 1
+        );
+        assert!((3000..=4200).contains(&policy.refuse_for([], &mut r).secs()));
+    }
+    let a: Vec<_> = (0..5)
+        .map(|_| policy.refuse_for([Retry::Never], &mut rng()).secs())
+        .collect();
+    assert!(
+        a.windows(2).all(|w| w[0] == w[1]),
+        "seeded jitter is reproducible"
+    );
+}
+
+#[test]
+fn case_30_one_offer_per_broker_per_batch() {
+    let b = broker("");
+    let offers = [
+        host_offer("o1", "host1", &[]),
+        host_offer("o2", "host1", &[]),
+    ];
+    let plan = plan_offers(
+        &[&b],
+        &offers,
+        ROLE,
+        Timestamp(0),
+        PlacedValues::default(),
+        &DeclinePolicy::default(),
+        &mut rng(),
+    );
+    assert_eq!(plan.launches.len(), 1);
+    assert_eq!(plan.declines.len(), 1);
+    assert_eq!((plan.launches[0].offer, plan.declines[0].offer), (0, 1));
+
+    let b0 = broker("id=0");
+    let b1 = broker("id=1");
+    let offers = [
+        host_offer("o1", "host1", &[]),
+        host_offer("o2", "host2", &[]),
+    ];
+    let plan = plan_offers(
+        &[&b0, &b1],
+        &offers,
+        ROLE,
+        Timestamp(0),
+        PlacedValues::default(),
+        &DeclinePolicy::default(),
+        &mut rng(),
+    );
+    let hosts: Vec<_> = plan
+        .launches
+        .iter()
+        .map(|l| (l.broker, offers[l.offer].hostname.as_str()))
+        .collect();
+    assert_eq!(hosts, [(BrokerId(0), "host1"), (BrokerId(1), "host2")]);
+}
+
+#[test]
+fn a_batch_honours_unique_across_its_own_launches_and_explains_the_rest() {
+    let b0 = broker("id=0 constraints=hostname=unique");
+    let b1 = broker("id=1 constraints=hostname=unique");
+    let b2 = broker("id=2 constraints=hostname=unique");
+    let offers = [
+        host_offer("o1", "host1", &[]),
+        host_offer("o2", "host1", &[]),
+        host_offer("o3", "host2", &[]),
+    ];
+    let plan = plan_offers(
+        &[&b0, &b1, &b2],
+        &offers,
+        ROLE,
+        Timestamp(0),
+        PlacedValues::default(),
+        &DeclinePolicy::default(),
+        &mut rng(),
+    );
+    let placed: Vec<_> = plan
+        .launches
+        .iter()
+        .map(|l| (l.broker.0, l.offer))
+        .collect();
+    assert_eq!(placed, [(0, 0), (1, 2)]);
+    let (offer, why) = &plan.unplaced[&BrokerId(2)];
+    assert_eq!(
+        (offer.as_str(), why.to_string()),
+        ("o2", "hostname doesn't match unique".to_string())
+    );
+}
+
+#[test]
+fn existing_tasks_count_for_constraints() {
+    let mut running = broker("id=5");
+    running.task = Some(Task {
+        id: TaskId("kafka-5-x".into()),
+        agent_id: AgentId("a".into()),
+        executor_id: ExecutorId("e".into()),
+        hostname: "host1".into(),
+        attributes: [("rack".to_string(), "r1".to_string())]
+            .into_iter()
+            .collect(),
+        state: TaskState::Running,
+        endpoint: None,
+    });
+    let placed = placed_values([&running]);
+    let b = broker("constraints=rack=unique");
+    let offers = [
+        host_offer("o1", "host2", &[("rack", "r1")]),
+        host_offer("o2", "host3", &[("rack", "r2")]),
+    ];
+    let plan = plan_offers(
+        &[&b],
+        &offers,
+        ROLE,
+        Timestamp(0),
+        placed,
+        &DeclinePolicy::default(),
+        &mut rng(),
+    );
+    assert_eq!(plan.launches[0].offer, 1);
+}
+
+fn arb_offer(i: usize) -> impl Strategy<Value = Offer> {
+    (0u32..8, 0u32..4096, 0u64..3, 0u32..3, 0u32..3).prop_map(
+        move |(cpus, mem, nports, host, rack)| {
+            let ports = if nports == 0 {
+                String::new()
+            } else {
+                format!("; ports:31000..{}", 31000 + nports)
+            };
+            Offer::parse(
+                &format!("o{i}"),
+                &format!("host{host}"),
+                &format!("cpus:{}; mem:{mem}{ports}", f64::from(cpus) / 2.0),
+                &[("rack", &format!("r{rack}"))],
+            )
+            .unwrap()
+        },
+    )
+}
+
+proptest! {
+    /// Whatever the offers, a plan never uses an offer twice, never places a broker twice,
+    /// never gives a broker less than it asked for, and honours `hostname=unique`.
+    #[test]
+    fn plans_are_consistent(
+        offers in proptest::collection::vec(0usize..1, 0..12).prop_flat_map(|v| {
+            v.into_iter().enumerate().map(|(i, _)| arb_offer(i)).collect::<Vec<_>>()
+        }),
+        nbrokers in 0u32..6,
+        unique in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        let brokers: Vec<Broker> = (0..nbrokers)
+            .map(|i| {
+                let mut b = broker(&format!("id={i} cpus=1 mem=1024"));
+                if unique { b.spec.constraints = "hostname=unique".parse().unwrap(); }
+                b
+            })
+            .collect();
+        let refs: Vec<&Broker> = brokers.iter().collect();
+        let plan = plan_offers(&refs, &offers, ROLE, Timestamp(0), PlacedValues::default(), &DeclinePolicy::default(), &mut Pcg64::seed_from_u64(seed));
+        let mut used: Vec<usize> = plan.launches.iter().map(|l| l.offer).chain(plan.declines.iter().map(|d| d.offer)).collect();
+        used.sort_unstable();
+        prop_assert_eq!(used, (0..offers.len()).collect::<Vec<_>>(), "each offer is launched on or declined exactly once");
+        let mut placed: Vec<BrokerId> = plan.launches.iter().map(|l| l.broker).collect();
+        placed.sort_unstable();
+        placed.dedup();
+        prop_assert_eq!(placed.len(), plan.launches.len());
+        for l in &plan.launches {
+            prop_assert!(l.reservation.cpus >= 1.0 && l.reservation.mem >= 1024.0 && l.reservation.port.is_some());
+        }
+        if unique {
+            let mut hosts: Vec<&str> = plan.launches.iter().map(|l| offers[l.offer].hostname.as_str()).collect();
+            hosts.sort_unstable();
+            let n = hosts.len();
+            hosts.dedup();
+            prop_assert_eq!(hosts.len(), n);
+        }
+        for d in &plan.declines {
+            prop_assert!(d.refuse_for.secs() >= 1);
+        }
+        // No declined offer fits a broker that was left without one.
+        if !unique {
+            for (id, (_, why)) in &plan.unplaced {
+                prop_assert!(!placed.contains(id));
+                prop_assert!(!why.to_string().is_empty());
+                let b = brokers.iter().find(|b| b.id == *id).unwrap();
+                for d in &plan.declines {
+                    prop_assert!(match_offer(b, &offers[d.offer], ROLE, Timestamp(0), &PlacedValues::default()).is_err());
+                }
+            }
+        }
+    }
+}
