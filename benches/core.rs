@@ -1,1 +1,386 @@
-fn main() {}
+//! Benchmarks of the pure decision layer (`kafka_mesos_core`).
+//!
+//! Groups:
+//!
+//! - `expr`: parsing a broker expression (`0..99,200..299[rack=r1,dc=dc*]`) and a topic
+//!   expression; expanding `*` and `*[rack=r1]` over 1,000 brokers with tasks, and
+//!   `expand_interleaved` of `*[rack]` over 1,000 brokers on 10 racks.
+//! - `constraints`: parsing `hostname=unique,rack=groupBy:3`, and checking an offer against it
+//!   with the values of 1,000 placed brokers (100 hosts, 10 racks): an accepted offer, one
+//!   rejected by the second constraint (`rack`) and one rejected by the first (`hostname`).
+//! - `placement`: `plan_offers` for 1,000 offers × 100 pending brokers and 10,000 offers ×
+//!   1,000 pending brokers, every broker with `hostname=unique,rack=groupBy`. Offers come from
+//!   distinct hosts spread round-robin over 10 racks, `cpus:4; mem:16384; ports:31000..31099`;
+//!   brokers have the default spec (1 cpu, 2048 MB). Nothing is placed yet, so `groupBy`
+//!   (one group) keeps every broker on the first rack: one offer in ten is taken, the other
+//!   nine are checked against every waiting broker and fail on the `rack` constraint.
+//!   - `fit/…`: the scenario above.
+//!   - `no_fit/…`: worst case for the loop, offers with too little memory (`mem:1024`), so
+//!     every offer is checked against every broker (each check fails early, on `mem`).
+//!   - `constraint_reject/…`: offers that fit in resources but whose hosts all already run a
+//!     broker, so every check fails on `hostname=unique` (the full constraint path, with its
+//!     error value) for every offer × broker pair.
+//!
+//!   Throughput is offers × brokers (pairs); the number of checks `plan_offers` really makes is
+//!   printed once per case (`fit` makes fewer, as offers stop at the first broker that fits).
+//! - `assignment`: `assign` of 1,000 partitions with replication factor 3 over 100 brokers
+//!   (fixed start), `assign_rack_aware` of the same over 10 racks, and `realign` of that
+//!   1,000-partition assignment after removing 10 of the brokers.
+//!
+//! Run all of them with `cargo bench --bench core`, or a group (any substring of the bench
+//! names) with e.g. `cargo bench --bench core -- placement`. `cargo bench --bench core --
+//! --test` runs each bench once as a smoke test. Inputs are built outside the timed code and
+//! every random generator has a fixed seed.
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BatchSize, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use kafka_mesos::core::assignment::{self, Assignment, StartIndex};
+use kafka_mesos::core::constraints::{Constraints, PlacedValues};
+use kafka_mesos::core::expr::{BrokerExpr, TopicExpr};
+use kafka_mesos::core::model::{
+    AgentId, Broker, BrokerId, ExecutorId, Offer, Task, TaskId, TaskState,
+};
+use kafka_mesos::core::placement::{DeclinePolicy, OfferPlan, placed_values, plan_offers};
+use kafka_mesos::core::time::Timestamp;
+use rand::SeedableRng;
+use rand_pcg::Pcg64;
+
+const SEED: u64 = 42;
+const ROLE: &str = "kafka";
+const NOW: Timestamp = Timestamp(1_700_000_000_000);
+const RACKS: u32 = 10;
+
+fn rng() -> Pcg64 {
+    Pcg64::seed_from_u64(SEED)
+}
+
+/// A running task on `host`, whose agent has `rack=r<rack>` and `dc=dc<rack % 2>`.
+fn task(id: BrokerId, host: &str, rack: u32) -> Task {
+    Task {
+        id: TaskId(format!("kafka-{id}-0000")),
+        agent_id: AgentId(format!("agent-{host}")),
+        executor_id: ExecutorId(format!("kafka-{id}-0000")),
+        hostname: host.to_string(),
+        attributes: [
+            ("rack".to_string(), format!("r{rack}")),
+            ("dc".to_string(), format!("dc{}", rack % 2)),
+        ]
+        .into_iter()
+        .collect(),
+        state: TaskState::Running,
+        endpoint: None,
+    }
+}
+
+/// `n` active brokers, each with a task: broker `i` on host `host-<i % hosts>`, that host on
+/// rack `r<host % 10>`.
+fn brokers_with_tasks(n: u32, hosts: u32) -> BTreeMap<BrokerId, Broker> {
+    (0..n)
+        .map(|i| {
+            let id = BrokerId(i);
+            let host = i % hosts;
+            let mut b = Broker::new(id);
+            b.active = true;
+            b.task = Some(task(id, &format!("host-{host}"), host % RACKS));
+            (id, b)
+        })
+        .collect()
+}
+
+fn bench_expr(c: &mut Criterion) {
+    let mut g = c.benchmark_group("expr");
+    let broker_text = "0..99,200..299[rack=r1,dc=dc*]";
+    let topic_text = "orders,payments,audit.*,logs-2024*,metrics_raw,metrics_agg*,t0,t1,t2";
+    g.bench_function("parse_broker", |b| {
+        b.iter(|| black_box(broker_text).parse::<BrokerExpr>().unwrap())
+    });
+    g.bench_function("parse_topic", |b| {
+        b.iter(|| black_box(topic_text).parse::<TopicExpr>().unwrap())
+    });
+
+    let brokers = brokers_with_tasks(1_000, 1_000);
+    let all: BrokerExpr = "*".parse().unwrap();
+    let rack1: BrokerExpr = "*[rack=r1]".parse().unwrap();
+    let by_rack: BrokerExpr = "*[rack]".parse().unwrap();
+    assert_eq!(all.expand(&brokers).len(), 1_000);
+    assert_eq!(rack1.expand(&brokers).len(), 100);
+    assert_eq!(by_rack.expand_interleaved(&brokers).len(), 1_000);
+    g.throughput(Throughput::Elements(brokers.len() as u64));
+    g.bench_function("expand_all/1000", |b| {
+        b.iter(|| all.expand(black_box(&brokers)))
+    });
+    g.bench_function("expand_filtered/1000", |b| {
+        b.iter(|| rack1.expand(black_box(&brokers)))
+    });
+    g.bench_function("expand_interleaved/1000", |b| {
+        b.iter(|| by_rack.expand_interleaved(black_box(&brokers)))
+    });
+    g.finish();
+}
+
+fn bench_constraints(c: &mut Criterion) {
+    let mut g = c.benchmark_group("constraints");
+    let text = "hostname=unique,rack=groupBy:3";
+    g.bench_function("parse", |b| {
+        b.iter(|| black_box(text).parse::<Constraints>().unwrap())
+    });
+
+    let constraints: Constraints = text.parse().unwrap();
+    // 1,000 brokers on 100 hosts (10 each), host h on rack r<h % 10>: 100 brokers per rack.
+    let brokers = brokers_with_tasks(1_000, 100);
+    let placed = placed_values(brokers.values());
+    let offer = |host: &'static str, rack: &'static str| {
+        move |attr: &str| match attr {
+            "hostname" => Some(host),
+            "rack" => Some(rack),
+            _ => None,
+        }
+    };
+    // A new host on an existing rack: unique passes, and every rack has the fewest brokers.
+    let accept = offer("host-100", "r3");
+    // A new host on a new rack: unique passes, groupBy fails (the rack has 0 < 100 brokers).
+    let reject_rack = offer("host-100", "r10");
+    // A host that already runs brokers: fails on the first constraint.
+    let reject_host = offer("host-5", "r5");
+    assert!(constraints.check(&accept, &placed).is_ok());
+    assert!(constraints.check(&reject_rack, &placed).is_err());
+    assert!(constraints.check(&reject_host, &placed).is_err());
+    g.bench_function("check_accept/1000_placed", |b| {
+        b.iter(|| constraints.check(&accept, black_box(&placed)))
+    });
+    g.bench_function("check_reject_rack/1000_placed", |b| {
+        b.iter(|| constraints.check(&reject_rack, black_box(&placed)))
+    });
+    g.bench_function("check_reject_hostname/1000_placed", |b| {
+        b.iter(|| constraints.check(&reject_host, black_box(&placed)))
+    });
+    g.finish();
+}
+
+/// `n` offers from hosts `<prefix>-0..n`, host `i` on rack `r<i % 10>`.
+fn offers(n: usize, prefix: &str, resources: &str) -> Vec<Offer> {
+    (0..n)
+        .map(|i| {
+            let rack = format!("r{}", i as u32 % RACKS);
+            Offer::parse(
+                &format!("offer-{i}"),
+                &format!("{prefix}-{i}"),
+                resources,
+                &[("rack", rack.as_str())],
+            )
+            .unwrap()
+        })
+        .collect()
+}
+
+/// `n` active brokers without a task, default spec, constraints `hostname=unique,rack=groupBy`.
+fn pending_brokers(n: u32) -> Vec<Broker> {
+    let constraints: Constraints = "hostname=unique,rack=groupBy".parse().unwrap();
+    (0..n)
+        .map(|i| {
+            let mut b = Broker::new(BrokerId(i));
+            b.active = true;
+            b.spec.constraints = constraints.clone();
+            b
+        })
+        .collect()
+}
+
+/// How many offer × broker checks `plan_offers` made to produce `plan`: a declined offer was
+/// checked against every broker still waiting, a taken one against the waiting brokers up to
+/// and including the one that took it.
+fn checks_made(plan: &OfferPlan, candidates: &[&Broker], offers: usize) -> u64 {
+    let by_offer: BTreeMap<usize, BrokerId> =
+        plan.launches.iter().map(|l| (l.offer, l.broker)).collect();
+    let mut waiting: Vec<BrokerId> = candidates.iter().map(|b| b.id).collect();
+    let mut checks = 0;
+    for index in 0..offers {
+        if waiting.is_empty() {
+            break;
+        }
+        match by_offer.get(&index) {
+            Some(id) => {
+                let pos = waiting.iter().position(|w| w == id).unwrap();
+                checks += pos as u64 + 1;
+                waiting.remove(pos);
+            }
+            None => checks += waiting.len() as u64,
+        }
+    }
+    checks
+}
+
+struct PlacementCase {
+    name: &'static str,
+    offers: Vec<Offer>,
+    brokers: Vec<Broker>,
+    placed: PlacedValues,
+    expect_launches: usize,
+}
+
+fn placement_case(name: &'static str, offers_n: usize, brokers_n: u32) -> PlacementCase {
+    let brokers = pending_brokers(brokers_n);
+    let fit = "cpus:4; mem:16384; ports:31000..31099";
+    match name {
+        "fit" => PlacementCase {
+            name,
+            offers: offers(offers_n, "host", fit),
+            brokers,
+            placed: PlacedValues::default(),
+            expect_launches: (offers_n / RACKS as usize).min(brokers_n as usize),
+        },
+        "no_fit" => PlacementCase {
+            name,
+            offers: offers(offers_n, "host", "cpus:4; mem:1024; ports:31000..31099"),
+            brokers,
+            placed: PlacedValues::default(),
+            expect_launches: 0,
+        },
+        "constraint_reject" => {
+            // Every offer's host already runs a broker.
+            let running: Vec<Broker> = (0..offers_n)
+                .map(|i| {
+                    let id = BrokerId(1_000_000 + i as u32);
+                    let mut b = Broker::new(id);
+                    b.task = Some(task(id, &format!("host-{i}"), i as u32 % RACKS));
+                    b
+                })
+                .collect();
+            PlacementCase {
+                name,
+                offers: offers(offers_n, "host", fit),
+                brokers,
+                placed: placed_values(&running),
+                expect_launches: 0,
+            }
+        }
+        _ => unreachable!("unknown placement case {name}"),
+    }
+}
+
+fn bench_placement(c: &mut Criterion) {
+    let mut g = c.benchmark_group("placement");
+    let policy = DeclinePolicy::default();
+    let sizes: [(usize, u32); 2] = [(1_000, 100), (10_000, 1_000)];
+    for (offers_n, brokers_n) in sizes {
+        if offers_n >= 10_000 {
+            // Each run takes from tens of milliseconds to a second: few, flat samples.
+            g.sample_size(10)
+                .sampling_mode(SamplingMode::Flat)
+                .warm_up_time(Duration::from_secs(2))
+                .measurement_time(Duration::from_secs(10));
+        }
+        for name in ["fit", "no_fit", "constraint_reject"] {
+            let case = placement_case(name, offers_n, brokers_n);
+            let candidates: Vec<&Broker> = case.brokers.iter().collect();
+            let plan = plan_offers(
+                &candidates,
+                &case.offers,
+                ROLE,
+                NOW,
+                case.placed.clone(),
+                &policy,
+                &mut rng(),
+            );
+            assert_eq!(plan.launches.len(), case.expect_launches, "{name}");
+            let pairs = offers_n as u64 * u64::from(brokers_n);
+            let checks = checks_made(&plan, &candidates, offers_n);
+            eprintln!(
+                "placement/{}/{offers_n}x{brokers_n}: {} launches, {checks} checks of {pairs} offer x broker pairs",
+                case.name,
+                plan.launches.len()
+            );
+            g.throughput(Throughput::Elements(pairs));
+            g.bench_function(format!("{}/{offers_n}x{brokers_n}", case.name), |b| {
+                b.iter_batched(
+                    || (case.placed.clone(), rng()),
+                    |(placed, mut rng)| {
+                        plan_offers(
+                            black_box(&candidates),
+                            black_box(&case.offers),
+                            ROLE,
+                            NOW,
+                            placed,
+                            &policy,
+                            &mut rng,
+                        )
+                    },
+                    BatchSize::LargeInput,
+                )
+            });
+        }
+    }
+    g.finish();
+}
+
+fn bench_assignment(c: &mut Criterion) {
+    let mut g = c.benchmark_group("assignment");
+    let ids: Vec<BrokerId> = (0..100).map(BrokerId).collect();
+    let with_racks: Vec<(BrokerId, Option<String>)> = ids
+        .iter()
+        .map(|&id| (id, Some(format!("r{}", id.0 % RACKS))))
+        .collect();
+    let mut r = rng();
+    g.throughput(Throughput::Elements(1_000));
+    g.bench_function("assign/1000p_rf3_100b", |b| {
+        b.iter(|| {
+            assignment::assign(
+                black_box(&ids),
+                1_000,
+                3,
+                StartIndex::Fixed(0),
+                None,
+                &mut r,
+            )
+            .unwrap()
+        })
+    });
+    g.bench_function("assign_rack_aware/1000p_rf3_100b_10r", |b| {
+        b.iter(|| {
+            assignment::assign_rack_aware(
+                black_box(&with_racks),
+                1_000,
+                3,
+                StartIndex::Fixed(0),
+                None,
+                &mut r,
+            )
+            .unwrap()
+        })
+    });
+
+    let current: Assignment =
+        assignment::assign(&ids, 1_000, 3, StartIndex::Fixed(0), None, &mut r).unwrap();
+    // Remove every tenth broker: 10 of 100.
+    let remaining: Vec<BrokerId> = ids.iter().copied().filter(|id| id.0 % 10 != 0).collect();
+    assert_eq!(remaining.len(), 90);
+    let touched = assignment::realign(&current, &remaining, 3, StartIndex::Fixed(0), &mut r)
+        .unwrap()
+        .len();
+    eprintln!("assignment/realign: {touched} of 1000 partitions touched");
+    g.bench_function("realign/1000p_rf3_100b_minus_10", |b| {
+        b.iter(|| {
+            assignment::realign(
+                black_box(&current),
+                black_box(&remaining),
+                3,
+                StartIndex::Fixed(0),
+                &mut r,
+            )
+            .unwrap()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_expr,
+    bench_constraints,
+    bench_placement,
+    bench_assignment
+);
+criterion_main!(benches);

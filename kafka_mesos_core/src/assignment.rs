@@ -23,7 +23,7 @@
 //! # Ok::<(), kafka_mesos_core::assignment::AssignmentError>(())
 //! ```
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
 use rand::{Rng, RngExt};
@@ -476,15 +476,18 @@ pub fn assign_rack_aware<R: Rng + ?Sized>(
 }
 
 /// Realigns `current` onto `brokers` with `replication_factor` replicas per partition, moving as
-/// few replicas as possible (the kafka-mesos rebalancer's realignment).
+/// few replicas as possible.
 ///
-/// A partition is touched only when its replica count differs from `replication_factor` or one
-/// of its replicas is not in `brokers` (or is listed twice). Its new replicas are the members that
-/// are in `brokers` (in `brokers` order), cut to `replication_factor`, then topped up with
-/// brokers picked from a cursor over `brokers`. The cursor starts at the start index, is kept
-/// across partitions and moves with a growing stride (+1, +2, +3, …); at most `brokers.len() + 1`
-/// picks are tried per partition, so a partition can fail to fill even when enough brokers exist
-/// (as in the original). The result holds only touched partitions.
+/// A partition is touched only when its replica count differs from `replication_factor`, one of
+/// its replicas is not in `brokers`, or a replica is listed twice. It keeps its allowed members in
+/// their current order (so its leader stays when it can), cut to `replication_factor`, and is
+/// topped up with the allowed brokers that hold the fewest replicas, ties going round-robin from
+/// the start index. The result holds only touched partitions.
+///
+/// The original rebalancer reordered kept members by the broker list (moving leaders) and filled
+/// gaps from a cursor with a growing stride, which ignored load and could fail to fill a partition
+/// even when enough brokers existed; this version never fails when `replication_factor` is at most
+/// the number of brokers.
 pub fn realign<R: Rng + ?Sized>(
     current: &Assignment,
     brokers: &[BrokerId],
@@ -494,36 +497,47 @@ pub fn realign<R: Rng + ?Sized>(
 ) -> Result<Realignment, AssignmentError> {
     let n = validate_brokers(brokers.iter().copied(), replication_factor, start)?;
     let rf = replication_factor as usize;
-    let mut index = match start {
+    let mut cursor = match start {
         StartIndex::Fixed(index) => index,
         StartIndex::Random => rng.random_range(0..n),
     };
-    let mut realignment = Assignment::new();
+    let position: HashMap<BrokerId, usize> =
+        brokers.iter().enumerate().map(|(i, b)| (*b, i)).collect();
+    let mut load = vec![0usize; n];
+    let mut touched: Vec<(u32, Vec<BrokerId>)> = Vec::new();
     for (&partition, members) in &current.0 {
-        let mut replicas: Vec<BrokerId> = brokers
-            .iter()
-            .filter(|b| members.contains(b))
-            .copied()
-            .collect();
-        if rf == members.len() && replicas.len() == members.len() {
-            continue;
-        }
-        replicas.truncate(rf);
-        let mut attempts = 0;
-        while replicas.len() < rf && attempts <= n {
-            let candidate = brokers[index];
-            if !replicas.contains(&candidate) {
-                replicas.push(candidate);
+        let mut kept: Vec<BrokerId> = Vec::with_capacity(rf);
+        for m in members {
+            if position.contains_key(m) && !kept.contains(m) {
+                kept.push(*m);
             }
-            attempts += 1;
-            index = (index + attempts) % n;
         }
-        if replicas.len() < rf {
-            return Err(AssignmentError::NotEnoughCandidates {
-                partition,
-                replication_factor,
-                found: replicas.len(),
-            });
+        let compliant = kept.len() == members.len() && members.len() == rf;
+        kept.truncate(rf);
+        for m in &kept {
+            load[position[m]] += 1;
+        }
+        if !compliant {
+            touched.push((partition, kept));
+        }
+    }
+    let mut realignment = Assignment::new();
+    for (partition, mut replicas) in touched {
+        while replicas.len() < rf {
+            let pick = (0..n)
+                .map(|k| (cursor + k) % n)
+                .filter(|&i| !replicas.contains(&brokers[i]))
+                .min_by_key(|&i| load[i]);
+            let Some(i) = pick else {
+                return Err(AssignmentError::NotEnoughCandidates {
+                    partition,
+                    replication_factor,
+                    found: replicas.len(),
+                });
+            };
+            replicas.push(brokers[i]);
+            load[i] += 1;
+            cursor = (i + 1) % n;
         }
         realignment.insert(partition, replicas);
     }
@@ -843,8 +857,8 @@ mod tests {
     fn realign_replaces_removed_broker() {
         let current = expected(&[(0, &[0, 1]), (1, &[1, 2]), (2, &[2, 0])]);
         let r = realign_fixed(&current, &[0, 1, 3], 2);
-        // The kept member stays first; the cursor (0, then 1) fills the gap.
-        assert_eq!(r, expected(&[(1, &[1, 0]), (2, &[0, 1])]));
+        // The kept member stays first; the least loaded broker (3) fills both gaps.
+        assert_eq!(r, expected(&[(1, &[1, 3]), (2, &[0, 3])]));
         let r = realign_fixed(&expected(&[(0, &[2, 1])]), &[3, 1], 2);
         assert_eq!(r, expected(&[(0, &[1, 3])]));
     }
@@ -853,8 +867,8 @@ mod tests {
     fn realign_reduces_replication_factor() {
         let current = expected(&[(0, &[2, 0, 1]), (1, &[0, 1])]);
         let r = realign_fixed(&current, &[0, 1, 2], 2);
-        // Members are kept in broker-list order, then cut.
-        assert_eq!(r, expected(&[(0, &[0, 1])]));
+        // Members keep their order (and partition 0 its leader), then are cut.
+        assert_eq!(r, expected(&[(0, &[2, 0])]));
     }
 
     #[test]
@@ -871,32 +885,34 @@ mod tests {
         assert_eq!(r, expected(&[(0, &[1, 0])]));
     }
 
+    /// The original's growing-stride cursor visited positions 0, 1, 0, 0 of three brokers and
+    /// failed with "not enough candidate brokers"; any three brokers fill the partition here.
     #[test]
-    fn realign_not_enough_candidates() {
-        // The growing stride visits positions 0, 1, 0, 0 of three brokers: only two distinct.
+    fn realign_fills_from_every_broker_unlike_the_original() {
         let current = expected(&[(4, &[5, 6, 7])]);
-        let err = realign(
-            &current,
-            &ids(&[0, 1, 2]),
-            3,
-            StartIndex::Fixed(0),
-            &mut rng(0),
-        )
-        .unwrap_err();
-        assert_eq!(
-            err,
-            AssignmentError::NotEnoughCandidates {
-                partition: 4,
-                replication_factor: 3,
-                found: 2
+        let r = realign_fixed(&current, &[0, 1, 2], 3);
+        assert_eq!(r, expected(&[(4, &[0, 1, 2])]));
+    }
+
+    #[test]
+    fn realign_spreads_new_replicas_over_the_least_loaded_brokers() {
+        // Broker 9 leaves; its six replicas go mostly to the new, empty brokers 3 and 4, and
+        // every broker ends up within one replica of every other.
+        let current: Assignment = (0..6).map(|p| (p, ids(&[p % 3, 9]))).collect();
+        let r = realign_fixed(&current, &[0, 1, 2, 3, 4], 2);
+        assert_eq!(r.len(), 6);
+        let mut load = std::collections::BTreeMap::new();
+        for p in 0..6 {
+            for b in r.replicas(p).unwrap() {
+                *load.entry(*b).or_insert(0) += 1;
             }
-        );
-        let msg = err.to_string();
+        }
+        let (min, max) = (load.values().min().unwrap(), load.values().max().unwrap());
+        assert!(max - min <= 1, "{load:?}");
         assert!(
-            msg.starts_with("not enough candidate brokers to satisfy request"),
-            "{msg}"
+            load[&BrokerId(3)] >= 2 && load[&BrokerId(4)] >= 2,
+            "{load:?}"
         );
-        assert!(msg.contains("partition 4"), "{msg}");
     }
 
     #[test]
@@ -1084,7 +1100,6 @@ mod tests {
                 let result = realign(&current, &brokers, rf, s, &mut rng(seed));
                 let r = match result {
                     Ok(r) => r,
-                    Err(AssignmentError::NotEnoughCandidates { .. }) => continue,
                     Err(e) => return Err(TestCaseError::fail(e.to_string())),
                 };
                 check_replicas(&r, &brokers, rf)?;
@@ -1097,13 +1112,14 @@ mod tests {
                         None => prop_assert!(compliant, "partition {} left alone", p),
                         Some(new) => {
                             prop_assert!(!compliant, "partition {} touched", p);
-                            // Allowed members are kept (in broker-list order) before new ones.
-                            let kept: Vec<BrokerId> = brokers
-                                .iter()
-                                .filter(|b| members.contains(b))
-                                .take(rf as usize)
-                                .copied()
-                                .collect();
+                            // Allowed members are kept, in their order, before new ones.
+                            let mut kept: Vec<BrokerId> = Vec::new();
+                            for m in members {
+                                if brokers.contains(m) && !kept.contains(m) {
+                                    kept.push(*m);
+                                }
+                            }
+                            kept.truncate(rf as usize);
                             prop_assert_eq!(&new[..kept.len()], &kept[..]);
                         }
                     }

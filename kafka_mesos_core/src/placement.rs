@@ -511,12 +511,15 @@ pub struct PlannedLaunch {
 }
 
 /// An offer of the batch to decline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PlannedDecline {
     /// Index of the offer in the batch.
     pub offer: usize,
     /// How long to refuse offers of its agent.
     pub refuse_for: Period,
+    /// Why the candidate that could use the offer soonest declined it (`no work to do` when
+    /// no broker needs resources).
+    pub reason: DeclineReason,
 }
 
 /// What to do with a batch of offers.
@@ -549,14 +552,17 @@ pub fn plan_offers<R: Rng + ?Sized>(
     let mut last: BTreeMap<BrokerId, (usize, Rejection)> = BTreeMap::new();
     for (index, offer) in offers.iter().enumerate() {
         if waiting.is_empty() {
+            let refuse_for = policy.refuse_for([], rng);
             plan.declines.push(PlannedDecline {
                 offer: index,
-                refuse_for: policy.refuse_for([], rng),
+                refuse_for,
+                reason: DeclineReason::NoWork,
             });
             continue;
         }
         let summary = OfferSummary::new(offer, role);
         let mut retries = Vec::new();
+        let mut soonest: Option<(Period, usize)> = None;
         let mut accepted = None;
         for (pos, broker) in waiting.iter().enumerate() {
             match summary.check(broker, now, &placed) {
@@ -565,7 +571,15 @@ pub fn plan_offers<R: Rng + ?Sized>(
                     break;
                 }
                 Err(rejection) => {
-                    retries.push(rejection.retry(broker, now));
+                    let retry = rejection.retry(broker, now);
+                    let wait = match retry {
+                        Retry::Never => policy.never,
+                        Retry::After(p) => p,
+                    };
+                    if soonest.is_none_or(|(w, _)| wait < w) {
+                        soonest = Some((wait, pos));
+                    }
+                    retries.push(retry);
                     last.insert(broker.id, (index, rejection));
                 }
             }
@@ -575,27 +589,35 @@ pub fn plan_offers<R: Rng + ?Sized>(
                 let broker = waiting.remove(pos);
                 last.remove(&broker.id);
                 placed.add(summary.values.iter().map(|(k, v)| (*k, v.as_ref())));
+                let reservation = summary.reserve(broker);
                 plan.launches.push(PlannedLaunch {
                     offer: index,
                     broker: broker.id,
-                    reservation: summary.reserve(broker),
+                    reservation,
                 });
             }
-            None => plan.declines.push(PlannedDecline {
-                offer: index,
-                refuse_for: policy.refuse_for(retries, rng),
-            }),
+            None => {
+                let reason = soonest
+                    .and_then(|(_, pos)| {
+                        let broker = waiting[pos];
+                        let (_, rejection) = last.get(&broker.id)?;
+                        Some(rejection.clone().into_mismatch(broker, now).reason)
+                    })
+                    .unwrap_or(DeclineReason::NoWork);
+                let refuse_for = policy.refuse_for(retries, rng);
+                plan.declines.push(PlannedDecline {
+                    offer: index,
+                    refuse_for,
+                    reason,
+                });
+            }
         }
     }
     for broker in waiting {
         if let Some((index, rejection)) = last.remove(&broker.id) {
-            plan.unplaced.insert(
-                broker.id,
-                (
-                    offers[index].id.clone(),
-                    rejection.into_mismatch(broker, now),
-                ),
-            );
+            let mismatch = rejection.into_mismatch(broker, now);
+            plan.unplaced
+                .insert(broker.id, (offers[index].id.clone(), mismatch));
         }
     }
     plan

@@ -411,6 +411,10 @@ fn a_batch_honours_unique_across_its_own_launches_and_explains_the_rest() {
         .map(|l| (l.broker.0, l.offer))
         .collect();
     assert_eq!(placed, [(0, 0), (1, 2)]);
+    assert_eq!(
+        plan.declines[0].reason.to_string(),
+        "hostname doesn't match unique"
+    );
     let (offer, why) = &plan.unplaced[&BrokerId(2)];
     assert_eq!(
         (offer.as_str(), why.to_string()),
