@@ -145,17 +145,17 @@ fn bench_constraints(c: &mut Criterion) {
     let reject_rack = offer("host-100", "r10");
     // A host that already runs brokers: fails on the first constraint.
     let reject_host = offer("host-5", "r5");
-    assert!(constraints.check(&accept, &placed).is_ok());
-    assert!(constraints.check(&reject_rack, &placed).is_err());
-    assert!(constraints.check(&reject_host, &placed).is_err());
+    assert!(constraints.check(accept, &placed).is_ok());
+    assert!(constraints.check(reject_rack, &placed).is_err());
+    assert!(constraints.check(reject_host, &placed).is_err());
     g.bench_function("check_accept/1000_placed", |b| {
-        b.iter(|| constraints.check(&accept, black_box(&placed)))
+        b.iter(|| constraints.check(accept, black_box(&placed)))
     });
     g.bench_function("check_reject_rack/1000_placed", |b| {
-        b.iter(|| constraints.check(&reject_rack, black_box(&placed)))
+        b.iter(|| constraints.check(reject_rack, black_box(&placed)))
     });
     g.bench_function("check_reject_hostname/1000_placed", |b| {
-        b.iter(|| constraints.check(&reject_host, black_box(&placed)))
+        b.iter(|| constraints.check(reject_host, black_box(&placed)))
     });
     g.finish();
 }

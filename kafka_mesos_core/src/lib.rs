@@ -59,4 +59,5 @@ pub mod model;
 pub mod options;
 pub mod placement;
 pub mod range;
+pub mod scheduler;
 pub mod time;

@@ -426,6 +426,10 @@ pub struct Broker {
     /// The current task.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task: Option<Task>,
+    /// The previous task, kept so that it can be adopted again if Mesos reports it running
+    /// after it was given up for lost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_task: Option<Task>,
 }
 
 /// What a broker is doing, as shown by `broker list`.
@@ -473,6 +477,7 @@ impl Broker {
             failover: FailoverState::default(),
             stickiness: Stickiness::default(),
             task: None,
+            last_task: None,
         }
     }
 
