@@ -27,10 +27,10 @@
 //!   (fixed start), `assign_rack_aware` of the same over 10 racks, and `realign` of that
 //!   1,000-partition assignment after removing 10 of the brokers.
 //!
-//! Run all of them with `cargo bench --bench core`, or a group (any substring of the bench
-//! names) with e.g. `cargo bench --bench core -- placement`. `cargo bench --bench core --
-//! --test` runs each bench once as a smoke test. Inputs are built outside the timed code and
-//! every random generator has a fixed seed.
+//! Run all of them with `cargo bench --bench core`, or only those whose name contains a
+//! filter with e.g. `cargo bench --bench core -- placement`. As a smoke test that runs each
+//! bench once: `cargo bench --bench core -- --test`. Inputs are built outside the timed code
+//! and every random generator has a fixed seed.
 
 use std::collections::BTreeMap;
 use std::hint::black_box;

@@ -60,4 +60,6 @@ pub mod options;
 pub mod placement;
 pub mod range;
 pub mod scheduler;
+#[cfg(any(test, feature = "sim"))]
+pub mod sim;
 pub mod time;

@@ -88,7 +88,7 @@ impl Default for Config {
 
 /// The persisted state: framework id and brokers. Versioned JSON; unknown fields are ignored
 /// and missing ones take defaults.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Snapshot {
     /// Schema version.
@@ -116,6 +116,16 @@ pub enum SnapshotError {
     /// Two brokers share an id.
     #[error("invalid scheduler state: broker {0} appears twice")]
     DuplicateBroker(BrokerId),
+}
+
+impl Default for Snapshot {
+    fn default() -> Self {
+        Snapshot {
+            version: Snapshot::VERSION,
+            framework_id: None,
+            brokers: Vec::new(),
+        }
+    }
 }
 
 impl Snapshot {

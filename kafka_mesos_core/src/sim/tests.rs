@@ -1,0 +1,284 @@
+use proptest::prelude::*;
+
+use super::*;
+
+fn sim(seed: u64) -> Sim {
+    Sim::new(SimConfig::default(), seed)
+}
+
+fn assert_clean(sim: &Sim) {
+    if !sim.violations().is_empty() {
+        let tail: Vec<String> = sim
+            .timeline()
+            .iter()
+            .rev()
+            .take(40)
+            .rev()
+            .map(|e| format!("{}: {}", e.at.0, e.text))
+            .collect();
+        panic!("violations: {:?}\n{}", sim.violations(), tail.join("\n"));
+    }
+}
+
+#[test]
+fn three_brokers_start_on_three_hosts() {
+    let mut s = sim(1);
+    s.command_text("add", "0..2", &[("constraints", "hostname=unique")]);
+    s.command_text("start", "0..2", &[]);
+    assert!(s.drive_until(60_000, |s| s.running_brokers().len() == 3));
+    let mut hosts: Vec<&str> = (0..3).map(|i| s.host_of(BrokerId(i)).unwrap()).collect();
+    hosts.sort_unstable();
+    assert_eq!(hosts, ["slave0", "slave1", "slave2"]);
+    assert!(s.scheduler().is_suppressed());
+    assert_clean(&s);
+}
+
+#[test]
+fn a_failed_broker_comes_back_on_its_host_after_the_delay() {
+    let mut s = sim(2);
+    s.command_text("add", "0", &[("failoverDelay", "5s")]);
+    s.command_text("start", "0", &[]);
+    assert!(s.drive_until(60_000, |s| s.running_brokers().len() == 1));
+    let host = s.host_of(BrokerId(0)).unwrap().to_string();
+    let failed_at = s.now();
+    assert!(s.fail_task(BrokerId(0)));
+    assert!(s.drive_until(60_000, |s| s.running_brokers().len() == 1
+        && s.host_of(BrokerId(0)).is_some()));
+    assert!(
+        s.now().0 - failed_at.0 >= 5_000,
+        "relaunched only after the failover delay"
+    );
+    assert_eq!(s.host_of(BrokerId(0)).unwrap(), host, "kept on its host");
+    assert_clean(&s);
+}
+
+#[test]
+fn a_restarted_scheduler_adopts_its_running_tasks() {
+    let mut s = sim(3);
+    s.command_text("add", "0..1", &[]);
+    s.command_text("start", "0..1", &[]);
+    assert!(s.drive_until(60_000, |s| s.running_brokers().len() == 2));
+    let before: Vec<Option<String>> = (0..2)
+        .map(|i| s.host_of(BrokerId(i)).map(str::to_string))
+        .collect();
+    s.crash_scheduler(None);
+    s.drive_for(30_000);
+    assert_eq!(s.running_brokers().len(), 2);
+    let after: Vec<Option<String>> = (0..2)
+        .map(|i| s.host_of(BrokerId(i)).map(str::to_string))
+        .collect();
+    assert_eq!(before, after);
+    assert!(!s.scheduler().is_reconciling());
+    let launches = s
+        .timeline()
+        .iter()
+        .filter(|e| e.text.starts_with("launch"))
+        .count();
+    assert_eq!(launches, 2, "adopted, not launched again");
+    assert_clean(&s);
+}
+
+/// A crash at every action boundary of the first launch still ends with the broker running.
+#[test]
+fn crashes_at_every_action_boundary_recover() {
+    for at in 0..6 {
+        let mut s = sim(10 + at as u64);
+        s.command_text("add", "0", &[("failoverDelay", "1s")]);
+        s.command_text("start", "0", &[]);
+        // The next input is the first offer batch, which persists then launches.
+        s.crash_scheduler(Some(at));
+        assert!(
+            s.drive_until(3_600_000, |s| s.running_brokers().len() == 1),
+            "crash before action {at}: {:?}",
+            s.timeline().iter().rev().take(10).collect::<Vec<_>>()
+        );
+        assert_clean(&s);
+    }
+}
+
+#[test]
+fn master_failover_with_dropped_and_duplicated_updates() {
+    let mut s = sim(4);
+    s.command_text("add", "0..2", &[]);
+    s.command_text("start", "0..2", &[]);
+    s.duplicate_updates(5);
+    s.drop_updates(2);
+    assert!(s.drive_until(120_000, |s| s.running_brokers().len() == 3));
+    s.master_failover();
+    s.drive_for(5_000);
+    assert_eq!(s.running_brokers().len(), 3);
+    assert_clean(&s);
+}
+
+#[test]
+fn a_lost_agent_moves_its_broker_after_stickiness() {
+    let mut s = sim(5);
+    s.command_text(
+        "add",
+        "0",
+        &[("failoverDelay", "1s"), ("stickinessPeriod", "1m")],
+    );
+    s.command_text("start", "0", &[]);
+    assert!(s.drive_until(60_000, |s| s.running_brokers().len() == 1));
+    let host = s.host_of(BrokerId(0)).unwrap().to_string();
+    let agent: usize = host.trim_start_matches("slave").parse().unwrap();
+    s.lose_agent(agent);
+    assert!(s.drive_until(300_000, |s| s.running_brokers().len() == 1
+        && s.host_of(BrokerId(0)).is_some()));
+    assert_ne!(s.host_of(BrokerId(0)).unwrap(), host);
+    assert_clean(&s);
+}
+
+/// The checks themselves catch what they claim to: actions that break the contract, fed to
+/// the simulated Mesos directly, are reported.
+#[test]
+fn the_invariant_checks_fire() {
+    let mut s = sim(6);
+    s.command_text("add", "0", &[]);
+    s.command_text("start", "0", &[]);
+    s.drive_for(2_000);
+    let offer_id = OfferId("offer-x".into());
+    s.offers.insert(
+        offer_id.clone(),
+        OutstandingOffer {
+            agent: 0,
+            cpus: 8.0,
+            mem: 32768.0,
+            ports: vec![Range::new(31000, 31099).unwrap()],
+        },
+    );
+    let stale = Snapshot::default();
+    let launch = |task: &str| crate::scheduler::TaskLaunch {
+        task_id: TaskId(task.into()),
+        name: "kafka-0".into(),
+        executor_id: crate::model::ExecutorId("e".into()),
+        broker: BrokerId(0),
+        resources: vec![],
+        config: crate::scheduler::LaunchConfig {
+            id: BrokerId(0),
+            hostname: "slave0".into(),
+            port: 31000,
+            options: Default::default(),
+            log4j_options: Default::default(),
+            jvm_options: String::new(),
+            heap: 1024,
+            bind_address: None,
+        },
+    };
+    s.execute(
+        Action::Launch {
+            offer: offer_id.clone(),
+            agent: AgentId("agent-0".into()),
+            tasks: vec![launch("kafka-0-a")],
+        },
+        &stale,
+    );
+    assert!(
+        s.violations()
+            .iter()
+            .any(|v| v.what.contains("before a persist that contains it")),
+        "{:?}",
+        s.violations()
+    );
+    s.execute(
+        Action::Launch {
+            offer: offer_id.clone(),
+            agent: AgentId("agent-0".into()),
+            tasks: vec![launch("kafka-0-b")],
+        },
+        &stale,
+    );
+    assert!(s.violations().iter().any(|v| v.what.contains("used twice")));
+    s.execute(
+        Action::Decline {
+            offers: vec![offer_id],
+            refuse_for: Period::from_secs(1),
+        },
+        &stale,
+    );
+    assert!(
+        s.violations()
+            .iter()
+            .any(|v| v.what.contains("declined after it was used"))
+    );
+    let mut ghost = crate::model::Broker::new(BrokerId(42));
+    ghost.active = true;
+    s.execute(
+        Action::Reply(CommandId(99), Ok(Response::Brokers(vec![ghost]))),
+        &stale,
+    );
+    assert!(
+        s.violations()
+            .iter()
+            .any(|v| v.what.contains("not persisted"))
+    );
+    // Two live tasks for broker 0 (whatever the scheduler launched, plus kafka-0-a).
+    let offer_id = OfferId("offer-y".into());
+    s.offers.insert(
+        offer_id.clone(),
+        OutstandingOffer {
+            agent: 1,
+            cpus: 8.0,
+            mem: 32768.0,
+            ports: vec![Range::new(31000, 31099).unwrap()],
+        },
+    );
+    s.execute(
+        Action::Launch {
+            offer: offer_id,
+            agent: AgentId("agent-1".into()),
+            tasks: vec![launch("kafka-0-c")],
+        },
+        &stale,
+    );
+    s.check_live_tasks();
+    assert!(s.violations().iter().any(|v| v.what.contains("live tasks")));
+}
+
+fn ops() -> impl Strategy<Value = (u64, Vec<u8>)> {
+    (any::<u64>(), proptest::collection::vec(any::<u8>(), 1..40))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 4000, ..ProptestConfig::default() })]
+
+    /// Any sequence of commands and faults keeps every invariant.
+    #[test]
+    fn random_operations_keep_the_invariants((seed, ops) in ops()) {
+        let mut s = sim(seed);
+        let mut rng = Pcg64::seed_from_u64(seed);
+        for op in ops {
+            s.random_op(op, &mut rng);
+            prop_assert!(s.violations().is_empty(), "{:?}", s.violations());
+        }
+        s.drive_for(60_000);
+        prop_assert!(s.violations().is_empty(), "{:?}", s.violations());
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+    /// Whatever happened, once the faults stop and the agents are back, every active broker
+    /// that fits runs within an hour of virtual time.
+    #[test]
+    fn every_active_broker_eventually_runs((seed, ops) in ops(), constraint in 0usize..3) {
+        let mut s = sim(seed);
+        let mut rng = Pcg64::seed_from_u64(seed);
+        let constraints = ["", "hostname=unique", "rack=like:r[01]"][constraint];
+        s.command_text("add", "0..2", &[("constraints", constraints), ("failoverDelay", "10s"), ("failoverMaxDelay", "1m")]);
+        s.command_text("start", "0..2", &[]);
+        for op in ops {
+            // Faults and time only: brokers 0..2 stay as they were added.
+            let fault = [8u8, 9, 10, 11, 12, 13, 14, 15][usize::from(op) % 8];
+            s.random_op(fault, &mut rng);
+        }
+        for agent in 0..3 {
+            s.restore_agent(agent);
+        }
+        s.command_text("start", "0..2", &[]);
+        let all_running = s.drive_until(3_600_000, |s| s.running_brokers().len() == 3);
+        prop_assert!(all_running, "running {:?} of active {:?}", s.running_brokers(), s.active_brokers());
+        prop_assert!(s.violations().is_empty(), "{:?}", s.violations());
+    }
+}
