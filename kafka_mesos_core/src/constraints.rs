@@ -338,21 +338,49 @@ impl Constraints {
         value_of: impl Fn(&str) -> Option<&'v str>,
         placed: &PlacedValues,
     ) -> Result<(), ConstraintMismatch> {
-        for (attribute, constraint) in &self.0 {
-            let Some(value) = value_of(attribute) else {
-                return Err(ConstraintMismatch::Missing {
-                    attribute: attribute.clone(),
-                });
-            };
-            if !constraint.matches(value, placed.values(attribute)) {
-                return Err(ConstraintMismatch::NoMatch {
-                    attribute: attribute.clone(),
-                    constraint: constraint.to_string(),
-                    value: value.to_string(),
-                });
+        match self.first_unmet(&value_of, placed) {
+            None => Ok(()),
+            Some(index) => {
+                let attribute = self
+                    .0
+                    .get_index(index)
+                    .map(|(a, _)| a.as_str())
+                    .unwrap_or_default();
+                Err(self.mismatch(index, value_of(attribute)))
             }
         }
-        Ok(())
+    }
+
+    /// The position of the first constraint the offer does not meet, without building an
+    /// error: the cheap form of [`check`](Self::check) for hot loops.
+    pub fn first_unmet<'v>(
+        &self,
+        value_of: impl Fn(&str) -> Option<&'v str>,
+        placed: &PlacedValues,
+    ) -> Option<usize> {
+        self.0.iter().position(|(attribute, constraint)| {
+            value_of(attribute)
+                .is_none_or(|value| !constraint.matches(value, placed.values(attribute)))
+        })
+    }
+
+    /// The mismatch for the constraint at `index`, given the offer's value for its attribute.
+    pub fn mismatch(&self, index: usize, value: Option<&str>) -> ConstraintMismatch {
+        let Some((attribute, constraint)) = self.0.get_index(index) else {
+            return ConstraintMismatch::Missing {
+                attribute: String::new(),
+            };
+        };
+        match value {
+            None => ConstraintMismatch::Missing {
+                attribute: attribute.clone(),
+            },
+            Some(value) => ConstraintMismatch::NoMatch {
+                attribute: attribute.clone(),
+                constraint: constraint.to_string(),
+                value: value.to_string(),
+            },
+        }
     }
 }
 

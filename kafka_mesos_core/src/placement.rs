@@ -28,12 +28,13 @@
 //! assert_eq!(no.reason.to_string(), "cpus < 0.5");
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use rand::{Rng, RngExt};
 
 use crate::constraints::{ConstraintMismatch, PlacedValues};
+
 use crate::model::{
     Broker, BrokerId, DiskInfo, Offer, OfferId, Resource, ResourceValue, Resources,
 };
@@ -332,17 +333,21 @@ impl<'a> OfferSummary<'a> {
     }
 
     /// Checks the offer against a broker without building anything: the hot path of a batch.
+    ///
+    /// `unmet` caches the constraint verdict for candidates that share constraints: within one
+    /// offer nothing placed changes, so brokers with the same constraints get the same answer.
     fn check(
         &self,
-        broker: &Broker,
+        c: &Candidate<'_>,
         now: Timestamp,
         placed: &PlacedValues,
+        unmet: &mut Option<Option<usize>>,
     ) -> Result<(), Rejection> {
-        let spec = &broker.spec;
-        if self.cpus.total < milli(spec.cpus) {
+        let spec = &c.broker.spec;
+        if self.cpus.total < c.cpus {
             return Err(Rejection::Cpus);
         }
-        if self.mem.total < milli(spec.mem as f64) {
+        if self.mem.total < c.mem {
             return Err(Rejection::Mem);
         }
         if self.port(spec.port).is_none() {
@@ -353,21 +358,42 @@ impl<'a> OfferSummary<'a> {
         {
             return Err(Rejection::Volume);
         }
-        if !spec.constraints.is_empty() {
-            spec.constraints
-                .check(|a| self.value_of(a), placed)
-                .map_err(Rejection::Constraint)?;
+        if !spec.constraints.is_empty()
+            && let Some(index) = *unmet
+                .get_or_insert_with(|| spec.constraints.first_unmet(|a| self.value_of(a), placed))
+        {
+            return Err(Rejection::Constraint(index));
         }
-        let left = broker
-            .stickiness
-            .sticky_time_left(spec.stickiness_period, now);
-        if left > 0 && !broker.stickiness.matches_hostname(&self.offer.hostname) {
+        let stickiness = &c.broker.stickiness;
+        let left = stickiness.sticky_time_left(spec.stickiness_period, now);
+        if left > 0 && !stickiness.matches_hostname(&self.offer.hostname) {
             return Err(Rejection::Sticky(Period::from_secs(left as u64)));
         }
-        if spec.failover.is_waiting(&broker.failover, now) {
+        if spec.failover.is_waiting(&c.broker.failover, now) {
             return Err(Rejection::Waiting);
         }
         Ok(())
+    }
+}
+
+/// A broker waiting for an offer, with its needs in the units offers are compared in.
+#[derive(Debug, Clone, Copy)]
+struct Candidate<'a> {
+    broker: &'a Broker,
+    cpus: i64,
+    mem: i64,
+    /// Candidates with equal constraints share a group.
+    group: usize,
+}
+
+impl<'a> Candidate<'a> {
+    fn new(broker: &'a Broker, group: usize) -> Self {
+        Candidate {
+            broker,
+            cpus: milli(broker.spec.cpus),
+            mem: milli(broker.spec.mem as f64),
+            group,
+        }
     }
 }
 
@@ -378,7 +404,8 @@ enum Rejection {
     Mem,
     Port,
     Volume,
-    Constraint(ConstraintMismatch),
+    /// The position of the unmet constraint.
+    Constraint(usize),
     Sticky(Period),
     Waiting,
 }
@@ -400,7 +427,7 @@ impl Rejection {
         }
     }
 
-    fn into_mismatch(self, broker: &Broker, now: Timestamp) -> Mismatch {
+    fn into_mismatch(self, broker: &Broker, offer: &Offer, now: Timestamp) -> Mismatch {
         let retry = self.retry(broker, now);
         let spec = &broker.spec;
         let reason = match self {
@@ -410,7 +437,16 @@ impl Rejection {
             Rejection::Volume => {
                 DeclineReason::MissingVolume(spec.volume.clone().unwrap_or_default())
             }
-            Rejection::Constraint(c) => DeclineReason::Constraint(c),
+            Rejection::Constraint(index) => {
+                let attribute = spec
+                    .constraints
+                    .iter()
+                    .nth(index)
+                    .map(|(a, _)| a)
+                    .unwrap_or_default();
+                let value = offer.attribute(attribute);
+                DeclineReason::Constraint(spec.constraints.mismatch(index, value.as_deref()))
+            }
             Rejection::Sticky(_) => DeclineReason::Stickiness {
                 host: broker.stickiness.hostname.clone().unwrap_or_default(),
             },
@@ -448,8 +484,8 @@ pub fn match_offer(
 ) -> Result<Reservation, Mismatch> {
     let summary = OfferSummary::new(offer, role);
     summary
-        .check(broker, now, placed)
-        .map_err(|r| r.into_mismatch(broker, now))?;
+        .check(&Candidate::new(broker, 0), now, placed, &mut None)
+        .map_err(|r| r.into_mismatch(broker, offer, now))?;
     Ok(summary.reserve(broker))
 }
 
@@ -473,6 +509,14 @@ impl Default for DeclinePolicy {
 }
 
 impl DeclinePolicy {
+    /// How long `retry` asks to wait, capped at `never`.
+    fn wait(&self, retry: Retry) -> Period {
+        match retry {
+            Retry::Never => self.never,
+            Retry::After(p) => p.min(self.never),
+        }
+    }
+
     /// How long to refuse an offer that every candidate declined: until the soonest candidate
     /// could use it, plus or minus a sixth at random so refusals do not expire together.
     ///
@@ -486,10 +530,7 @@ impl DeclinePolicy {
     ) -> Period {
         let soonest = retries
             .into_iter()
-            .map(|r| match r {
-                Retry::Never => self.never,
-                Retry::After(p) => p.min(self.never),
-            })
+            .map(|r| self.wait(r))
             .min()
             .unwrap_or(self.never);
         let base = soonest.millis() as f64;
@@ -548,8 +589,18 @@ pub fn plan_offers<R: Rng + ?Sized>(
     rng: &mut R,
 ) -> OfferPlan {
     let mut plan = OfferPlan::default();
-    let mut waiting: Vec<&Broker> = candidates.to_vec();
-    let mut last: BTreeMap<BrokerId, (usize, Rejection)> = BTreeMap::new();
+    // (position in `candidates`, candidate), in priority order; placed ones are removed.
+    // Grouped by their text, which keeps the order (the reason names the first unmet one).
+    let mut groups: HashMap<String, usize> = HashMap::new();
+    let mut waiting: Vec<(usize, Candidate<'_>)> = Vec::with_capacity(candidates.len());
+    for (i, b) in candidates.iter().enumerate() {
+        let next = groups.len();
+        let group = *groups.entry(b.spec.constraints.to_string()).or_insert(next);
+        waiting.push((i, Candidate::new(b, group)));
+    }
+    let mut unmet: Vec<Option<Option<usize>>> = vec![None; groups.len()];
+    // For each candidate: the last offer it declined and why.
+    let mut last: Vec<Option<(usize, Rejection)>> = vec![None; candidates.len()];
     for (index, offer) in offers.iter().enumerate() {
         if waiting.is_empty() {
             let refuse_for = policy.refuse_for([], rng);
@@ -561,50 +612,50 @@ pub fn plan_offers<R: Rng + ?Sized>(
             continue;
         }
         let summary = OfferSummary::new(offer, role);
-        let mut retries = Vec::new();
-        let mut soonest: Option<(Period, usize)> = None;
+        unmet.iter_mut().for_each(|u| *u = None);
+        // The candidate that could use the offer soonest, and when.
+        let mut soonest: Option<(Retry, usize)> = None;
         let mut accepted = None;
-        for (pos, broker) in waiting.iter().enumerate() {
-            match summary.check(broker, now, &placed) {
+        for (pos, (cand, candidate)) in waiting.iter().enumerate() {
+            match summary.check(candidate, now, &placed, &mut unmet[candidate.group]) {
                 Ok(()) => {
                     accepted = Some(pos);
                     break;
                 }
                 Err(rejection) => {
-                    let retry = rejection.retry(broker, now);
-                    let wait = match retry {
-                        Retry::Never => policy.never,
-                        Retry::After(p) => p,
-                    };
-                    if soonest.is_none_or(|(w, _)| wait < w) {
-                        soonest = Some((wait, pos));
+                    let retry = rejection.retry(candidate.broker, now);
+                    if soonest.is_none_or(|(r, _)| policy.wait(retry) < policy.wait(r)) {
+                        soonest = Some((retry, *cand));
                     }
-                    retries.push(retry);
-                    last.insert(broker.id, (index, rejection));
+                    last[*cand] = Some((index, rejection));
                 }
             }
         }
         match accepted {
             Some(pos) => {
-                let broker = waiting.remove(pos);
-                last.remove(&broker.id);
+                let (cand, candidate) = waiting.remove(pos);
+                last[cand] = None;
                 placed.add(summary.values.iter().map(|(k, v)| (*k, v.as_ref())));
-                let reservation = summary.reserve(broker);
+                let reservation = summary.reserve(candidate.broker);
                 plan.launches.push(PlannedLaunch {
                     offer: index,
-                    broker: broker.id,
+                    broker: candidate.broker.id,
                     reservation,
                 });
             }
             None => {
-                let reason = soonest
-                    .and_then(|(_, pos)| {
-                        let broker = waiting[pos];
-                        let (_, rejection) = last.get(&broker.id)?;
-                        Some(rejection.clone().into_mismatch(broker, now).reason)
-                    })
-                    .unwrap_or(DeclineReason::NoWork);
-                let refuse_for = policy.refuse_for(retries, rng);
+                let (retry, reason) = match soonest {
+                    Some((retry, cand)) => {
+                        let broker = candidates[cand];
+                        let reason = last[cand]
+                            .as_ref()
+                            .map(|(_, r)| r.clone().into_mismatch(broker, offer, now).reason)
+                            .unwrap_or(DeclineReason::NoWork);
+                        (Some(retry), reason)
+                    }
+                    None => (None, DeclineReason::NoWork),
+                };
+                let refuse_for = policy.refuse_for(retry, rng);
                 plan.declines.push(PlannedDecline {
                     offer: index,
                     refuse_for,
@@ -613,11 +664,11 @@ pub fn plan_offers<R: Rng + ?Sized>(
             }
         }
     }
-    for broker in waiting {
-        if let Some((index, rejection)) = last.remove(&broker.id) {
-            let mismatch = rejection.into_mismatch(broker, now);
+    for (cand, candidate) in waiting {
+        if let Some((index, rejection)) = last[cand].take() {
+            let mismatch = rejection.into_mismatch(candidate.broker, &offers[index], now);
             plan.unplaced
-                .insert(broker.id, (offers[index].id.clone(), mismatch));
+                .insert(candidate.broker.id, (offers[index].id.clone(), mismatch));
         }
     }
     plan

@@ -436,6 +436,7 @@ impl Scheduler {
     pub fn handle(&mut self, now: Timestamp, input: Input) -> Vec<Action> {
         self.dirty = false;
         self.out.clear();
+        let candidates_before = self.candidates();
         match input {
             Input::Subscribed { framework_id } => self.on_subscribed(now, framework_id),
             Input::Offers(offers) => self.on_offers(now, offers),
@@ -447,7 +448,7 @@ impl Scheduler {
         }
         self.enforce_stops();
         self.check_waiters(now);
-        self.update_offer_flow(now);
+        self.update_offer_flow(now, &candidates_before);
         let mut actions = Vec::with_capacity(self.out.len() + 1);
         if self.dirty {
             actions.push(Action::Persist(self.snapshot()));
@@ -653,7 +654,6 @@ impl Scheduler {
     }
 
     fn on_tick(&mut self, now: Timestamp) {
-        self.wakeups.retain(|t| *t > now);
         let Some(r) = &self.reconciliation else {
             return;
         };
@@ -707,18 +707,31 @@ impl Scheduler {
         }
     }
 
-    /// Suppresses offers when every broker is steady, revives when one needs resources, and
-    /// revives when a failover delay ends.
-    fn update_offer_flow(&mut self, now: Timestamp) {
-        let needs_offers = self.brokers.values().any(Broker::should_start);
-        if needs_offers && self.suppressed {
-            self.suppressed = false;
-            self.out.push(Action::Revive);
-        } else if !needs_offers && !self.suppressed && self.reconciliation.is_none() {
+    /// The brokers that need a task.
+    fn candidates(&self) -> Vec<BrokerId> {
+        self.brokers
+            .values()
+            .filter(|b| b.should_start())
+            .map(|b| b.id)
+            .collect()
+    }
+
+    /// Suppresses offers when no broker needs resources. Revives them when a broker starts
+    /// needing resources, or when a failover delay ends: earlier declines may have filtered
+    /// the agents it needs (for an hour when nothing needed them), and reviving clears filters.
+    fn update_offer_flow(&mut self, now: Timestamp, candidates_before: &[BrokerId]) {
+        let candidates = self.candidates();
+        let new_candidate = candidates.iter().any(|id| !candidates_before.contains(id));
+        let wait_ended = self.wakeups.iter().any(|t| *t <= now);
+        self.wakeups.retain(|t| *t > now);
+        if !candidates.is_empty() && (self.suppressed || new_candidate || wait_ended) {
+            self.revive();
+        } else if candidates.is_empty() && !self.suppressed && self.reconciliation.is_none() {
             self.suppressed = true;
             self.out.push(Action::Suppress);
         }
-        for b in self.brokers.values().filter(|b| b.should_start()) {
+        for id in candidates {
+            let b = &self.brokers[&id];
             if b.spec.failover.is_waiting(&b.failover, now) {
                 let t = b.spec.failover.delay_expires(&b.failover);
                 if !self.wakeups.contains(&t) {

@@ -282,3 +282,32 @@ proptest! {
         prop_assert!(s.violations().is_empty(), "{:?}", s.violations());
     }
 }
+
+/// Found by the liveness property: a broker failed while its host was filtered for an hour
+/// by an earlier "no work to do" decline, and offers were not revived, so it stayed down.
+#[test]
+fn a_broker_that_fails_after_long_declines_gets_offers_again() {
+    let seed = 1993830608988540101u64;
+    let ops = [28u8, 241, 78, 167, 71, 85, 23, 228, 8, 161, 205, 8];
+    let mut s = sim(seed);
+    let mut rng = Pcg64::seed_from_u64(seed);
+    s.command_text(
+        "add",
+        "0..2",
+        &[
+            ("constraints", "hostname=unique"),
+            ("failoverDelay", "10s"),
+            ("failoverMaxDelay", "1m"),
+        ],
+    );
+    s.command_text("start", "0..2", &[]);
+    for op in ops {
+        let fault = [8u8, 9, 10, 11, 12, 13, 14, 15][usize::from(op) % 8];
+        s.random_op(fault, &mut rng);
+    }
+    for agent in 0..3 {
+        s.restore_agent(agent);
+    }
+    assert!(s.drive_until(600_000, |s| s.running_brokers().len() == 3));
+    assert_clean(&s);
+}
