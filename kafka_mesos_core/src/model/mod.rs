@@ -45,12 +45,14 @@ impl FromStr for BrokerId {
 
 mod resources;
 mod text;
+mod version;
 
 pub use resources::{
     Attribute, AttributeValue, DiskInfo, DiskSource, Offer, Resource, ResourceValue, Resources,
     ResourcesError,
 };
 pub use text::{RenderOptions, render_broker};
+pub use version::{KafkaVersion, VersionError};
 
 use indexmap::IndexMap;
 

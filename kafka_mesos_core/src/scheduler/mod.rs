@@ -181,6 +181,41 @@ pub struct LaunchConfig {
     pub bind_address: Option<BindAddress>,
 }
 
+impl LaunchConfig {
+    /// The broker's `server.properties` overrides once the bind address is resolved on the
+    /// agent (`resolved_bind`): `host.name`, when set, becomes the address, and every listener
+    /// in `listeners` binds to it, keeping its protocol and port (the original replaced the
+    /// whole value with a PLAINTEXT listener, which broke SSL).
+    pub fn broker_options(&self, resolved_bind: Option<&str>) -> Options {
+        let mut options = self.options.clone();
+        let Some(addr) = resolved_bind else {
+            return options;
+        };
+        if options.get("host.name").is_some() {
+            options.insert("host.name", addr);
+        }
+        if let Some(listeners) = options.get("listeners") {
+            let host = if addr.contains(':') {
+                format!("[{addr}]")
+            } else {
+                addr.to_string()
+            };
+            let rebound: Vec<String> = listeners
+                .split(',')
+                .map(|l| match l.trim().split_once("://") {
+                    Some((protocol, rest)) => {
+                        let port = rest.rsplit_once(':').map_or("", |(_, p)| p);
+                        format!("{protocol}://{host}:{port}")
+                    }
+                    None => l.trim().to_string(),
+                })
+                .collect();
+            options.insert("listeners", rebound.join(","));
+        }
+        options
+    }
+}
+
 /// One task to launch.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskLaunch {

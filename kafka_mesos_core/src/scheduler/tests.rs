@@ -931,3 +931,100 @@ fn task_ids_name_their_broker() {
     assert_eq!(h.s.broker_of_task_id(&TaskId("kafka-x-abc".into())), None);
     let _ = Resource::scalar("cpus", 1.0);
 }
+
+fn launch_config(options: &str) -> LaunchConfig {
+    LaunchConfig {
+        id: BrokerId(0),
+        hostname: "host".into(),
+        port: 3002,
+        options: options.parse().unwrap(),
+        log4j_options: Default::default(),
+        jvm_options: String::new(),
+        heap: 1024,
+        bind_address: None,
+    }
+}
+
+#[test]
+fn case_49_50_bind_address_rewrites_host_name_and_listeners() {
+    let c = launch_config("host.name=123");
+    assert_eq!(c.broker_options(None).get("host.name"), Some("123"));
+    assert_eq!(
+        c.broker_options(Some("127.0.0.1")).get("host.name"),
+        Some("127.0.0.1")
+    );
+    let c = launch_config("listeners=PLAINTEXT://:3002,port=3002");
+    assert_eq!(
+        c.broker_options(Some("127.0.0.1")).get("listeners"),
+        Some("PLAINTEXT://127.0.0.1:3002")
+    );
+    // Other protocols keep theirs (the original forced PLAINTEXT and broke SSL, issue #314).
+    let c = launch_config(r"listeners=SSL://:9093\,PLAINTEXT://0.0.0.0:9092");
+    assert_eq!(
+        c.broker_options(Some("10.0.0.5")).get("listeners"),
+        Some("SSL://10.0.0.5:9093,PLAINTEXT://10.0.0.5:9092")
+    );
+    assert_eq!(
+        c.broker_options(Some("::1")).get("listeners"),
+        Some("SSL://[::1]:9093,PLAINTEXT://[::1]:9092")
+    );
+    assert!(
+        launch_config("a=1")
+            .broker_options(Some("1.2.3.4"))
+            .get("host.name")
+            .is_none()
+    );
+}
+
+/// Case 52: the task for broker 1 (options a=1, jvm -Xms64m) on `cpus:0.5; mem:256;
+/// ports:1000` from host `host`. The original also accepted heap 512 over mem 256; a heap that
+/// does not fit in the task's memory is refused here, so the heap is 128.
+#[test]
+fn case_52_new_task() {
+    let config = Config {
+        kafka_zk: Some("zk:2181/kafka".into()),
+        ..Config::default()
+    };
+    let mut h = Harness {
+        s: Scheduler::new(config, Snapshot::default(), 7),
+        now: T0,
+        next_command: 0,
+        next_offer: 0,
+    };
+    h.subscribe();
+    h.add(
+        "1",
+        &[
+            ("cpus", "0.5"),
+            ("mem", "256"),
+            ("heap", "128"),
+            ("options", "a=1"),
+            ("jvmOptions", "-Xms64m"),
+        ],
+    );
+    h.start("1");
+    let offer = Offer::parse("o", "host", "cpus:0.5; mem:256; ports:1000", &[]).unwrap();
+    let actions = h.input(Input::Offers(vec![offer]));
+    let l = &launches(&actions)[0];
+    let resources: Vec<String> = l.resources.iter().map(|r| r.resource.to_string()).collect();
+    assert_eq!(resources.join("; "), "cpus:0.5; mem:256; ports:1000");
+    let o = &l.config.options;
+    assert_eq!(o.get("broker.id"), Some("1"));
+    assert_eq!(o.get("a"), Some("1"));
+    assert_eq!(o.get("listeners"), Some("PLAINTEXT://:1000"));
+    assert_eq!(o.get("zookeeper.connect"), Some("zk:2181/kafka"));
+    assert_eq!(o.get("log.dirs"), Some("kafka-logs"));
+    assert_eq!(o.get("advertised.listeners"), Some("PLAINTEXT://host:1000"));
+    assert_eq!(
+        (l.config.heap, l.config.jvm_options.as_str()),
+        (128, "-Xms64m")
+    );
+    // User options override every default, broker.id included.
+    h.add("2", &[("options", "broker.id=7,log.dirs=/data/$id")]);
+    h.start("2");
+    let offer = Offer::parse("o2", "host2", "cpus:4; mem:4096; ports:2000", &[]).unwrap();
+    let actions = h.input(Input::Offers(vec![offer]));
+    let l = &launches(&actions)[0];
+    assert_eq!(l.config.options.get("broker.id"), Some("7"));
+    assert_eq!(l.config.options.get("log.dirs"), Some("/data/2"));
+}
