@@ -1,5 +1,8 @@
 //! Mesos v1 HTTP API adapter for kafka-mesos.
 //!
-//! This crate will hold the protobuf subset of the Mesos v1 scheduler and executor APIs, the
+//! This crate holds the protobuf subset of the Mesos v1 scheduler and executor APIs, the
 //! RecordIO codec, and the scheduler and executor clients. It maps wire messages to the domain
 //! types of [`kafka_mesos_core`].
+#![deny(missing_docs)]
+
+pub mod recordio;
