@@ -103,6 +103,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .map(|a| (a.name.clone(), a.value.as_text().into_owned()))
                 .collect(),
             state: TaskState::Running,
+            running_since: Some(now),
             endpoint: Some(
                 format!(
                     "{}:{}",

@@ -3,11 +3,10 @@
 //! Three agents (`slave0..2`, on racks `r0`, `r1`, `r2`) offer resources to a scheduler with
 //! brokers 0..2, added with `constraints=hostname=unique` and a 10 s failover delay (doubling
 //! with each consecutive failure, up to 1 min). Once all three run, broker 1's task fails: the
-//! scheduler waits out the 10 s delay, then launches it again on the same host (stickiness).
-//! That new task fails too, while it is still starting: a second failure in a row, so the
-//! scheduler waits 20 s before it launches the broker, again on the same host, where it runs.
-//! (A failure after the broker has reported TASK_RUNNING would count as a first failure again:
-//! a successful start resets the count, so the delay would be 10 s.)
+//! scheduler waits out the 10 s delay, then launches it again on the same host (stickiness),
+//! where it runs. Ten seconds later it fails again: it had not run for the failover max delay
+//! (1 min), so this counts as a second failure in a row and the scheduler waits 20 s before it
+//! launches the broker, again on the same host, where it runs.
 //!
 //! The example prints a timeline, `+MM:SS.mmm` from the start, of what the simulated Mesos did
 //! (commands, launches, failures) interleaved with how the scheduler saw each broker when that
@@ -247,9 +246,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     drive_for(&mut sim, &mut observer, 10_000);
 
     // Failure 1: the running broker fails; after the delay it is launched on its host again.
-    let first = fail_and_relaunch(&mut sim, &mut observer, 1, TaskState::Starting)?;
-    // Failure 2: the relaunched broker fails again before it reports TASK_RUNNING, so the
-    // failures are consecutive and the delay doubles.
+    let first = fail_and_relaunch(&mut sim, &mut observer, 1, TaskState::Running)?;
+    drive_for(&mut sim, &mut observer, 10_000);
+    // Failure 2: the relaunched broker fails again after 10 s, well within the failover max
+    // delay, so the failures are consecutive and the delay doubles.
     let second = fail_and_relaunch(&mut sim, &mut observer, 2, TaskState::Running)?;
     drive_for(&mut sim, &mut observer, 10_000);
 

@@ -570,7 +570,8 @@ pub struct OfferPlan {
     pub launches: Vec<PlannedLaunch>,
     /// Offers to decline.
     pub declines: Vec<PlannedDecline>,
-    /// For each candidate left without an offer: the last offer it declined and why.
+    /// For each candidate left without an offer: the declined offer that could turn soonest
+    /// (the latest among equals) and why it was declined.
     pub unplaced: BTreeMap<BrokerId, (OfferId, Mismatch)>,
 }
 
@@ -627,7 +628,17 @@ pub fn plan_offers<R: Rng + ?Sized>(
                     if soonest.is_none_or(|(r, _)| policy.wait(retry) < policy.wait(r)) {
                         soonest = Some((retry, *cand));
                     }
-                    last[*cand] = Some((index, rejection));
+                    // Keep, per broker, the decline that could turn soonest: that offer is
+                    // the one the broker is really waiting for.
+                    let keep = match &last[*cand] {
+                        Some((_, prev)) => {
+                            policy.wait(retry) <= policy.wait(prev.retry(candidate.broker, now))
+                        }
+                        None => true,
+                    };
+                    if keep {
+                        last[*cand] = Some((index, rejection));
+                    }
                 }
             }
         }

@@ -5,4 +5,6 @@
 //! types of [`kafka_mesos_core`].
 #![deny(missing_docs)]
 
+pub mod master;
 pub mod recordio;
+pub mod zk;

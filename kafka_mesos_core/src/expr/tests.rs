@@ -35,6 +35,7 @@ fn with_task(
             .collect(),
         state: TaskState::Running,
         endpoint: None,
+        running_since: None,
     });
 }
 

@@ -382,6 +382,9 @@ pub struct Task {
     /// Where the broker listens, once it has reported running.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<Endpoint>,
+    /// When the task first reported running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running_since: Option<Timestamp>,
 }
 
 impl Task {

@@ -14,6 +14,7 @@ fn task(state: TaskState) -> Task {
             .collect(),
         state,
         endpoint: None,
+        running_since: None,
     }
 }
 

@@ -435,6 +435,7 @@ fn existing_tasks_count_for_constraints() {
             .collect(),
         state: TaskState::Running,
         endpoint: None,
+        running_since: None,
     });
     let placed = placed_values([&running]);
     let b = broker("constraints=rack=unique");

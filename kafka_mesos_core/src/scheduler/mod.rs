@@ -52,7 +52,9 @@ use crate::model::{
     TaskState,
 };
 use crate::options::Options;
-use crate::placement::{DeclinePolicy, Mismatch, TaskResource, placed_values, plan_offers};
+use crate::placement::{
+    DeclinePolicy, DeclineReason, Mismatch, TaskResource, placed_values, plan_offers,
+};
 use crate::time::{Period, Timestamp};
 
 /// Scheduler settings that are not per broker.
@@ -449,6 +451,10 @@ impl Scheduler {
             },
             None if self.reconciliation.is_some() => Waiting::Reconciling,
             None => match self.explanations.get(&id) {
+                // A decline for a failover delay that is over says nothing any more.
+                Some((_, _, m)) if matches!(m.reason, DeclineReason::WaitingToRestart { until } if until <= now) => {
+                    Waiting::NoOffers
+                }
                 Some((at, offer, mismatch)) => Waiting::Declined {
                     at: *at,
                     offer: offer.clone(),
@@ -642,6 +648,7 @@ impl Scheduler {
                 .collect(),
             state: TaskState::Pending,
             endpoint: None,
+            running_since: None,
         });
         b.needs_restart = false;
         self.dirty = true;

@@ -133,7 +133,7 @@ impl Scheduler {
     pub(super) fn on_status(&mut self, now: Timestamp, update: TaskUpdate) {
         match self.broker_of(&update.task_id) {
             Some(id) => self.on_broker_status(now, id, &update),
-            None => self.on_unknown_task(&update),
+            None => self.on_unknown_task(now, &update),
         }
         self.finish_reconciliation_if_done();
         if let Some(uuid) = &update.uuid {
@@ -148,7 +148,7 @@ impl Scheduler {
     }
 
     /// A status for a task that is no broker's current task.
-    fn on_unknown_task(&mut self, update: &TaskUpdate) {
+    fn on_unknown_task(&mut self, now: Timestamp, update: &TaskUpdate) {
         if update.state.is_exited() {
             return;
         }
@@ -177,6 +177,7 @@ impl Scheduler {
                 task.endpoint = Some(e);
             }
             if update.state == UpdateState::Running {
+                task.running_since.get_or_insert(now);
                 b.stickiness.register_start(&task.hostname);
                 b.failover.reset();
             }
@@ -219,9 +220,9 @@ impl Scheduler {
                     task.endpoint = Some(e);
                 }
                 if before != TaskState::Running {
+                    task.running_since.get_or_insert(now);
                     let host = task.hostname.clone();
                     b.stickiness.register_start(&host);
-                    b.failover.reset();
                 }
             }
             (TaskState::Pending | TaskState::Reconciling, UpdateState::Starting) => {
@@ -244,9 +245,23 @@ impl Scheduler {
 
     /// The broker's task has ended: count a failure unless it was being stopped, and stop
     /// trying after `max_tries` failures in a row.
+    ///
+    /// Failures count as consecutive until a task has run for the failover max delay: a
+    /// broker that crashes shortly after every start backs off and, with `max_tries`, is
+    /// deactivated. (The original forgot failures as soon as a task reported running, so such a
+    /// crash loop restarted at the first delay forever.)
     fn on_stopped(&mut self, now: Timestamp, id: BrokerId, failed: bool) {
+        self.explanations.remove(&id);
         let b = self.brokers.get_mut(&id).expect("caller checked");
         b.stickiness.register_stop(now, failed);
+        let ran = b
+            .task
+            .as_ref()
+            .and_then(|t| t.running_since)
+            .map(|t| now.millis_since(t));
+        if ran.is_some_and(|ms| ms >= b.spec.failover.max_delay.millis() as i64) {
+            b.failover.reset();
+        }
         if failed {
             b.failover.register_failure(now);
             if b.spec.failover.max_tries_exceeded(&b.failover) {

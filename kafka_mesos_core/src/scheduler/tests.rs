@@ -1028,3 +1028,97 @@ fn case_52_new_task() {
     assert_eq!(l.config.options.get("broker.id"), Some("7"));
     assert_eq!(l.config.options.get("log.dirs"), Some("/data/2"));
 }
+
+/// A broker that dies shortly after every start backs off and hits max-tries; one that ran
+/// longer than the failover max delay starts counting afresh.
+#[test]
+fn crash_loops_back_off_and_stable_runs_reset_failures() {
+    let mut h = harness();
+    h.subscribe();
+    h.add(
+        "0",
+        &[
+            ("failoverDelay", "1s"),
+            ("failoverMaxDelay", "1m"),
+            ("failoverMaxTries", "3"),
+        ],
+    );
+    h.start("0");
+    for (attempt, delay_ms) in [(1u32, 1_000i64), (2, 2_000)] {
+        h.offer_on("host1", &[]);
+        let t = h.task_id(0);
+        h.update(t.clone(), UpdateState::Running);
+        h.advance(5_000);
+        h.update(t, UpdateState::Failed);
+        let b = h.s.broker(BrokerId(0)).unwrap();
+        assert_eq!(
+            b.failover.failures, attempt,
+            "a crash after 5s of running still counts"
+        );
+        assert_eq!(
+            b.spec.failover.current_delay(&b.failover).millis() as i64,
+            delay_ms
+        );
+        assert!(
+            launches(&h.offer_on("host1", &[])).is_empty(),
+            "waits out the delay"
+        );
+        h.advance(delay_ms);
+    }
+    // The next start runs for longer than the max delay: the count starts afresh.
+    h.offer_on("host1", &[]);
+    let t = h.task_id(0);
+    h.update(t.clone(), UpdateState::Running);
+    h.advance(60_000);
+    h.update(t, UpdateState::Failed);
+    let b = h.s.broker(BrokerId(0)).unwrap();
+    assert_eq!(b.failover.failures, 1);
+    assert!(b.active);
+    // Three quick crashes in a row deactivate it.
+    for _ in 0..2 {
+        h.advance(60_000);
+        h.offer_on("host1", &[]);
+        let t = h.task_id(0);
+        h.update(t, UpdateState::Failed);
+    }
+    let b = h.s.broker(BrokerId(0)).unwrap();
+    assert_eq!(b.failover.failures, 3);
+    assert!(!b.active, "max tries reached");
+}
+
+#[test]
+fn why_a_broker_waits_prefers_the_offer_it_could_take_soonest() {
+    let mut h = harness();
+    h.subscribe();
+    h.add(
+        "0..1",
+        &[("constraints", "hostname=unique"), ("failoverDelay", "10s")],
+    );
+    h.running(0, "host0");
+    h.running(1, "host1");
+    let t = h.task_id(1);
+    h.update(t, UpdateState::Failed);
+    // During the delay: host0 is taken (never), host1 is its own host (in 10 s).
+    let o0 = Offer::parse("a", "host0", "cpus:8; mem:32768; ports:31000..31099", &[]).unwrap();
+    let o1 = Offer::parse("b", "host1", "cpus:8; mem:32768; ports:31000..31099", &[]).unwrap();
+    let o2 = Offer::parse("c", "host0", "cpus:8; mem:32768; ports:31100..31199", &[]).unwrap();
+    h.input(Input::Offers(vec![o0, o1, o2]));
+    let Some(Waiting::FailoverDelay { .. }) = h.s.waiting(BrokerId(1), h.now) else {
+        panic!()
+    };
+    h.advance(10_000);
+    // The delay is over and no offer came since: the old decline is not given as the reason.
+    assert_eq!(h.s.waiting(BrokerId(1), h.now), Some(Waiting::NoOffers));
+    let o3 = Offer::parse("d", "host0", "cpus:8; mem:32768; ports:31200..31299", &[]).unwrap();
+    h.input(Input::Offers(vec![o3]));
+    let Some(Waiting::Declined {
+        offer, mismatch, ..
+    }) = h.s.waiting(BrokerId(1), h.now)
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (offer.as_str(), mismatch.to_string()),
+        ("d", "hostname doesn't match unique".to_string())
+    );
+}
