@@ -72,6 +72,7 @@ fn task(id: BrokerId, host: &str, rack: u32) -> Task {
         .collect(),
         state: TaskState::Running,
         endpoint: None,
+        running_since: None,
     }
 }
 
