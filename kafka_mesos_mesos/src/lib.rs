@@ -6,5 +6,6 @@
 #![deny(missing_docs)]
 
 pub mod master;
+pub mod proto;
 pub mod recordio;
 pub mod zk;
