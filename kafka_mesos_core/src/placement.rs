@@ -142,6 +142,8 @@ pub struct Reservation {
     pub port: Option<u16>,
     /// Id of the persistent volume reserved.
     pub volume: Option<String>,
+    /// Where the volume is mounted, relative to the sandbox.
+    pub volume_path: Option<String>,
     /// The task's resources.
     pub resources: Vec<TaskResource>,
 }
@@ -294,18 +296,20 @@ impl<'a> OfferSummary<'a> {
         if let Some(volume) = &spec.volume
             && let Some(i) = self.volume(volume)
         {
-            out.volume = Some(volume.clone());
+            // The volume is used as offered: Mesos only finds a persistent volume in an offer
+            // when it matches to the container path (the original renamed it to `data` and
+            // got TASK_ERROR, issues #225 and #226). The broker learns where it is mounted.
             let src = &self.offer.resources[i];
-            let disk = src.disk.as_ref().map(|d| DiskInfo {
-                container_path: Some("data".into()),
-                ..d.clone()
-            });
+            out.volume = Some(volume.clone());
+            out.volume_path = Some(
+                src.disk
+                    .as_ref()
+                    .and_then(|d| d.container_path.clone())
+                    .unwrap_or_else(|| volume.clone()),
+            );
             out.resources.push(TaskResource {
                 source: i,
-                resource: Resource {
-                    disk,
-                    ..src.clone()
-                },
+                resource: src.clone(),
             });
         }
         out

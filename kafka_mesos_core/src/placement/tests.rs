@@ -112,7 +112,7 @@ fn cases_18_to_27_offer_matching_and_reservations() {
     cpus=2 mem=200             | cpus:2; mem:100; mem(role,principal):100; mem(role):100; ports:1000; disk:1000
       => accept cpus:2; mem:100; mem(role):100; ports:1000
     cpus=0 mem=0 volume=test   | ports:1000; disk(role,principal)[test:mount_point]:100
-      => accept ports:1000; disk(role,principal)[test:data]:100
+      => accept ports:1000; disk(role,principal)[test:mount_point]:100
     cpus=0 mem=0 volume=test   | ports:1000; disk(role,principal)[other:mount_point]:100
       => decline offer missing volume: test (never)
     cpus=1 mem=1               | cpus(other):4; mem(other):4; cpus:1; mem:1; ports(other):5; ports:6
@@ -142,6 +142,9 @@ fn case_25_other_roles_are_ignored_unlike_the_original() {
     assert_eq!(outcome(&b, &o), "decline cpus < 0.5 (never)");
 }
 
+/// Case 27. The original renamed the volume's container path to `data`, which Mesos rejects
+/// (the task's volume must be the offered one); the path is kept here and reported as
+/// `volume_path`.
 #[test]
 fn case_27_volume_keeps_its_source_and_reservation() {
     let b = broker("cpus=0 mem=0 volume=test");
@@ -154,7 +157,8 @@ fn case_27_volume_keeps_its_source_and_reservation() {
     assert_eq!(disk.source, 1);
     assert_eq!(disk.resource.reservation, Some(Some("principal".into())));
     let info = disk.resource.disk.as_ref().unwrap();
-    assert_eq!(info.container_path.as_deref(), Some("data"));
+    assert_eq!(info.container_path.as_deref(), Some("mount_point"));
+    assert_eq!(r.volume_path.as_deref(), Some("mount_point"));
     assert!(matches!(
         info.source,
         Some(crate::model::DiskSource::Mount { .. })

@@ -614,14 +614,11 @@ impl Scheduler {
             "advertised.listeners",
             format!("PLAINTEXT://{}:{port}", offer.hostname),
         );
-        defaults.insert(
-            "log.dirs",
-            if reservation.volume.is_some() {
-                "data/kafka-logs"
-            } else {
-                "kafka-logs"
-            },
-        );
+        let log_dirs = match &reservation.volume_path {
+            Some(path) => format!("{}/kafka-logs", path.trim_end_matches('/')),
+            None => "kafka-logs".to_string(),
+        };
+        defaults.insert("log.dirs", log_dirs);
         defaults.insert("log.retention.bytes", "10737418240");
         if let Some(zk) = zk {
             defaults.insert("zookeeper.connect", zk);

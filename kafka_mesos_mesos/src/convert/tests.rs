@@ -1,0 +1,249 @@
+use kafka_mesos_core::model::{BrokerId, ExecutorId, TaskId};
+use kafka_mesos_core::placement::{PlannedLaunch, match_offer};
+use kafka_mesos_core::scheduler::LaunchConfig;
+use kafka_mesos_core::time::Timestamp;
+use prost::Message as _;
+
+use super::*;
+
+/// An offer as a Mesos 1.11 master sent it (JSON mode), with a reserved role, a refined
+/// dynamic reservation with a persistent volume, and attributes of each type added.
+const OFFER: &str = r#"{"id":{"value":"dbd2-O0"},"framework_id":{"value":"dbd2-0000"},"agent_id":{"value":"dbd2-S1"},"hostname":"127.0.0.1",
+"url":{"scheme":"http","address":{"hostname":"127.0.0.1","ip":"127.0.0.1","port":15050},"path":"/slave(2)"},
+"resources":[
+ {"name":"ports","type":"RANGES","ranges":{"range":[{"begin":31000,"end":31100}]},"role":"*","allocation_info":{"role":"kafka"}},
+ {"name":"cpus","type":"SCALAR","scalar":{"value":4.0},"role":"*","allocation_info":{"role":"kafka"}},
+ {"name":"mem","type":"SCALAR","scalar":{"value":4096.0},"role":"*","allocation_info":{"role":"kafka"}},
+ {"name":"cpus","type":"SCALAR","scalar":{"value":1.5},"allocation_info":{"role":"kafka"},"reservations":[{"type":"STATIC","role":"kafka"}]},
+ {"name":"disk","type":"SCALAR","scalar":{"value":100.0},"allocation_info":{"role":"kafka"},
+  "reservations":[{"type":"DYNAMIC","role":"kafka","principal":"ops","labels":{"labels":[{"key":"k","value":"v"}]}}],
+  "disk":{"persistence":{"id":"vol1","principal":"ops"},"volume":{"mode":"RW","container_path":"kafka-data"},"source":{"type":"MOUNT","mount":{"root":"/mnt/d1"}}}}],
+"attributes":[{"name":"rack","type":"TEXT","text":{"value":"r1"}},{"name":"level","type":"SCALAR","scalar":{"value":10.0}},
+ {"name":"zones","type":"SET","set":{"item":["a","b"]}}]}"#;
+
+fn proto_offer() -> v1::Offer {
+    serde_json::from_str(OFFER).unwrap()
+}
+
+#[test]
+fn offers_read_as_the_domain_sees_them() {
+    let o = offer(&proto_offer());
+    assert_eq!(
+        (o.id.as_str(), o.agent_id.as_str(), o.hostname.as_str()),
+        ("dbd2-O0", "dbd2-S1", "127.0.0.1")
+    );
+    let text = kafka_mesos_core::model::Resources(o.resources.clone()).to_string();
+    assert_eq!(
+        text,
+        "ports:31000..31100; cpus:4; mem:4096; cpus(kafka):1.5; disk(kafka,ops)[vol1:kafka-data]:100"
+    );
+    assert!(
+        matches!(o.resources[4].disk.as_ref().unwrap().source, Some(DiskSource::Mount { ref root }) if root.as_deref() == Some("/mnt/d1"))
+    );
+    assert_eq!(o.attribute("rack").as_deref(), Some("r1"));
+    assert_eq!(o.attribute("level").as_deref(), Some("10"));
+    assert_eq!(o.attribute("zones").as_deref(), Some("{a,b}"));
+}
+
+#[test]
+fn legacy_reservations_read_too() {
+    let mut p = proto_offer();
+    p.resources[3].reservations.clear();
+    p.resources[3].role = Some("kafka".into());
+    p.resources[3].reservation = Some(v1::resource::ReservationInfo {
+        principal: Some("p".into()),
+        ..Default::default()
+    });
+    let o = offer(&p);
+    assert_eq!(o.resources[3].to_string(), "cpus(kafka,p):1.5");
+    p.resources[3].r#type = 42;
+    let o = offer(&p);
+    assert_eq!(o.resources.len(), 5, "indexes stay aligned");
+    assert!(o.resources[3].name.starts_with("unsupported:"));
+}
+
+#[test]
+fn task_resources_are_the_offer_resources_with_new_amounts() {
+    let p = proto_offer();
+    let mut broker = kafka_mesos_core::model::Broker::new(BrokerId(3));
+    broker.spec.cpus = 2.0;
+    broker.spec.mem = 1024;
+    broker.spec.heap = 512;
+    broker.spec.volume = Some("vol1".into());
+    let domain = offer(&p);
+    let reservation =
+        match_offer(&broker, &domain, "kafka", Timestamp(0), &Default::default()).unwrap();
+    assert_eq!(
+        reservation.to_string(),
+        "cpus:0.5; cpus(kafka):1.5; mem:1024; ports:31000; disk(kafka,ops)[vol1:kafka-data]:100"
+    );
+    let resources = task_resources(&p, &reservation.resources).unwrap();
+    assert_eq!(resources.len(), 5);
+    // Everything but the amount is the offer's, byte for byte.
+    for (tr, r) in reservation.resources.iter().zip(&resources) {
+        let mut expected = p.resources[tr.source].clone();
+        expected.scalar = r.scalar.clone();
+        expected.ranges = r.ranges.clone();
+        assert_eq!(
+            r.encode_to_vec(),
+            expected.encode_to_vec(),
+            "{}",
+            tr.resource
+        );
+    }
+    assert_eq!(resources[0].scalar.as_ref().unwrap().value, 0.5);
+    assert_eq!(
+        resources[3].ranges.as_ref().unwrap().range,
+        [v1::value::Range {
+            begin: 31000,
+            end: 31000
+        }]
+    );
+    assert_eq!(
+        resources[4].encode_to_vec(),
+        p.resources[4].encode_to_vec(),
+        "the volume is used as offered"
+    );
+    assert_eq!(reservation.volume_path.as_deref(), Some("kafka-data"));
+
+    let bad = [TaskResource {
+        source: 9,
+        resource: domain.resources[0].clone(),
+    }];
+    assert!(matches!(
+        task_resources(&p, &bad),
+        Err(ConvertError::NoSuchResource { index: 9, .. })
+    ));
+}
+
+#[test]
+fn task_infos_carry_the_executor_and_the_launch_config() {
+    let p = proto_offer();
+    let domain = offer(&p);
+    let broker = kafka_mesos_core::model::Broker::new(BrokerId(0));
+    let reservation =
+        match_offer(&broker, &domain, "kafka", Timestamp(0), &Default::default()).unwrap();
+    let planned = PlannedLaunch {
+        offer: 0,
+        broker: BrokerId(0),
+        reservation,
+    };
+    let launch = TaskLaunch {
+        task_id: TaskId("kafka-0-aaaa".into()),
+        name: "kafka-0".into(),
+        executor_id: ExecutorId("kafka-0-bbbb".into()),
+        broker: BrokerId(0),
+        resources: planned.reservation.resources.clone(),
+        config: LaunchConfig {
+            id: BrokerId(0),
+            hostname: "127.0.0.1".into(),
+            port: 31000,
+            options: "broker.id=0".parse().unwrap(),
+            log4j_options: Default::default(),
+            jvm_options: String::new(),
+            heap: 1024,
+            bind_address: None,
+        },
+    };
+    let template = ExecutorTemplate {
+        command: "./kafka-mesos executor".into(),
+        uris: vec![v1::command_info::Uri {
+            value: "http://sched:7000/executor/kafka-mesos".into(),
+            executable: Some(true),
+            ..Default::default()
+        }],
+        environment: vec![("RUST_LOG".into(), "info".into())],
+        cpus: 0.1,
+        mem: 32.0,
+        user: Some("kafka".into()),
+    };
+    let info = task_info(&p, &launch, &template).unwrap();
+    assert_eq!(
+        (
+            info.name.as_str(),
+            info.task_id.value.as_str(),
+            info.agent_id.value.as_str()
+        ),
+        ("kafka-0", "kafka-0-aaaa", "dbd2-S1")
+    );
+    let executor = info.executor.as_ref().unwrap();
+    assert_eq!(executor.r#type(), v1::executor_info::Type::Custom);
+    assert_eq!(executor.executor_id.value, "kafka-0-bbbb");
+    assert_eq!(executor.framework_id.as_ref().unwrap().value, "dbd2-0000");
+    let command = executor.command.as_ref().unwrap();
+    assert_eq!(command.value.as_deref(), Some("./kafka-mesos executor"));
+    assert_eq!(command.uris[0].executable, Some(true));
+    assert_eq!(command.user.as_deref(), Some("kafka"));
+    let env: Vec<(&str, &str)> = command
+        .environment
+        .as_ref()
+        .unwrap()
+        .variables
+        .iter()
+        .map(|v| (v.name.as_str(), v.value.as_deref().unwrap_or("")))
+        .collect();
+    assert_eq!(env, [("RUST_LOG", "info"), ("KAFKA_MESOS_BROKER_ID", "0")]);
+    let executor_amounts: Vec<(String, f64)> = executor
+        .resources
+        .iter()
+        .map(|r| (r.name.clone(), r.scalar.as_ref().unwrap().value))
+        .collect();
+    assert_eq!(
+        executor_amounts,
+        [("cpus".to_string(), 0.1), ("mem".to_string(), 32.0)]
+    );
+    assert!(
+        executor.resources.iter().all(|r| r
+            .allocation_info
+            .as_ref()
+            .and_then(|a| a.role.as_deref())
+            == Some("kafka"))
+    );
+    let config: LaunchConfig = serde_json::from_slice(info.data.as_ref().unwrap()).unwrap();
+    assert_eq!(config, launch.config);
+    // The whole TaskInfo survives the wire.
+    assert_eq!(
+        v1::TaskInfo::decode(&info.encode_to_vec()[..]).unwrap(),
+        info
+    );
+}
+
+#[test]
+fn status_updates_read_as_domain_updates() {
+    let status = v1::TaskStatus {
+        task_id: v1::TaskId {
+            value: "kafka-0-aaaa".into(),
+        },
+        state: v1::TaskState::TaskRunning as i32,
+        reason: Some(v1::task_status::Reason::Reconciliation as i32),
+        data: Some(b"host:31000".to_vec()),
+        uuid: Some(vec![7; 16]),
+        agent_id: Some(v1::AgentId { value: "S1".into() }),
+        message: Some("ok".into()),
+        ..Default::default()
+    };
+    let u = task_update(&status);
+    assert_eq!(u.state, UpdateState::Running);
+    assert_eq!(u.reason.as_deref(), Some("REASON_RECONCILIATION"));
+    assert_eq!(u.uuid.as_deref(), Some(&[7u8; 16][..]));
+    assert_eq!(u.agent_id.as_ref().unwrap().as_str(), "S1");
+    assert_eq!(u.data.as_deref(), Some(&b"host:31000"[..]));
+    let unknown = v1::TaskStatus {
+        state: 99,
+        ..status
+    };
+    assert_eq!(task_update(&unknown).state, UpdateState::Unknown);
+}
+
+#[test]
+fn every_task_state_maps_both_ways() {
+    for n in 0..=14 {
+        if let Some(state) = update_state(n) {
+            assert_eq!(mesos_state(state) as i32, n);
+        }
+    }
+    assert_eq!(
+        update_state(v1::TaskState::TaskGoneByOperator as i32),
+        Some(UpdateState::GoneByOperator)
+    );
+}
