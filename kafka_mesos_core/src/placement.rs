@@ -35,9 +35,7 @@ use rand::{Rng, RngExt};
 
 use crate::constraints::{ConstraintMismatch, PlacedValues};
 
-use crate::model::{
-    Broker, BrokerId, DiskInfo, Offer, OfferId, Resource, ResourceValue, Resources,
-};
+use crate::model::{Broker, BrokerId, Offer, OfferId, Resource, ResourceValue, Resources};
 use crate::range::{PortRange, Range};
 use crate::time::{Period, Timestamp};
 
