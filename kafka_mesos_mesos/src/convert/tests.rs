@@ -82,7 +82,7 @@ fn task_resources_are_the_offer_resources_with_new_amounts() {
     // Everything but the amount is the offer's, byte for byte.
     for (tr, r) in reservation.resources.iter().zip(&resources) {
         let mut expected = p.resources[tr.source].clone();
-        expected.scalar = r.scalar.clone();
+        expected.scalar = r.scalar;
         expected.ranges = r.ranges.clone();
         assert_eq!(
             r.encode_to_vec(),
