@@ -5,6 +5,7 @@
 //! types of [`kafka_mesos_core`].
 #![deny(missing_docs)]
 
+pub mod calls;
 pub mod convert;
 pub mod master;
 pub mod proto;
