@@ -6,7 +6,9 @@
 #![deny(missing_docs)]
 
 pub mod calls;
+pub mod client;
 pub mod convert;
+pub mod executor;
 pub mod master;
 pub mod proto;
 pub mod recordio;
