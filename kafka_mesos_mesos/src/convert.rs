@@ -337,3 +337,89 @@ pub fn task_update(s: &v1::TaskStatus) -> TaskUpdate {
 
 #[cfg(test)]
 mod tests;
+
+/// The offers the driver has been given and not yet used, declined or lost, kept in Mesos form
+/// so tasks can be built from them; and the mapping of client events to scheduler inputs.
+#[derive(Debug, Default)]
+pub struct OfferBook {
+    offers: std::collections::HashMap<String, v1::Offer>,
+}
+
+impl OfferBook {
+    /// An empty book.
+    pub fn new() -> Self {
+        OfferBook::default()
+    }
+
+    /// Number of offers held.
+    pub fn len(&self) -> usize {
+        self.offers.len()
+    }
+
+    /// True when no offer is held.
+    pub fn is_empty(&self) -> bool {
+        self.offers.is_empty()
+    }
+
+    /// Takes an offer out to use or decline it.
+    pub fn take(&mut self, id: &model::OfferId) -> Option<v1::Offer> {
+        self.offers.remove(id.as_str())
+    }
+
+    /// Forgets every offer (they are void after a disconnection).
+    pub fn clear(&mut self) {
+        self.offers.clear();
+    }
+
+    /// The scheduler inputs for a client event; offers are kept for [`take`](Self::take).
+    /// Events the scheduler does not act on (inverse offers, operation updates, executor
+    /// failures, which are followed by task updates) give none.
+    pub fn inputs(
+        &mut self,
+        event: &crate::client::SchedulerEvent,
+    ) -> Vec<kafka_mesos_core::scheduler::Input> {
+        use crate::client::SchedulerEvent;
+        use kafka_mesos_core::scheduler::Input;
+        use v1::scheduler::event::Type;
+        match event {
+            SchedulerEvent::Subscribed { framework_id, .. } => {
+                self.clear();
+                vec![Input::Subscribed {
+                    framework_id: model::FrameworkId(framework_id.value.clone()),
+                }]
+            }
+            SchedulerEvent::Disconnected { .. } | SchedulerEvent::Failed(_) => {
+                self.clear();
+                vec![Input::Disconnected]
+            }
+            SchedulerEvent::Event(e) => match e.r#type() {
+                Type::Offers => {
+                    let offers = e
+                        .offers
+                        .as_ref()
+                        .map(|o| o.offers.as_slice())
+                        .unwrap_or_default();
+                    let domain = offers.iter().map(offer).collect();
+                    for o in offers {
+                        self.offers.insert(o.id.value.clone(), o.clone());
+                    }
+                    vec![Input::Offers(domain)]
+                }
+                Type::Rescind => match &e.rescind {
+                    Some(r) => {
+                        self.offers.remove(&r.offer_id.value);
+                        vec![Input::Rescinded(model::OfferId(r.offer_id.value.clone()))]
+                    }
+                    None => vec![],
+                },
+                Type::Update => e
+                    .update
+                    .as_ref()
+                    .map(|u| Input::TaskStatus(task_update(&u.status)))
+                    .into_iter()
+                    .collect(),
+                _ => vec![],
+            },
+        }
+    }
+}

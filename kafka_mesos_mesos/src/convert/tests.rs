@@ -247,3 +247,87 @@ fn every_task_state_maps_both_ways() {
         Some(UpdateState::GoneByOperator)
     );
 }
+
+#[test]
+fn client_events_become_scheduler_inputs_and_offers_are_kept() {
+    use crate::client::SchedulerEvent;
+    use kafka_mesos_core::scheduler::Input;
+    use v1::scheduler::{Event, event};
+    let mut book = OfferBook::new();
+    let subscribed = SchedulerEvent::Subscribed {
+        framework_id: v1::FrameworkId { value: "F".into() },
+        master: crate::master::HostPort {
+            host: "m".into(),
+            port: 5050,
+        },
+        heartbeat: std::time::Duration::from_secs(15),
+    };
+    assert_eq!(
+        book.inputs(&subscribed),
+        [Input::Subscribed {
+            framework_id: kafka_mesos_core::model::FrameworkId("F".into())
+        }]
+    );
+    let offers = Event {
+        r#type: Some(event::Type::Offers as i32),
+        offers: Some(event::Offers {
+            offers: vec![proto_offer()],
+        }),
+        ..Default::default()
+    };
+    let inputs = book.inputs(&SchedulerEvent::Event(Box::new(offers)));
+    let [Input::Offers(domain)] = inputs.as_slice() else {
+        panic!("{inputs:?}")
+    };
+    assert_eq!(domain[0].id.as_str(), "dbd2-O0");
+    assert_eq!(book.len(), 1);
+    let update = Event {
+        r#type: Some(event::Type::Update as i32),
+        update: Some(event::Update {
+            status: v1::TaskStatus {
+                task_id: v1::TaskId { value: "t".into() },
+                state: v1::TaskState::TaskRunning as i32,
+                ..Default::default()
+            },
+        }),
+        ..Default::default()
+    };
+    let inputs = book.inputs(&SchedulerEvent::Event(Box::new(update)));
+    assert!(matches!(&inputs[..], [Input::TaskStatus(u)] if u.state == UpdateState::Running));
+    let rescind = Event {
+        r#type: Some(event::Type::Rescind as i32),
+        rescind: Some(event::Rescind {
+            offer_id: v1::OfferId {
+                value: "dbd2-O0".into(),
+            },
+        }),
+        ..Default::default()
+    };
+    assert_eq!(
+        book.inputs(&SchedulerEvent::Event(Box::new(rescind))),
+        [Input::Rescinded(kafka_mesos_core::model::OfferId(
+            "dbd2-O0".into()
+        ))]
+    );
+    assert!(book.is_empty());
+    book.inputs(&SchedulerEvent::Event(Box::new(Event {
+        r#type: Some(event::Type::Offers as i32),
+        offers: Some(event::Offers {
+            offers: vec![proto_offer()],
+        }),
+        ..Default::default()
+    })));
+    assert!(
+        book.take(&kafka_mesos_core::model::OfferId("dbd2-O0".into()))
+            .is_some()
+    );
+    assert!(
+        book.take(&kafka_mesos_core::model::OfferId("dbd2-O0".into()))
+            .is_none(),
+        "an offer is used once"
+    );
+    assert_eq!(
+        book.inputs(&SchedulerEvent::Disconnected { reason: "x".into() }),
+        [Input::Disconnected]
+    );
+}
