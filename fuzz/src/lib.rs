@@ -4,8 +4,9 @@
 //! not keep them in the corpus), parses it, and must never panic. When the text parses, the
 //! value must survive a round trip through its text form: `parse(display(x)) == x`, and
 //! displaying the re-parsed value gives the same text again. A failed assertion is reported by
-//! libFuzzer as a crash, so the fuzzer doubles as a property checker. (The `scheduler` target
-//! reads a seed and operations instead, and uses none of these helpers.)
+//! libFuzzer as a crash, so the fuzzer doubles as a property checker. (The `scheduler`,
+//! `recordio` and `scheduler_event` targets read binary inputs instead, and use none of these
+//! helpers.)
 
 use std::fmt::{Debug, Display};
 use std::str::FromStr;

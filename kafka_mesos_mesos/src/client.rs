@@ -213,7 +213,7 @@ impl SchedulerClient {
             .map_err(|_| ClientError::Timeout(master.clone()))?
             .map_err(|e| ClientError::Unreachable {
                 master: master.clone(),
-                reason: e.to_string(),
+                reason: error_chain(&e),
             })?;
         let status = response.status();
         if status.is_success() {
@@ -383,7 +383,7 @@ async fn subscribe_once(
         Ok(Err(e)) => {
             return Attempt::Retry(ClientError::Unreachable {
                 master: name,
-                reason: e.to_string(),
+                reason: error_chain(&e),
             });
         }
         Ok(Ok(r)) => r,
@@ -454,15 +454,17 @@ async fn subscribe_once(
                 };
             }
             Ok(None) => {
-                let cut = decoder
-                    .finish()
-                    .err()
-                    .map(|e| format!(" ({e})"))
-                    .unwrap_or_default();
-                return Attempt::Ended(format!("{name} closed the subscription{cut}"));
+                let cut = unfinished_record(&decoder);
+                return ended(subscribed, format!("{name} closed the subscription{cut}"));
             }
             Ok(Some(Err(e))) => {
-                return Attempt::Ended(format!("the subscription to {name} broke: {e}"));
+                // hyper's message alone ("error reading a body from connection") hides why;
+                // the cause and an unfinished record say what happened to the stream.
+                let cut = unfinished_record(&decoder);
+                return ended(
+                    subscribed,
+                    format!("the subscription to {name} broke: {}{cut}", error_chain(&e)),
+                );
             }
             Ok(Some(Ok(frame))) => frame,
         };
@@ -474,16 +476,21 @@ async fn subscribe_once(
             let record = match decoder.next_record() {
                 Ok(Some(r)) => r,
                 Ok(None) => break,
-                Err(e) => return Attempt::Ended(format!("invalid stream from {name}: {e}")),
+                Err(e) => return ended(subscribed, format!("invalid stream from {name}: {e}")),
             };
             let event = match Event::decode(record) {
                 Ok(e) => e,
-                Err(e) => return Attempt::Ended(format!("undecodable event from {name}: {e}")),
+                Err(e) => {
+                    return ended(subscribed, format!("undecodable event from {name}: {e}"));
+                }
             };
             match event.r#type() {
                 event::Type::Subscribed => {
                     let Some(s) = event.subscribed else {
-                        return Attempt::Ended("SUBSCRIBED without its payload".into());
+                        return ended(
+                            subscribed,
+                            format!("SUBSCRIBED from {name} without its payload"),
+                        );
                     };
                     let heartbeat = Duration::from_secs_f64(
                         s.heartbeat_interval_seconds
@@ -531,6 +538,44 @@ async fn subscribe_once(
     }
 }
 
+/// How a stream that ended (or broke) after SUBSCRIBED, or before it, is handled: the first is
+/// a disconnection (reported, then a new subscription at once), the second never was a
+/// subscription (not reported as a disconnection; retried with backoff like a failed attempt,
+/// so a master that keeps answering and hanging up is not hammered).
+fn ended(subscribed: bool, reason: String) -> Attempt {
+    if subscribed {
+        Attempt::Ended(reason)
+    } else {
+        Attempt::Retry(ClientError::Protocol(reason))
+    }
+}
+
+/// ` (RecordIO stream ended inside a record ...)` when the stream stopped in the middle of a
+/// record, else nothing.
+fn unfinished_record(decoder: &recordio::Decoder) -> String {
+    decoder
+        .finish()
+        .err()
+        .map(|e| format!(" ({e})"))
+        .unwrap_or_default()
+}
+
+/// An error and its causes, `outer: inner: ...` (hyper's errors name only their kind, e.g.
+/// `client error (Connect)`, and keep the reason, e.g. `Connection refused`, as a source).
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -551,5 +596,40 @@ mod tests {
         );
         assert_eq!(redirect_target("/relative"), None);
         assert_eq!(redirect_target(""), None);
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("{text}")]
+    struct Nested {
+        text: &'static str,
+        #[source]
+        source: Option<Box<Nested>>,
+    }
+
+    #[test]
+    fn error_reasons_keep_their_causes() {
+        let e = Nested {
+            text: "client error (Connect)",
+            source: Some(Box::new(Nested {
+                text: "tcp connect error",
+                source: Some(Box::new(Nested {
+                    text: "Connection refused (os error 111)",
+                    source: None,
+                })),
+            })),
+        };
+        assert_eq!(
+            error_chain(&e),
+            "client error (Connect): tcp connect error: Connection refused (os error 111)"
+        );
+        // A cause already in the text is not repeated.
+        let e = Nested {
+            text: "broke: early eof",
+            source: Some(Box::new(Nested {
+                text: "early eof",
+                source: None,
+            })),
+        };
+        assert_eq!(error_chain(&e), "broke: early eof");
     }
 }

@@ -1,10 +1,11 @@
-//! End to end against a real Mesos master and agent: subscribe, receive offers, decline with
-//! a filter, launch tasks through our executor client, see them run, finish and be killed,
-//! acknowledge, reconcile and tear down.
+//! End to end against a real Mesos master and agent, and against the embedded master: subscribe,
+//! receive offers, decline with a filter, launch tasks through our executor client, see them
+//! run, finish and be killed, acknowledge, reconcile and tear down. Both masters must give the
+//! same sequence of status codes, event types and task states.
 //!
-//! Needs a master at `$KAFKA_MESOS_TEST_MESOS` (e.g. `127.0.0.1:15050`; `.ci/run` starts Apache
-//! Mesos 1.11 from `../shared/tools/mesos-1.11`). Without it the test says it skipped, except
-//! under CI, where it fails.
+//! The real master is at `$KAFKA_MESOS_TEST_MESOS` (e.g. `127.0.0.1:15050`; `.ci/run` starts
+//! Apache Mesos 1.11 from `../shared/tools/mesos-1.11`). Without it those tests say they
+//! skipped, except under CI, where they fail. The embedded master always runs.
 
 use std::time::Duration;
 
@@ -151,14 +152,12 @@ fn task(offer: &v1::Offer, id: &str, argv: &[&str]) -> v1::TaskInfo {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_framework_runs_tasks_on_a_real_mesos() {
-    let Some(master) = master() else { return };
-    let suffix = std::process::id();
-    let (client, mut rx) = SchedulerClient::start(ClientConfig::new(
-        master,
-        framework(&format!("kafka-mesos-e2e-{suffix}")),
-    ));
+/// Runs the scenario against `master` and returns its transcript: one line per call answer,
+/// event type and task state, ids left out.
+async fn scenario(master: MasterAddress, suffix: &str) -> Vec<String> {
+    let mut transcript = Vec::new();
+    let config = ClientConfig::new(master, framework(&format!("kafka-mesos-e2e-{suffix}")));
+    let (client, mut rx) = SchedulerClient::start(config);
     let SchedulerEvent::Subscribed {
         framework_id,
         heartbeat,
@@ -167,7 +166,7 @@ async fn a_framework_runs_tasks_on_a_real_mesos() {
     else {
         panic!("the first event is SUBSCRIBED")
     };
-    assert_eq!(heartbeat, Duration::from_secs(15));
+    transcript.push(format!("SUBSCRIBED heartbeat {}s", heartbeat.as_secs()));
     assert_eq!(client.framework_id(), Some(framework_id.clone()));
 
     // Decline the first offers with a filter; they come back after it lapses.
@@ -176,48 +175,51 @@ async fn a_framework_runs_tasks_on_a_real_mesos() {
     let o = convert::offer(&first[0]);
     assert!(o.resources.iter().any(|r| r.name == "cpus"));
     let ids: Vec<v1::OfferId> = first.iter().map(|o| o.id.clone()).collect();
-    client
-        .call(calls::decline(
-            &framework_id,
-            &ids,
-            Some(Duration::from_secs(1)),
-        ))
-        .await
-        .expect("DECLINE is accepted");
+    let decline = calls::decline(&framework_id, &ids, Some(Duration::from_secs(1)));
+    client.call(decline).await.expect("DECLINE is accepted");
+    transcript.push("OFFERS; DECLINE accepted".into());
 
     // Launch a task that finishes.
     let offer = offers(&mut rx).await.remove(0);
     let t1 = format!("e2e-{suffix}-finish");
+    let tasks = vec![calls::launch(vec![task(&offer, &t1, &["sleep", "1"])])];
     let launch = calls::accept(
         &framework_id,
         std::slice::from_ref(&offer.id),
-        vec![calls::launch(vec![task(&offer, &t1, &["sleep", "1"])])],
+        tasks,
         Some(Duration::from_secs(1)),
     );
     client.call(launch).await.expect("ACCEPT is accepted");
-    update(&client, &mut rx, &t1, v1::TaskState::TaskStarting).await;
-    let running = update(&client, &mut rx, &t1, v1::TaskState::TaskRunning).await;
-    assert!(running.uuid.is_some());
-    assert_eq!(running.source(), v1::task_status::Source::Executor);
-    update(&client, &mut rx, &t1, v1::TaskState::TaskFinished).await;
+    transcript.push("OFFERS; ACCEPT accepted".into());
+    for state in [
+        v1::TaskState::TaskStarting,
+        v1::TaskState::TaskRunning,
+        v1::TaskState::TaskFinished,
+    ] {
+        let s = update(&client, &mut rx, &t1, state).await;
+        assert!(s.uuid.is_some());
+        assert_eq!(s.source(), v1::task_status::Source::Executor);
+        transcript.push(format!(
+            "UPDATE finish {} acknowledged",
+            state.as_str_name()
+        ));
+    }
 
     // Launch one that runs until it is killed.
     let offer = offers(&mut rx).await.remove(0);
     let t2 = format!("e2e-{suffix}-kill");
-    let launch = calls::accept(
-        &framework_id,
-        std::slice::from_ref(&offer.id),
-        vec![calls::launch(vec![task(&offer, &t2, &["sleep", "120"])])],
-        None,
-    );
+    let tasks = vec![calls::launch(vec![task(&offer, &t2, &["sleep", "120"])])];
+    let launch = calls::accept(&framework_id, std::slice::from_ref(&offer.id), tasks, None);
     client.call(launch).await.unwrap();
     update(&client, &mut rx, &t2, v1::TaskState::TaskRunning).await;
+    transcript.push("OFFERS; ACCEPT accepted; UPDATE kill TASK_RUNNING".into());
 
     // Explicit reconciliation answers without a uuid, with REASON_RECONCILIATION.
+    let agent = offer.agent_id.value.clone();
     client
         .call(calls::reconcile(
             &framework_id,
-            &[(t2.clone(), Some(offer.agent_id.value.clone()))],
+            &[(t2.clone(), Some(agent.clone()))],
         ))
         .await
         .unwrap();
@@ -229,11 +231,14 @@ async fn a_framework_runs_tasks_on_a_real_mesos() {
         if u.status.task_id.value == t2
             && u.status.reason() == v1::task_status::Reason::Reconciliation
         {
-            assert_eq!(u.status.state(), v1::TaskState::TaskRunning);
             assert_eq!(
                 u.status.uuid, None,
                 "reconciliation answers are not acknowledged"
             );
+            let state = u.status.state().as_str_name();
+            transcript.push(format!(
+                "RECONCILE: UPDATE kill {state} REASON_RECONCILIATION"
+            ));
             break;
         }
     }
@@ -244,21 +249,90 @@ async fn a_framework_runs_tasks_on_a_real_mesos() {
         .unwrap();
 
     client
-        .call(calls::kill(
-            &framework_id,
-            &t2,
-            Some(&offer.agent_id.value),
-            None,
-        ))
+        .call(calls::kill(&framework_id, &t2, Some(&agent), None))
         .await
         .unwrap();
     update(&client, &mut rx, &t2, v1::TaskState::TaskKilled).await;
+    transcript.push("KILL accepted; UPDATE kill TASK_KILLED".into());
 
     client
         .call(calls::teardown(&framework_id))
         .await
         .expect("TEARDOWN is accepted");
+    transcript.push("TEARDOWN accepted".into());
     client.stop();
+    transcript
+}
+
+/// An embedded master with two agents whose sandboxes live in `work`.
+async fn local_master(work: &std::path::Path) -> kafka_mesos_local::server::LocalMaster {
+    let config = kafka_mesos_local::server::LocalConfig {
+        port: 0,
+        agents: kafka_mesos_local::master::AgentSpec::defaults(2),
+        heartbeat: Duration::from_secs(15),
+        allocation_interval: Duration::from_millis(200),
+        work_dir: work.to_path_buf(),
+    };
+    let runner = std::sync::Arc::new(kafka_mesos_local::runner::ProcessRunner::default());
+    kafka_mesos_local::server::LocalMaster::start(config, runner)
+        .await
+        .expect("the embedded master starts")
+}
+
+fn expected_transcript() -> Vec<String> {
+    [
+        "SUBSCRIBED heartbeat 15s",
+        "OFFERS; DECLINE accepted",
+        "OFFERS; ACCEPT accepted",
+        "UPDATE finish TASK_STARTING acknowledged",
+        "UPDATE finish TASK_RUNNING acknowledged",
+        "UPDATE finish TASK_FINISHED acknowledged",
+        "OFFERS; ACCEPT accepted; UPDATE kill TASK_RUNNING",
+        "RECONCILE: UPDATE kill TASK_RUNNING REASON_RECONCILIATION",
+        "KILL accepted; UPDATE kill TASK_KILLED",
+        "TEARDOWN accepted",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_framework_runs_tasks_on_a_real_mesos() {
+    let Some(master) = master() else { return };
+    let transcript = scenario(master, &format!("{}-real", std::process::id())).await;
+    assert_eq!(transcript, expected_transcript());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_master_answers_the_same_scenario_the_same_way() {
+    let work = tempfile::tempdir().unwrap();
+    let local = local_master(work.path()).await;
+    let master: MasterAddress = local.address().to_string().parse().unwrap();
+    let transcript = scenario(master, &format!("{}-local", std::process::id())).await;
+    assert_eq!(transcript, expected_transcript());
+    // Each executor ran in a sandbox of its own, with its output there.
+    let sandboxes: Vec<_> = walk(work.path())
+        .into_iter()
+        .filter(|p| p.ends_with("stderr"))
+        .collect();
+    assert_eq!(
+        sandboxes.len(),
+        2,
+        "one sandbox per executor: {sandboxes:?}"
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
