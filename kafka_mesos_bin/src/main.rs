@@ -1,6 +1,199 @@
-//! The `kafka-mesos` binary: scheduler, REST API, CLI client and executor.
+//! The `kafka-mesos` binary.
+//!
+//! Today it runs the embedded Mesos-compatible master on its own (`kafka-mesos local-master`),
+//! so that any Mesos framework can be pointed at a single host.
 
-fn main() {
-    eprintln!("kafka-mesos: the scheduler, CLI and executor are not built yet; see README.md");
-    std::process::exit(2);
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use kafka_mesos_core::range::PortRange;
+use kafka_mesos_core::time::Period;
+use kafka_mesos_local::master::AgentSpec;
+use kafka_mesos_local::runner::ProcessRunner;
+use kafka_mesos_local::server::{LocalConfig, LocalMaster};
+
+/// Run and operate Apache Kafka clusters on Apache Mesos.
+#[derive(Debug, Parser)]
+#[command(name = "kafka-mesos", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run an embedded Mesos-compatible master with simulated agents on this host.
+    LocalMaster(LocalMasterArgs),
+}
+
+/// Options of `kafka-mesos local-master`.
+#[derive(Debug, clap::Args)]
+struct LocalMasterArgs {
+    /// Port to serve the master and agent APIs on, on 127.0.0.1.
+    #[arg(long, default_value_t = 5050)]
+    port: u16,
+    /// Number of agents (ignored with --agents-file).
+    #[arg(long, default_value_t = 3)]
+    agents: usize,
+    /// CPUs of each agent.
+    #[arg(long, default_value_t = 4.0)]
+    agent_cpus: f64,
+    /// Memory of each agent in MB.
+    #[arg(long, default_value_t = 8192.0)]
+    agent_mem: f64,
+    /// Disk of each agent in MB.
+    #[arg(long, default_value_t = 10240.0)]
+    agent_disk: f64,
+    /// First port of the first agent; each agent gets --agent-ports ports after the previous one.
+    #[arg(long, default_value_t = 31000)]
+    ports_from: u16,
+    /// Ports per agent.
+    #[arg(long, default_value_t = 100)]
+    agent_ports: u16,
+    /// A JSON file describing the agents: [{"hostname": "a1", "attributes": {"rack": "r1"},
+    /// "cpus": 4, "mem": 8192, "disk": 10240, "ports": "31000..31099"}, ...].
+    #[arg(long)]
+    agents_file: Option<PathBuf>,
+    /// Where the agents keep their sandboxes.
+    #[arg(long, default_value = "kafka-mesos-local")]
+    work_dir: PathBuf,
+    /// Time between heartbeats on subscription streams.
+    #[arg(long, default_value = "15s")]
+    heartbeat: Period,
+    /// Time between offer rounds.
+    #[arg(long, default_value = "1s")]
+    allocation_interval: Period,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AgentEntry {
+    hostname: String,
+    #[serde(default)]
+    attributes: BTreeMap<String, String>,
+    cpus: f64,
+    mem: f64,
+    #[serde(default)]
+    disk: f64,
+    ports: PortRange,
+}
+
+fn agents(args: &LocalMasterArgs) -> Result<Vec<AgentSpec>, String> {
+    if let Some(path) = &args.agents_file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let entries: Vec<AgentEntry> = serde_json::from_str(&text).map_err(|e| {
+            format!(
+                "invalid agents file {}: {e}; expected a JSON list like [{{\"hostname\": \"a1\", \"attributes\": {{\"rack\": \"r1\"}}, \"cpus\": 4, \"mem\": 8192, \"ports\": \"31000..31099\"}}]",
+                path.display()
+            )
+        })?;
+        if entries.is_empty() {
+            return Err(format!("the agents file {} lists no agent", path.display()));
+        }
+        return Ok(entries
+            .into_iter()
+            .map(|e| AgentSpec {
+                hostname: e.hostname,
+                attributes: e.attributes.into_iter().collect(),
+                cpus: e.cpus,
+                mem: e.mem,
+                disk: e.disk,
+                ports: (e.ports.range().start(), e.ports.range().end()),
+            })
+            .collect());
+    }
+    if args.agents == 0 {
+        return Err("--agents must be at least 1".into());
+    }
+    let mut out = AgentSpec::defaults(args.agents);
+    for (i, a) in out.iter_mut().enumerate() {
+        let first = u64::from(args.ports_from) + i as u64 * u64::from(args.agent_ports);
+        let last = first + u64::from(args.agent_ports.max(1)) - 1;
+        if last > 65535 {
+            return Err(format!(
+                "agent {i}'s ports would end at {last}, past 65535; lower --ports-from, --agent-ports or --agents"
+            ));
+        }
+        a.cpus = args.agent_cpus;
+        a.mem = args.agent_mem;
+        a.disk = args.agent_disk;
+        a.ports = (first, last);
+    }
+    Ok(out)
+}
+
+async fn local_master(args: LocalMasterArgs) -> Result<(), String> {
+    let agents = agents(&args)?;
+    let config = LocalConfig {
+        port: args.port,
+        agents: agents.clone(),
+        heartbeat: Duration::from_millis(args.heartbeat.millis().max(1)),
+        allocation_interval: Duration::from_millis(args.allocation_interval.millis().max(1)),
+        work_dir: args.work_dir.clone(),
+    };
+    let master = LocalMaster::start(config, Arc::new(ProcessRunner::default()))
+        .await
+        .map_err(|e| format!("cannot serve on 127.0.0.1:{}: {e}", args.port))?;
+    println!(
+        "local Mesos master on {} with {} agent(s):",
+        master.address(),
+        agents.len()
+    );
+    for (i, a) in agents.iter().enumerate() {
+        let attributes: Vec<String> = a
+            .attributes
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        println!(
+            "  slave({}) {}: cpus {}, mem {}, disk {}, ports {}..{}, {}",
+            i + 1,
+            a.hostname,
+            a.cpus,
+            a.mem,
+            a.disk,
+            a.ports.0,
+            a.ports.1,
+            attributes.join(",")
+        );
+    }
+    println!(
+        "scheduler API: http://{}/api/v1/scheduler",
+        master.address()
+    );
+    tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
+    master.shutdown();
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("Error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::LocalMaster(args) => local_master(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
