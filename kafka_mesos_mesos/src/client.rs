@@ -27,6 +27,10 @@ use crate::proto::v1::{self, scheduler::Event, scheduler::event};
 use crate::recordio;
 use crate::zk::LeaderDetector;
 
+/// A subscription that lasted this long counts as healthy: when it ends, the client
+/// subscribes again without waiting.
+const STABLE_SUBSCRIPTION: Duration = Duration::from_secs(10);
+
 /// How the client subscribes and how patient it is.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -284,6 +288,7 @@ async fn subscription_loop(
         let framework_id = session.lock().expect("session lock").framework_id.clone();
         let mut framework = config.framework.clone();
         framework.id = framework_id;
+        let attempt_started = tokio::time::Instant::now();
         match subscribe_once(&config, &http, &master, &framework, &session, &tx).await {
             Attempt::Redirect(leader) if redirects < 5 => {
                 tracing::info!("master {master} redirects to the leader {leader}");
@@ -301,7 +306,6 @@ async fn subscription_loop(
             }
             Attempt::Ended(reason) => {
                 session.lock().expect("session lock").endpoint = None;
-                backoff = config.backoff_min;
                 if tx
                     .send(SchedulerEvent::Disconnected { reason })
                     .await
@@ -309,7 +313,16 @@ async fn subscription_loop(
                 {
                     return;
                 }
-                // Re-subscribe right away to the same master first.
+                // A subscription that lasted a while is re-established at once; one that keeps
+                // ending right after it starts backs off, so a master that accepts and hangs
+                // up is not hammered.
+                if attempt_started.elapsed() >= STABLE_SUBSCRIPTION {
+                    backoff = config.backoff_min;
+                } else {
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(config.backoff_max);
+                }
+                // Re-subscribe to the same master first.
                 redirect = Some(master);
                 redirects = 0;
                 continue;
