@@ -13,7 +13,11 @@ fuzz_target!(|data: &[u8]| -> Corpus {
         // The accessors must agree with the value that round-tripped.
         let back: BrokerExpr = expr.to_string().parse().unwrap();
         assert_eq!(back.items(), expr.items(), "BrokerExpr items of {input:?}");
-        assert_eq!(back.filter(), expr.filter(), "BrokerExpr filter of {input:?}");
+        assert_eq!(
+            back.filter(),
+            expr.filter(),
+            "BrokerExpr filter of {input:?}"
+        );
     }
     Corpus::Keep
 });

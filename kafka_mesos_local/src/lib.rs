@@ -1,7 +1,49 @@
 //! An embedded, single-host Mesos-compatible master with simulated agents.
 //!
-//! This crate will serve the Mesos v1 scheduler and executor HTTP APIs on loopback and run tasks
-//! as real processes, for development, tests and `kafka-mesos scheduler --master local`.
+//! It serves the Mesos v1 scheduler API (`/api/v1/scheduler`, also `/master/api/v1/scheduler`)
+//! and the agents' executor API (`/slave(N)/api/v1/executor`) on loopback, with Mesos's
+//! status codes, header rules, encodings and RecordIO streams. Each simulated agent has its own
+//! id, host name label, attributes, resources and port range; tasks run as real processes in
+//! per-run sandboxes, with their `CommandInfo.uris` fetched first. It is what
+//! `kafka-mesos local-master` runs and what the end-to-end tests use; it is not a distributed
+//! system and does not try to be one.
+//!
+//! - [`master`]: the state machine (frameworks, offers, filters, tasks, executors, updates).
+//! - [`server`]: the HTTP server around it.
+//! - [`runner`], [`fetch`], [`process`]: sandboxes, the fetcher and executor processes.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use kafka_mesos_local::master::AgentSpec;
+//! use kafka_mesos_local::runner::ProcessRunner;
+//! use kafka_mesos_local::server::{LocalConfig, LocalMaster};
+//! use kafka_mesos_mesos::client::{ClientConfig, SchedulerClient, SchedulerEvent};
+//! use kafka_mesos_mesos::proto::v1;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let work = std::env::temp_dir().join(format!("kafka-mesos-doc-{}", std::process::id()));
+//! let config = LocalConfig {
+//!     port: 0,
+//!     agents: AgentSpec::defaults(3),
+//!     heartbeat: Duration::from_secs(15),
+//!     allocation_interval: Duration::from_millis(100),
+//!     work_dir: work,
+//! };
+//! let master = LocalMaster::start(config, Arc::new(ProcessRunner::default())).await?;
+//!
+//! let framework = v1::FrameworkInfo { user: "root".into(), name: "doc".into(), ..Default::default() };
+//! let (client, mut events) = SchedulerClient::start(ClientConfig::new(master.address().to_string().parse()?, framework));
+//! let SchedulerEvent::Subscribed { heartbeat, .. } = events.recv().await.unwrap() else { panic!() };
+//! assert_eq!(heartbeat, Duration::from_secs(15));
+//! let SchedulerEvent::Event(offers) = events.recv().await.unwrap() else { panic!() };
+//! assert_eq!(offers.offers.unwrap().offers.len(), 3, "one offer per agent");
+//! client.stop();
+//! # Ok(())
+//! # }
+//! ```
+#![deny(missing_docs)]
 
 pub mod fetch;
 pub mod master;
