@@ -97,11 +97,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             agent_id: AgentId(offer.agent_id.0.clone()),
             executor_id: ExecutorId(format!("kafka-{}-e", broker.id)),
             hostname: offer.hostname.clone(),
-            attributes: offer
-                .attributes
-                .iter()
-                .map(|a| (a.name.clone(), a.value.as_text().into_owned()))
-                .collect(),
+            attributes: offer.text_attributes(),
             state: TaskState::Running,
             running_since: Some(now),
             endpoint: Some(

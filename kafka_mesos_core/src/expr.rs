@@ -91,6 +91,21 @@ fn raw_item(input: &str) -> IResult<&str, (usize, RawItem<'_>)> {
     Ok((input, (start, item)))
 }
 
+/// Where a nom parse of `input` stopped and what it found there.
+fn syntax_error(input: &str, e: nom::Err<nom::error::Error<&str>>) -> (usize, String) {
+    match e {
+        nom::Err::Error(e) | nom::Err::Failure(e) => {
+            let found = e
+                .input
+                .chars()
+                .next()
+                .map_or("the end".to_string(), |c| format!("{c:?}"));
+            (input.len() - e.input.len(), format!("unexpected {found}"))
+        }
+        nom::Err::Incomplete(_) => (input.len(), "unexpected end".into()),
+    }
+}
+
 impl BrokerExpr {
     /// The id items, in the order written.
     pub fn items(&self) -> &[IdItem] {
@@ -221,21 +236,10 @@ impl FromStr for BrokerExpr {
             return Err(err(0, "the id list is empty".into()));
         }
         let parsed = all_consuming(separated_list1(char(','), cut(raw_item))).parse(ids_part);
-        let raw = match parsed {
-            Ok((_, raw)) => raw,
-            Err(nom::Err::Error(e) | nom::Err::Failure(e)) => {
-                let position = ids_part.len() - e.input.len();
-                let found = e
-                    .input
-                    .chars()
-                    .next()
-                    .map_or("the end".to_string(), |c| format!("{c:?}"));
-                return Err(err(position, format!("unexpected {found}")));
-            }
-            Err(nom::Err::Incomplete(_)) => {
-                return Err(err(ids_part.len(), "unexpected end".into()));
-            }
-        };
+        let raw = parsed.map(|(_, raw)| raw).map_err(|e| {
+            let (position, problem) = syntax_error(ids_part, e);
+            err(position, problem)
+        })?;
         let id = |pos: usize, text: &str| -> Result<BrokerId, ExprError> {
             match text.parse::<u64>() {
                 Ok(v) if v <= u64::from(MAX_BROKER_ID) => Ok(BrokerId(v as u32)),
@@ -370,19 +374,10 @@ impl FromStr for TopicExpr {
             accepted: TOPIC_FORMS,
         };
         let parsed = all_consuming(separated_list1(char(','), topic_item)).parse(input);
-        let raw = match parsed {
-            Ok((_, raw)) => raw,
-            Err(nom::Err::Error(e) | nom::Err::Failure(e)) => {
-                let position = input.len() - e.input.len();
-                let found = e
-                    .input
-                    .chars()
-                    .next()
-                    .map_or("the end".to_string(), |c| format!("{c:?}"));
-                return Err(err(position, format!("unexpected {found}")));
-            }
-            Err(nom::Err::Incomplete(_)) => return Err(err(input.len(), "unexpected end".into())),
-        };
+        let raw = parsed.map(|(_, raw)| raw).map_err(|e| {
+            let (position, problem) = syntax_error(input, e);
+            err(position, problem)
+        })?;
         let mut items = Vec::new();
         for (pos, name, star) in raw {
             match (name, star) {

@@ -400,6 +400,14 @@ impl Offer {
             .map(|a| a.value.as_text())
     }
 
+    /// The agent's attributes as text, as a task records them.
+    pub fn text_attributes(&self) -> indexmap::IndexMap<String, String> {
+        self.attributes
+            .iter()
+            .map(|a| (a.name.clone(), a.value.as_text().into_owned()))
+            .collect()
+    }
+
     /// `hostname` and every attribute, as text, in offer order.
     pub fn placement_values(&self) -> Vec<(&str, Cow<'_, str>)> {
         std::iter::once(("hostname", Cow::Borrowed(self.hostname.as_str())))

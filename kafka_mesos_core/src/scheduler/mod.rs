@@ -638,11 +638,7 @@ impl Scheduler {
             agent_id: offer.agent_id.clone(),
             executor_id: executor_id.clone(),
             hostname: offer.hostname.clone(),
-            attributes: offer
-                .attributes
-                .iter()
-                .map(|a| (a.name.clone(), a.value.as_text().into_owned()))
-                .collect(),
+            attributes: offer.text_attributes(),
             state: TaskState::Pending,
             endpoint: None,
             running_since: None,
@@ -1055,31 +1051,26 @@ impl Scheduler {
     ) -> Option<Result<Response, CommandError>> {
         let timed_out = now >= w.deadline;
         match &mut w.kind {
-            WaitKind::Start => {
-                let done = w.brokers.iter().all(|i| self.is_running(*i));
+            WaitKind::Start | WaitKind::Stop => {
+                let start = matches!(w.kind, WaitKind::Start);
+                let done = w.brokers.iter().all(|i| {
+                    if start {
+                        self.is_running(*i)
+                    } else {
+                        self.is_stopped(*i)
+                    }
+                });
                 (done || timed_out).then(|| {
                     let status = if done {
                         WaitStatus::Done
                     } else {
                         WaitStatus::Timeout
                     };
-                    Ok(Response::Started {
-                        brokers: self.listed(&w.brokers),
-                        status,
-                    })
-                })
-            }
-            WaitKind::Stop => {
-                let done = w.brokers.iter().all(|i| self.is_stopped(*i));
-                (done || timed_out).then(|| {
-                    let status = if done {
-                        WaitStatus::Done
+                    let brokers = self.listed(&w.brokers);
+                    Ok(if start {
+                        Response::Started { brokers, status }
                     } else {
-                        WaitStatus::Timeout
-                    };
-                    Ok(Response::Stopped {
-                        brokers: self.listed(&w.brokers),
-                        status,
+                        Response::Stopped { brokers, status }
                     })
                 })
             }
