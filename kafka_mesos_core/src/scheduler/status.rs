@@ -152,39 +152,41 @@ impl Scheduler {
         if update.state.is_exited() {
             return;
         }
-        let adopt = self
-            .broker_of_task_id(&update.task_id)
-            .and_then(|id| self.brokers.get(&id))
-            .is_some_and(|b| {
-                b.active
-                    && b.task.is_none()
-                    && b.last_task.as_ref().is_some_and(|t| t.id == update.task_id)
-            });
+        let adopt = update.state == UpdateState::Running
+            && self
+                .broker_of_task_id(&update.task_id)
+                .and_then(|id| self.brokers.get(&id))
+                .is_some_and(|b| {
+                    b.active
+                        && b.task.is_none()
+                        && b.last_task.as_ref().is_some_and(|t| t.id == update.task_id)
+                });
         if adopt {
-            // Our previous task came back (an agent that was unreachable, say): take it again
-            // rather than start another.
+            // Our previous task reports running again (its agent was unreachable, say): take
+            // it back rather than start another. Only RUNNING counts, as in the original: an
+            // older STARTING resent after the task was lost says nothing about now. Mesos is
+            // asked to confirm, so a stale RUNNING is found out too.
             let id = self
                 .broker_of_task_id(&update.task_id)
                 .expect("checked above");
             let b = self.brokers.get_mut(&id).expect("checked above");
             let mut task = b.last_task.take().expect("checked above");
-            task.state = if update.state == UpdateState::Running {
-                TaskState::Running
-            } else {
-                TaskState::Starting
-            };
+            task.state = TaskState::Running;
             if let Some(e) = update.endpoint() {
                 task.endpoint = Some(e);
             }
-            if update.state == UpdateState::Running {
-                task.running_since.get_or_insert(now);
-                b.stickiness.register_start(&task.hostname);
-                b.failover.reset();
-            }
+            task.running_since.get_or_insert(now);
+            b.stickiness.register_start(&task.hostname);
+            b.failover.reset();
+            self.out.push(Action::Reconcile(vec![(
+                task.id.clone(),
+                Some(task.agent_id.clone()),
+            )]));
             b.task = Some(task);
             self.dirty = true;
         } else {
-            // An orphan: a task of a removed or stopped broker, or a duplicate. Kill it.
+            // An orphan: a task of a removed or stopped broker, a duplicate, or an update of a
+            // task given up for lost. Kill it; killing a task that is gone does no harm.
             self.out.push(Action::Kill {
                 task: update.task_id.clone(),
                 agent: update.agent_id.clone(),

@@ -536,12 +536,22 @@ fn orphans_are_killed_and_a_returning_last_task_is_adopted() {
     assert!(kills(&actions).is_empty());
     assert!(matches!(actions.last(), Some(Action::Acknowledge { .. })));
 
-    // The agent became unreachable, then came back with the task still running.
+    // The agent became unreachable, then came back with the task still running: a STARTING
+    // of that task is stale and gets a kill; a RUNNING adopts it, with Mesos asked to confirm.
     let t = h.task_id(0);
     h.update(t.clone(), UpdateState::Unreachable);
     assert!(h.task(0).is_none());
+    let actions = h.update(t.clone(), UpdateState::Starting);
+    assert_eq!(kills(&actions), std::slice::from_ref(&t));
+    assert!(h.task(0).is_none());
     let actions = h.update(t.clone(), UpdateState::Running);
     assert!(kills(&actions).is_empty());
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::Reconcile(v) if v.len() == 1 && v[0].0 == t)),
+        "the adopted task is reconciled: {actions:?}"
+    );
     assert_eq!(h.task_id(0), t);
     assert_eq!(h.task(0).unwrap().state, TaskState::Running);
     assert_eq!(h.s.broker(BrokerId(0)).unwrap().failover.failures, 0);

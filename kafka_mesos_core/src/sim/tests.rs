@@ -311,3 +311,29 @@ fn a_broker_that_fails_after_long_declines_gets_offers_again() {
     assert!(s.drive_until(600_000, |s| s.running_brokers().len() == 3));
     assert_clean(&s);
 }
+
+/// Found by the liveness property: a TASK_STARTING resent after its agent was lost arrived
+/// after the TASK_LOST; the scheduler took the dead task back as its broker's task and waited
+/// for it forever. Only RUNNING adopts a previous task now, and Mesos is asked to confirm it.
+#[test]
+fn a_stale_update_after_a_lost_task_does_not_resurrect_it() {
+    let seed = 4949708790658098957u64;
+    let ops = [40u8, 171, 62, 247, 169];
+    let mut s = sim(seed);
+    let mut rng = Pcg64::seed_from_u64(seed);
+    s.command_text(
+        "add",
+        "0..2",
+        &[("failoverDelay", "10s"), ("failoverMaxDelay", "1m")],
+    );
+    s.command_text("start", "0..2", &[]);
+    for op in ops {
+        let fault = [8u8, 9, 10, 11, 12, 13, 14, 15][usize::from(op) % 8];
+        s.random_op(fault, &mut rng);
+    }
+    for agent in 0..3 {
+        s.restore_agent(agent);
+    }
+    assert!(s.drive_until(600_000, |s| s.running_brokers().len() == 3));
+    assert_clean(&s);
+}

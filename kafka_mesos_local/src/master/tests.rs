@@ -16,6 +16,10 @@ fn info(id: Option<&str>) -> v1::FrameworkInfo {
         id: id.map(|v| v1::FrameworkId { value: v.into() }),
         failover_timeout: Some(1.0),
         roles: vec!["*".into()],
+        // Mesos refuses `roles` without the MULTI_ROLE capability.
+        capabilities: vec![v1::framework_info::Capability {
+            r#type: Some(v1::framework_info::capability::Type::MultiRole as i32),
+        }],
         ..Default::default()
     }
 }
@@ -41,6 +45,8 @@ fn types(events: &[scheduler::Event]) -> Vec<scheduler::event::Type> {
 struct Subscribed {
     stream: String,
     framework: v1::FrameworkId,
+    /// The OFFERS that follow SUBSCRIBED and HEARTBEAT at once, as with Mesos.
+    offers: Vec<v1::Offer>,
 }
 
 fn subscribe(m: &mut Master, now: Instant) -> Subscribed {
@@ -50,7 +56,8 @@ fn subscribe(m: &mut Master, now: Instant) -> Subscribed {
         types(&evs),
         [
             scheduler::event::Type::Subscribed,
-            scheduler::event::Type::Heartbeat
+            scheduler::event::Type::Heartbeat,
+            scheduler::event::Type::Offers
         ]
     );
     let s = evs[0].subscribed.clone().unwrap();
@@ -58,6 +65,7 @@ fn subscribe(m: &mut Master, now: Instant) -> Subscribed {
     Subscribed {
         stream,
         framework: s.framework_id,
+        offers: evs[2].offers.clone().unwrap().offers,
     }
 }
 
@@ -106,7 +114,7 @@ fn subscription_offers_decline_filters_and_revive() {
     let mut m = master();
     let t0 = Instant::now();
     let sub = subscribe(&mut m, t0);
-    let o = offers(&mut m, &sub, t0);
+    let o = sub.offers.clone();
     assert_eq!(o.len(), 2, "one offer per agent");
     assert_eq!(o[0].hostname, "agent0");
     let ports = o[0].resources.iter().find(|r| r.name == "ports").unwrap();
@@ -236,7 +244,7 @@ fn launch_updates_acknowledgements_reconcile_kill() {
     let mut m = master();
     let t0 = Instant::now();
     let sub = subscribe(&mut m, t0);
-    let o = offers(&mut m, &sub, t0);
+    let o = sub.offers.clone();
     let task = launch_task(&o[0], "t1");
     let accept = kafka_mesos_mesos::calls::accept(
         &sub.framework,
@@ -262,6 +270,8 @@ fn launch_updates_acknowledgements_reconcile_kill() {
         },
         framework_id: sub.framework.clone(),
         r#type: Some(kind as i32),
+        // Mesos refuses a SUBSCRIBE without its `subscribe` field.
+        subscribe: (kind == executor::call::Type::Subscribe).then(Default::default),
         ..Default::default()
     };
     let (estream, effects) = m
@@ -406,7 +416,7 @@ fn launches_on_invalid_offers_or_with_too_much_are_refused() {
     let mut m = master();
     let t0 = Instant::now();
     let sub = subscribe(&mut m, t0);
-    let o = offers(&mut m, &sub, t0);
+    let o = sub.offers.clone();
     let mut greedy = launch_task(&o[0], "big");
     greedy.resources[0].scalar = Some(v1::value::Scalar { value: 99.0 });
     let accept = kafka_mesos_mesos::calls::accept(
