@@ -185,6 +185,10 @@ struct Task {
     status: Option<v1::TaskStatus>,
     /// Updates waiting for the scheduler's acknowledgement; the front one has been sent.
     pending: VecDeque<v1::TaskStatus>,
+    /// When the front update was last sent (set by the first tick after it was sent), and
+    /// how long to wait before sending it again, doubling as an agent's status update
+    /// manager does.
+    resend: Option<(Instant, Duration)>,
 }
 
 #[derive(Debug)]
@@ -217,7 +221,14 @@ pub struct Master {
     next_offer: u64,
     next_stream: u64,
     last_allocation: Option<Instant>,
+    /// Whether each agent is connected; a lost agent makes no offers.
+    agents_up: Vec<bool>,
+    /// First wait before an unacknowledged update is sent again (Mesos: 10 s).
+    update_retry: Duration,
 }
+
+/// How long an agent waits before resending an unacknowledged update, at first and at most.
+pub const UPDATE_RETRY: (Duration, Duration) = (Duration::from_secs(10), Duration::from_secs(600));
 
 fn uuid() -> Vec<u8> {
     uuid::Uuid::new_v4().as_bytes().to_vec()
@@ -655,6 +666,7 @@ fn remove_range(ranges: &[(u64, u64)], (b, e): (u64, u64)) -> Vec<(u64, u64)> {
 impl Master {
     /// A master with `config`'s agents and no framework.
     pub fn new(config: MasterConfig) -> Self {
+        let agents = config.agents.len();
         Master {
             config,
             id: uuid::Uuid::new_v4().to_string(),
@@ -667,7 +679,159 @@ impl Master {
             next_offer: 0,
             next_stream: 0,
             last_allocation: None,
+            agents_up: vec![true; agents],
+            update_retry: UPDATE_RETRY.0,
         }
+    }
+
+    /// Sets the first wait before an unacknowledged status update is sent again (tests use a
+    /// short one; Mesos's is 10 s, doubling to 10 min).
+    pub fn set_update_retry(&mut self, retry: Duration) {
+        self.update_retry = retry;
+    }
+
+    /// True when agent `i` is connected.
+    pub fn agent_up(&self, i: usize) -> bool {
+        self.agents_up.get(i).copied().unwrap_or(false)
+    }
+
+    /// Loses agent `i`, as when it stops answering: its outstanding offers are rescinded, its
+    /// executors are killed and its live tasks become TASK_LOST (TASK_UNREACHABLE for a
+    /// PARTITION_AWARE framework), reason REASON_AGENT_REMOVED. It makes no offers until
+    /// [`restore_agent`](Self::restore_agent).
+    pub fn lose_agent(&mut self, i: usize) -> Vec<Effect> {
+        if !self.agent_up(i) {
+            return vec![];
+        }
+        self.agents_up[i] = false;
+        let mut effects = Vec::new();
+        let rescinded: Vec<String> = self
+            .offers
+            .iter()
+            .filter(|(_, o)| o.agent == i)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in rescinded {
+            let Some(o) = self.offers.remove(&id) else {
+                continue;
+            };
+            if let Some(stream) = self
+                .frameworks
+                .get(&o.framework_id)
+                .and_then(|f| f.stream.clone())
+            {
+                let mut event = Self::event(scheduler::event::Type::Rescind);
+                event.rescind = Some(scheduler::event::Rescind {
+                    offer_id: v1::OfferId { value: id },
+                });
+                effects.push(Effect::SchedulerEvent(stream, Box::new(event)));
+            }
+        }
+        let executors: Vec<(String, String)> = self
+            .executors
+            .iter()
+            .filter(|(_, e)| e.agent == i)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in executors {
+            if let Some(e) = self.executors.remove(&key)
+                && let Some(s) = e.stream
+            {
+                effects.push(Effect::CloseStream(s));
+            }
+            effects.push(Effect::KillExecutor {
+                framework_id: key.0,
+                executor_id: key.1,
+                grace: Duration::ZERO,
+            });
+        }
+        let lost: Vec<TaskKey> = self
+            .tasks
+            .iter()
+            .filter(|(_, t)| t.agent == i && !is_terminal(t.state))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for (framework_id, task_id) in lost {
+            let partition_aware = self
+                .frameworks
+                .get(&framework_id)
+                .is_some_and(|f| f.partition_aware);
+            let state = if partition_aware {
+                v1::TaskState::TaskUnreachable
+            } else {
+                v1::TaskState::TaskLost
+            };
+            let status = v1::TaskStatus {
+                task_id: v1::TaskId { value: task_id },
+                state: state as i32,
+                message: Some(format!(
+                    "Agent {} is unreachable",
+                    self.config.agents[i].hostname
+                )),
+                source: Some(v1::task_status::Source::Master as i32),
+                reason: Some(v1::task_status::Reason::AgentRemoved as i32),
+                agent_id: Some(v1::AgentId {
+                    value: self.agent_id(i),
+                }),
+                timestamp: Some(now_secs()),
+                uuid: Some(uuid()),
+                ..Default::default()
+            };
+            effects.extend(self.queue_update(&framework_id, status));
+        }
+        effects
+    }
+
+    /// Brings agent `i` back, empty: it offers its resources again, and tasks that were
+    /// unreachable on it are reported gone (TASK_GONE, reason REASON_AGENT_REREGISTERED).
+    pub fn restore_agent(&mut self, i: usize) -> Vec<Effect> {
+        let Some(up) = self.agents_up.get_mut(i) else {
+            return vec![];
+        };
+        if *up {
+            return vec![];
+        }
+        *up = true;
+        let gone: Vec<TaskKey> = self
+            .tasks
+            .iter()
+            .filter(|(_, t)| t.agent == i && t.state == v1::TaskState::TaskUnreachable)
+            .map(|(k, _)| k.clone())
+            .collect();
+        let mut effects = Vec::new();
+        for (framework_id, task_id) in gone {
+            let status = v1::TaskStatus {
+                task_id: v1::TaskId { value: task_id },
+                state: v1::TaskState::TaskGone as i32,
+                message: Some("The task is not running on the agent that came back".into()),
+                source: Some(v1::task_status::Source::Master as i32),
+                reason: Some(v1::task_status::Reason::AgentReregistered as i32),
+                agent_id: Some(v1::AgentId {
+                    value: self.agent_id(i),
+                }),
+                timestamp: Some(now_secs()),
+                uuid: Some(uuid()),
+                ..Default::default()
+            };
+            effects.extend(self.queue_update(&framework_id, status));
+        }
+        effects
+    }
+
+    /// Restarts the master: every scheduler subscription ends and outstanding offers are
+    /// void; frameworks must subscribe again (with their ids) and keep their tasks.
+    pub fn restart(&mut self, now: Instant) -> Vec<Effect> {
+        self.offers.clear();
+        let mut effects = Vec::new();
+        for f in self.frameworks.values_mut() {
+            if let Some(s) = f.stream.take() {
+                effects.push(Effect::CloseStream(s));
+                f.disconnected_at = Some(now);
+            }
+            f.filters.clear();
+            f.suppressed = false;
+        }
+        effects
     }
 
     /// The agent an executor runs on.
@@ -773,11 +937,10 @@ impl Master {
             disk: a.disk,
             ports: vec![a.ports],
         };
-        for t in self
-            .tasks
-            .values()
-            .filter(|t| t.agent == i && !is_terminal(t.state))
-        {
+        // An unreachable task's agent was lost with its executors: nothing of it is left.
+        for t in self.tasks.values().filter(|t| {
+            t.agent == i && !is_terminal(t.state) && t.state != v1::TaskState::TaskUnreachable
+        }) {
             pool.subtract(&t.info.resources);
         }
         for e in self.executors.values().filter(|e| e.agent == i) {
@@ -1146,6 +1309,7 @@ impl Master {
                             == Some(ack.uuid.as_slice())
                     {
                         t.pending.pop_front();
+                        t.resend = None;
                         if let Some(next) = t.pending.front() {
                             effects.push(Effect::SchedulerEvent(
                                 stream.clone(),
@@ -1458,6 +1622,7 @@ impl Master {
                     state: v1::TaskState::TaskStaging,
                     status: None,
                     pending: VecDeque::new(),
+                    resend: None,
                 },
             );
             if new_executor {
@@ -1974,6 +2139,31 @@ impl Master {
                 }
             }
         }
+        // Unacknowledged updates are sent again, waiting twice as long each time.
+        let first = self.update_retry;
+        for ((framework_id, _), t) in self.tasks.iter_mut() {
+            let Some(front) = t.pending.front() else {
+                continue;
+            };
+            let Some(stream) = self
+                .frameworks
+                .get(framework_id)
+                .and_then(|f| f.stream.clone())
+            else {
+                continue;
+            };
+            match t.resend {
+                None => t.resend = Some((now, first)),
+                Some((sent, wait)) if now.duration_since(sent) >= wait => {
+                    effects.push(Effect::SchedulerEvent(
+                        stream,
+                        Box::new(update_event(front.clone())),
+                    ));
+                    t.resend = Some((now, (wait * 2).min(UPDATE_RETRY.1.max(first))));
+                }
+                Some(_) => {}
+            }
+        }
         // Frameworks gone longer than their failover timeout are removed with their tasks.
         let expired: Vec<String> = self
             .frameworks
@@ -2022,7 +2212,7 @@ impl Master {
             .collect();
         for (framework_id, stream, role) in frameworks {
             let mut offers = Vec::new();
-            for agent in 0..self.config.agents.len() {
+            for agent in (0..self.config.agents.len()).filter(|a| self.agents_up[*a]) {
                 let filtered = self
                     .frameworks
                     .get(&framework_id)

@@ -61,12 +61,17 @@ pub trait ExecutorRunner: Send + Sync + 'static {
 struct Shared {
     master: Master,
     streams: HashMap<StreamId, Stream>,
+    /// Test hook: scheduler events still to drop.
+    drop_scheduler_events: u32,
+    /// Test hook: how long to hold each scheduler event back.
+    delay_scheduler_events: Option<Duration>,
 }
 
 /// A running embedded master.
 pub struct LocalMaster {
     address: SocketAddr,
     shared: Arc<Mutex<Shared>>,
+    context: Arc<Context>,
     stop: Arc<tokio::sync::Notify>,
 }
 
@@ -130,6 +135,8 @@ impl LocalMaster {
         let shared = Arc::new(Mutex::new(Shared {
             master,
             streams: HashMap::new(),
+            drop_scheduler_events: 0,
+            delay_scheduler_events: None,
         }));
         let stop = Arc::new(tokio::sync::Notify::new());
         let context = Arc::new(Context {
@@ -157,6 +164,7 @@ impl LocalMaster {
             }
         });
         let accept_stop = stop.clone();
+        let hooks = context.clone();
         tokio::spawn(async move {
             loop {
                 let (socket, _) = tokio::select! {
@@ -180,8 +188,69 @@ impl LocalMaster {
         Ok(LocalMaster {
             address,
             shared,
+            context: hooks,
             stop,
         })
+    }
+
+    /// Test hook: loses agent `i` (offers rescinded, executors killed, tasks lost or
+    /// unreachable); see [`Master::lose_agent`].
+    pub fn lose_agent(&self, i: usize) {
+        let effects = self
+            .shared
+            .lock()
+            .expect("master lock")
+            .master
+            .lose_agent(i);
+        self.context.apply(effects);
+    }
+
+    /// Test hook: brings agent `i` back.
+    pub fn restore_agent(&self, i: usize) {
+        let effects = self
+            .shared
+            .lock()
+            .expect("master lock")
+            .master
+            .restore_agent(i);
+        self.context.apply(effects);
+    }
+
+    /// Test hook: restarts the master; schedulers must subscribe again.
+    pub fn restart(&self) {
+        let effects = self
+            .shared
+            .lock()
+            .expect("master lock")
+            .master
+            .restart(Instant::now());
+        self.context.apply(effects);
+    }
+
+    /// Test hook: drops the next `n` events meant for schedulers (unacknowledged updates
+    /// among them are sent again later, as Mesos does).
+    pub fn drop_scheduler_events(&self, n: u32) {
+        self.shared
+            .lock()
+            .expect("master lock")
+            .drop_scheduler_events += n;
+    }
+
+    /// Test hook: holds every event meant for schedulers back by `delay` (`None` stops it).
+    pub fn delay_scheduler_events(&self, delay: Option<Duration>) {
+        self.shared
+            .lock()
+            .expect("master lock")
+            .delay_scheduler_events = delay;
+    }
+
+    /// Sets the first wait before an unacknowledged update is sent again (Mesos: 10 s).
+    pub fn set_update_retry(&self, retry: Duration) {
+        self.shared
+            .lock()
+            .expect("master lock")
+            .master
+            .set_update_retry(retry);
     }
 
     /// The address the master serves on.
@@ -853,8 +922,24 @@ impl Context {
             for effect in effects {
                 match effect {
                     Effect::SchedulerEvent(stream, event) => {
+                        if shared.drop_scheduler_events > 0 {
+                            shared.drop_scheduler_events -= 1;
+                            continue;
+                        }
                         if let Some(s) = shared.streams.get(&stream) {
-                            let _ = s.sender.send(encode(event.as_ref(), s.format));
+                            let bytes = encode(event.as_ref(), s.format);
+                            match shared.delay_scheduler_events {
+                                None => {
+                                    let _ = s.sender.send(bytes);
+                                }
+                                Some(delay) => {
+                                    let sender = s.sender.clone();
+                                    tokio::spawn(async move {
+                                        tokio::time::sleep(delay).await;
+                                        let _ = sender.send(bytes);
+                                    });
+                                }
+                            }
                         }
                     }
                     Effect::ExecutorEvent(stream, event) => {

@@ -461,3 +461,62 @@ fn launches_on_invalid_offers_or_with_too_much_are_refused() {
         )
     );
 }
+
+#[test]
+fn lost_agents_and_their_tasks() {
+    let mut m = master();
+    let t0 = Instant::now();
+    let mut call = subscribe_call(None);
+    call.subscribe
+        .as_mut()
+        .unwrap()
+        .framework_info
+        .capabilities
+        .push(v1::framework_info::Capability {
+            r#type: Some(v1::framework_info::capability::Type::PartitionAware as i32),
+        });
+    let (stream, effects) = m.subscribe(&call, t0).unwrap();
+    let evs = events(&effects, &stream);
+    let framework = evs[0].subscribed.clone().unwrap().framework_id;
+    let offers: Vec<v1::Offer> = evs
+        .iter()
+        .filter_map(|e| e.offers.clone())
+        .flat_map(|o| o.offers)
+        .collect();
+    let o = offers
+        .iter()
+        .find(|o| o.hostname == "agent0")
+        .unwrap()
+        .clone();
+    let accept = kafka_mesos_mesos::calls::accept(
+        &framework,
+        std::slice::from_ref(&o.id),
+        vec![kafka_mesos_mesos::calls::launch(vec![launch_task(
+            &o, "t1",
+        )])],
+        None,
+    );
+    m.scheduler_call(accept, Some(&stream), t0);
+    let effects = m.lose_agent(0);
+    let lost: Vec<_> = events(&effects, &stream)
+        .into_iter()
+        .filter_map(|e| e.update)
+        .map(|u| u.status)
+        .collect();
+    assert_eq!(lost.len(), 1, "{effects:?}");
+    assert_eq!(lost[0].state(), v1::TaskState::TaskUnreachable);
+    let ack = kafka_mesos_mesos::calls::acknowledge(
+        &framework,
+        &lost[0].agent_id.clone().unwrap().value,
+        "t1",
+        lost[0].uuid.as_ref().unwrap(),
+    );
+    assert_eq!(m.scheduler_call(ack, Some(&stream), t0).0.status, 202);
+    let effects = m.restore_agent(0);
+    let gone: Vec<_> = events(&effects, &stream)
+        .into_iter()
+        .filter_map(|e| e.update)
+        .map(|u| u.status.state())
+        .collect();
+    assert_eq!(gone, [v1::TaskState::TaskGone]);
+}
