@@ -16,7 +16,7 @@ use kafka_mesos_mesos::proto::v1;
 use tokio::sync::mpsc;
 
 /// An embedded master with `agents` default agents and fast offer rounds.
-pub async fn local_master(work: &std::path::Path, agents: usize) -> LocalMaster {
+pub(crate) async fn local_master(work: &std::path::Path, agents: usize) -> LocalMaster {
     let config = LocalConfig {
         port: 0,
         agents: AgentSpec::defaults(agents),
@@ -30,7 +30,7 @@ pub async fn local_master(work: &std::path::Path, agents: usize) -> LocalMaster 
 }
 
 /// A framework subscribed to `master`, optionally PARTITION_AWARE.
-pub fn subscribe(
+pub(crate) fn subscribe(
     master: &LocalMaster,
     name: &str,
     partition_aware: bool,
@@ -58,7 +58,7 @@ pub fn subscribe(
 }
 
 /// The next event, within 20 s.
-pub async fn next_event(rx: &mut mpsc::Receiver<SchedulerEvent>) -> SchedulerEvent {
+pub(crate) async fn next_event(rx: &mut mpsc::Receiver<SchedulerEvent>) -> SchedulerEvent {
     tokio::time::timeout(Duration::from_secs(20), rx.recv())
         .await
         .expect("an event in time")
@@ -66,7 +66,7 @@ pub async fn next_event(rx: &mut mpsc::Receiver<SchedulerEvent>) -> SchedulerEve
 }
 
 /// The next batch of offers.
-pub async fn offers(rx: &mut mpsc::Receiver<SchedulerEvent>) -> Vec<v1::Offer> {
+pub(crate) async fn offers(rx: &mut mpsc::Receiver<SchedulerEvent>) -> Vec<v1::Offer> {
     loop {
         if let SchedulerEvent::Event(e) = next_event(rx).await
             && let Some(o) = e.offers
@@ -77,7 +77,7 @@ pub async fn offers(rx: &mut mpsc::Receiver<SchedulerEvent>) -> Vec<v1::Offer> {
 }
 
 /// The next status update of `task`, acknowledging every update with a uuid on the way.
-pub async fn status_of(
+pub(crate) async fn status_of(
     client: &SchedulerClient,
     rx: &mut mpsc::Receiver<SchedulerEvent>,
     task: &str,
@@ -112,7 +112,7 @@ pub async fn status_of(
 }
 
 /// Waits until `task` reports `state`, failing on anything else than the states before it.
-pub async fn wait_for(
+pub(crate) async fn wait_for(
     client: &SchedulerClient,
     rx: &mut mpsc::Receiver<SchedulerEvent>,
     task: &str,
@@ -136,7 +136,7 @@ pub async fn wait_for(
 }
 
 /// A task running `argv` through `kafka-mesos-run-executor` with 1 cpu and 256 MB of `offer`.
-pub fn command_task(offer: &v1::Offer, id: &str, argv: &[&str]) -> v1::TaskInfo {
+pub(crate) fn command_task(offer: &v1::Offer, id: &str, argv: &[&str]) -> v1::TaskInfo {
     let domain = convert::offer(offer);
     let mut resources = Vec::new();
     for (name, amount) in [("cpus", 1.0), ("mem", 256.0)] {
@@ -176,7 +176,7 @@ pub fn command_task(offer: &v1::Offer, id: &str, argv: &[&str]) -> v1::TaskInfo 
 }
 
 /// Launches `task` on `offer`, declining nothing else.
-pub async fn launch(client: &SchedulerClient, offer: &v1::Offer, task: v1::TaskInfo) {
+pub(crate) async fn launch(client: &SchedulerClient, offer: &v1::Offer, task: v1::TaskInfo) {
     let fw = client.framework_id().unwrap();
     let accept = calls::accept(
         &fw,
