@@ -66,7 +66,7 @@ async fn sleep_on_rack_r1_runs_is_killed_and_its_resources_come_back() {
     client
         .call(calls::decline(
             &fw,
-            &[during.id.clone()],
+            std::slice::from_ref(&during.id),
             Some(Duration::from_millis(100)),
         ))
         .await
@@ -96,7 +96,7 @@ async fn sleep_on_rack_r1_runs_is_killed_and_its_resources_come_back() {
             client
                 .call(calls::decline(
                     &fw,
-                    &[x.id.clone()],
+                    std::slice::from_ref(&x.id),
                     Some(Duration::from_millis(100)),
                 ))
                 .await
