@@ -761,25 +761,36 @@ impl Master {
             } else {
                 v1::TaskState::TaskLost
             };
-            let status = v1::TaskStatus {
-                task_id: v1::TaskId { value: task_id },
-                state: state as i32,
-                message: Some(format!(
-                    "Agent {} is unreachable",
-                    self.config.agents[i].hostname
-                )),
-                source: Some(v1::task_status::Source::Master as i32),
-                reason: Some(v1::task_status::Reason::AgentRemoved as i32),
-                agent_id: Some(v1::AgentId {
-                    value: self.agent_id(i),
-                }),
-                timestamp: Some(now_secs()),
-                uuid: Some(uuid()),
-                ..Default::default()
-            };
+            let message = format!("Agent {} is unreachable", self.config.agents[i].hostname);
+            let reason = v1::task_status::Reason::AgentRemoved;
+            let status = self.master_status(i, task_id, state, reason, message);
             effects.extend(self.queue_update(&framework_id, status));
         }
         effects
+    }
+
+    /// An update the master makes about a task of agent `i`, acknowledged like an agent's.
+    fn master_status(
+        &self,
+        i: usize,
+        task_id: String,
+        state: v1::TaskState,
+        reason: v1::task_status::Reason,
+        message: String,
+    ) -> v1::TaskStatus {
+        v1::TaskStatus {
+            task_id: v1::TaskId { value: task_id },
+            state: state as i32,
+            message: Some(message),
+            source: Some(v1::task_status::Source::Master as i32),
+            reason: Some(reason as i32),
+            agent_id: Some(v1::AgentId {
+                value: self.agent_id(i),
+            }),
+            timestamp: Some(now_secs()),
+            uuid: Some(uuid()),
+            ..Default::default()
+        }
     }
 
     /// Brings agent `i` back, empty: it offers its resources again, and tasks that were
@@ -800,19 +811,9 @@ impl Master {
             .collect();
         let mut effects = Vec::new();
         for (framework_id, task_id) in gone {
-            let status = v1::TaskStatus {
-                task_id: v1::TaskId { value: task_id },
-                state: v1::TaskState::TaskGone as i32,
-                message: Some("The task is not running on the agent that came back".into()),
-                source: Some(v1::task_status::Source::Master as i32),
-                reason: Some(v1::task_status::Reason::AgentReregistered as i32),
-                agent_id: Some(v1::AgentId {
-                    value: self.agent_id(i),
-                }),
-                timestamp: Some(now_secs()),
-                uuid: Some(uuid()),
-                ..Default::default()
-            };
+            let message = "The task is not running on the agent that came back".to_string();
+            let reason = v1::task_status::Reason::AgentReregistered;
+            let status = self.master_status(i, task_id, v1::TaskState::TaskGone, reason, message);
             effects.extend(self.queue_update(&framework_id, status));
         }
         effects

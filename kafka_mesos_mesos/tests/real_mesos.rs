@@ -7,16 +7,16 @@
 //! Apache Mesos 1.11 from `../shared/tools/mesos-1.11`). Without it those tests say they
 //! skipped, except under CI, where they fail. The embedded master always runs.
 
+mod common;
+
 use std::time::Duration;
 
-use kafka_mesos_core::model::ResourceValue;
-use kafka_mesos_core::placement::TaskResource;
+use common::{command_task, local_master, next_event, offers, wait_for};
 use kafka_mesos_mesos::calls;
 use kafka_mesos_mesos::client::{ClientConfig, SchedulerClient, SchedulerEvent};
 use kafka_mesos_mesos::convert;
 use kafka_mesos_mesos::master::MasterAddress;
-use kafka_mesos_mesos::proto::v1::{self, scheduler::event};
-use tokio::sync::mpsc;
+use kafka_mesos_mesos::proto::v1;
 
 fn master() -> Option<MasterAddress> {
     match std::env::var("KAFKA_MESOS_TEST_MESOS") {
@@ -50,108 +50,6 @@ fn framework(name: &str) -> v1::FrameworkInfo {
     }
 }
 
-async fn next(rx: &mut mpsc::Receiver<SchedulerEvent>, what: &str) -> SchedulerEvent {
-    tokio::time::timeout(Duration::from_secs(30), rx.recv())
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-        .unwrap_or_else(|| panic!("the client stopped while waiting for {what}"))
-}
-
-async fn offers(rx: &mut mpsc::Receiver<SchedulerEvent>) -> Vec<v1::Offer> {
-    loop {
-        if let SchedulerEvent::Event(e) = next(rx, "offers").await
-            && e.r#type() == event::Type::Offers
-        {
-            return e.offers.unwrap().offers;
-        }
-    }
-}
-
-/// Waits for an update of `task` in `state`, acknowledging every update that has a uuid.
-async fn update(
-    client: &SchedulerClient,
-    rx: &mut mpsc::Receiver<SchedulerEvent>,
-    task: &str,
-    state: v1::TaskState,
-) -> v1::TaskStatus {
-    let fw = client.framework_id().unwrap();
-    loop {
-        let SchedulerEvent::Event(e) = next(rx, &format!("{task} {state:?}")).await else {
-            continue;
-        };
-        let Some(u) = e.update else { continue };
-        let s = u.status;
-        if let Some(uuid) = &s.uuid {
-            let agent = s
-                .agent_id
-                .as_ref()
-                .map(|a| a.value.clone())
-                .unwrap_or_default();
-            client
-                .call(calls::acknowledge(&fw, &agent, &s.task_id.value, uuid))
-                .await
-                .expect("ACKNOWLEDGE is accepted");
-        }
-        assert_ne!(
-            s.state(),
-            v1::TaskState::TaskFailed,
-            "task failed: {:?}",
-            s.message
-        );
-        assert_ne!(
-            s.state(),
-            v1::TaskState::TaskError,
-            "task error: {:?}",
-            s.message
-        );
-        if s.task_id.value == task && s.state() == state {
-            return s;
-        }
-    }
-}
-
-/// A task running `argv` through `kafka-mesos-run-executor`, with small resources carved from
-/// the offer.
-fn task(offer: &v1::Offer, id: &str, argv: &[&str]) -> v1::TaskInfo {
-    let domain = convert::offer(offer);
-    let mut resources = Vec::new();
-    for (name, amount) in [("cpus", 0.1), ("mem", 32.0)] {
-        let source = domain
-            .resources
-            .iter()
-            .position(|r| r.name == name)
-            .expect("the offer has cpus and mem");
-        let mut r = domain.resources[source].clone();
-        r.value = ResourceValue::Scalar(amount);
-        resources.push(TaskResource {
-            source,
-            resource: r,
-        });
-    }
-    let executor_path = env!("CARGO_BIN_EXE_kafka-mesos-run-executor");
-    v1::TaskInfo {
-        name: id.into(),
-        task_id: v1::TaskId { value: id.into() },
-        agent_id: offer.agent_id.clone(),
-        resources: convert::task_resources(offer, &resources).unwrap(),
-        executor: Some(v1::ExecutorInfo {
-            r#type: Some(v1::executor_info::Type::Custom as i32),
-            executor_id: v1::ExecutorId {
-                value: format!("{id}-executor"),
-            },
-            command: Some(v1::CommandInfo {
-                value: Some(executor_path.into()),
-                shell: Some(false),
-                arguments: vec![executor_path.into()],
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
-        data: Some(serde_json::to_vec(&serde_json::json!({ "argv": argv })).unwrap()),
-        ..Default::default()
-    }
-}
-
 /// Runs the scenario against `master` and returns its transcript: one line per call answer,
 /// event type and task state, ids left out.
 async fn scenario(master: MasterAddress, suffix: &str) -> Vec<String> {
@@ -162,7 +60,7 @@ async fn scenario(master: MasterAddress, suffix: &str) -> Vec<String> {
         framework_id,
         heartbeat,
         ..
-    } = next(&mut rx, "SUBSCRIBED").await
+    } = next_event(&mut rx).await
     else {
         panic!("the first event is SUBSCRIBED")
     };
@@ -182,7 +80,11 @@ async fn scenario(master: MasterAddress, suffix: &str) -> Vec<String> {
     // Launch a task that finishes.
     let offer = offers(&mut rx).await.remove(0);
     let t1 = format!("e2e-{suffix}-finish");
-    let tasks = vec![calls::launch(vec![task(&offer, &t1, &["sleep", "1"])])];
+    let tasks = vec![calls::launch(vec![command_task(
+        &offer,
+        &t1,
+        &["sleep", "1"],
+    )])];
     let launch = calls::accept(
         &framework_id,
         std::slice::from_ref(&offer.id),
@@ -196,7 +98,7 @@ async fn scenario(master: MasterAddress, suffix: &str) -> Vec<String> {
         v1::TaskState::TaskRunning,
         v1::TaskState::TaskFinished,
     ] {
-        let s = update(&client, &mut rx, &t1, state).await;
+        let s = wait_for(&client, &mut rx, &t1, state).await;
         assert!(s.uuid.is_some());
         assert_eq!(s.source(), v1::task_status::Source::Executor);
         transcript.push(format!(
@@ -208,10 +110,14 @@ async fn scenario(master: MasterAddress, suffix: &str) -> Vec<String> {
     // Launch one that runs until it is killed.
     let offer = offers(&mut rx).await.remove(0);
     let t2 = format!("e2e-{suffix}-kill");
-    let tasks = vec![calls::launch(vec![task(&offer, &t2, &["sleep", "120"])])];
+    let tasks = vec![calls::launch(vec![command_task(
+        &offer,
+        &t2,
+        &["sleep", "120"],
+    )])];
     let launch = calls::accept(&framework_id, std::slice::from_ref(&offer.id), tasks, None);
     client.call(launch).await.unwrap();
-    update(&client, &mut rx, &t2, v1::TaskState::TaskRunning).await;
+    wait_for(&client, &mut rx, &t2, v1::TaskState::TaskRunning).await;
     transcript.push("OFFERS; ACCEPT accepted; UPDATE kill TASK_RUNNING".into());
 
     // Explicit reconciliation answers without a uuid, with REASON_RECONCILIATION.
@@ -224,7 +130,7 @@ async fn scenario(master: MasterAddress, suffix: &str) -> Vec<String> {
         .await
         .unwrap();
     loop {
-        let SchedulerEvent::Event(e) = next(&mut rx, "a reconciliation answer").await else {
+        let SchedulerEvent::Event(e) = next_event(&mut rx).await else {
             continue;
         };
         let Some(u) = e.update else { continue };
@@ -252,7 +158,7 @@ async fn scenario(master: MasterAddress, suffix: &str) -> Vec<String> {
         .call(calls::kill(&framework_id, &t2, Some(&agent), None))
         .await
         .unwrap();
-    update(&client, &mut rx, &t2, v1::TaskState::TaskKilled).await;
+    wait_for(&client, &mut rx, &t2, v1::TaskState::TaskKilled).await;
     transcript.push("KILL accepted; UPDATE kill TASK_KILLED".into());
 
     client
@@ -262,21 +168,6 @@ async fn scenario(master: MasterAddress, suffix: &str) -> Vec<String> {
     transcript.push("TEARDOWN accepted".into());
     client.stop();
     transcript
-}
-
-/// An embedded master with two agents whose sandboxes live in `work`.
-async fn local_master(work: &std::path::Path) -> kafka_mesos_local::server::LocalMaster {
-    let config = kafka_mesos_local::server::LocalConfig {
-        port: 0,
-        agents: kafka_mesos_local::master::AgentSpec::defaults(2),
-        heartbeat: Duration::from_secs(15),
-        allocation_interval: Duration::from_millis(200),
-        work_dir: work.to_path_buf(),
-    };
-    let runner = std::sync::Arc::new(kafka_mesos_local::runner::ProcessRunner::default());
-    kafka_mesos_local::server::LocalMaster::start(config, runner)
-        .await
-        .expect("the embedded master starts")
 }
 
 fn expected_transcript() -> Vec<String> {
@@ -306,7 +197,7 @@ async fn a_framework_runs_tasks_on_a_real_mesos() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_embedded_master_answers_the_same_scenario_the_same_way() {
     let work = tempfile::tempdir().unwrap();
-    let local = local_master(work.path()).await;
+    let local = local_master(work.path(), 2).await;
     let master: MasterAddress = local.address().to_string().parse().unwrap();
     let transcript = scenario(master, &format!("{}-local", std::process::id())).await;
     assert_eq!(transcript, expected_transcript());

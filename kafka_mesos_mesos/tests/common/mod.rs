@@ -111,13 +111,14 @@ pub(crate) async fn status_of(
     }
 }
 
-/// Waits until `task` reports `state`, failing on anything else than the states before it.
+/// Waits until `task` reports `state`; fails if it ends in another state first.
 pub(crate) async fn wait_for(
     client: &SchedulerClient,
     rx: &mut mpsc::Receiver<SchedulerEvent>,
     task: &str,
     state: v1::TaskState,
 ) -> v1::TaskStatus {
+    use v1::TaskState as S;
     loop {
         let s = status_of(client, rx, task).await;
         if s.state() == state {
@@ -126,9 +127,7 @@ pub(crate) async fn wait_for(
         assert!(
             matches!(
                 s.state(),
-                v1::TaskState::TaskStaging
-                    | v1::TaskState::TaskStarting
-                    | v1::TaskState::TaskKilling
+                S::TaskStaging | S::TaskStarting | S::TaskRunning | S::TaskKilling
             ),
             "{task}: expected {state:?}, got {s:?}"
         );
