@@ -85,18 +85,24 @@ impl LeaderDetector {
     ) -> Result<(Option<HostPort>, Option<zk::OneshotWatcher>), DetectError> {
         let path = self.url.path.as_str();
         let (children, watcher) = if watch {
-            match self.client.list_and_watch_children(path).await {
-                Ok((children, w)) => (children, Some(w)),
-                Err(zk::Error::NoNode) => {
-                    // No master has registered yet: wait for the path to appear.
-                    let (_, w) = self
-                        .client
-                        .check_and_watch_stat(path)
-                        .await
-                        .map_err(|e| self.zk_error(e))?;
-                    return Ok((None, Some(w)));
+            loop {
+                match self.client.list_and_watch_children(path).await {
+                    Ok((children, w)) => break (children, Some(w)),
+                    Err(zk::Error::NoNode) => {
+                        // No master has registered yet: wait for the path to appear. If it
+                        // appeared in the meantime, the existence watch would only fire on
+                        // its deletion, so list it again instead.
+                        let (stat, w) = self
+                            .client
+                            .check_and_watch_stat(path)
+                            .await
+                            .map_err(|e| self.zk_error(e))?;
+                        if stat.is_none() {
+                            return Ok((None, Some(w)));
+                        }
+                    }
+                    Err(e) => return Err(self.zk_error(e)),
                 }
-                Err(e) => return Err(self.zk_error(e)),
             }
         } else {
             match self.client.list_children(path).await {
