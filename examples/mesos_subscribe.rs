@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use kafka_mesos::core::model::{AttributeValue, ResourceValue};
 use kafka_mesos::mesos::calls::{self, Credentials};
-use kafka_mesos::mesos::client::{ClientConfig, SchedulerClient, SchedulerEvent};
+use kafka_mesos::mesos::client::{ClientConfig, ClientError, SchedulerClient, SchedulerEvent};
 use kafka_mesos::mesos::convert;
 use kafka_mesos::mesos::master::MasterAddress;
 use kafka_mesos::mesos::proto::v1;
@@ -63,6 +63,11 @@ async fn main() {
             )),
             Ok(None) => fail("the client stopped"),
             Ok(Some(SchedulerEvent::Failed(e))) => fail(e),
+            // A master that refuses connections will not come; one that is electing might.
+            Ok(Some(SchedulerEvent::Retrying {
+                error: e @ ClientError::Unreachable { .. },
+                ..
+            })) => fail(e),
             Ok(Some(SchedulerEvent::Subscribed {
                 framework_id,
                 master,

@@ -79,6 +79,14 @@ pub enum SchedulerEvent {
     },
     /// An event other than SUBSCRIBED and HEARTBEAT (OFFERS, UPDATE, RESCIND, MESSAGE, ...).
     Event(Box<Event>),
+    /// An attempt to subscribe failed; the client tries again after `after` (nothing to do
+    /// but report it: a master that cannot be reached at all shows up here first).
+    Retrying {
+        /// Why the attempt failed.
+        error: ClientError,
+        /// How long the client waits before the next attempt.
+        after: Duration,
+    },
     /// The subscription ended; the client subscribes again by itself.
     Disconnected {
         /// Why.
@@ -299,7 +307,16 @@ async fn subscription_loop(
             Attempt::Redirect(leader) => {
                 tracing::warn!("too many redirects (last to {leader})");
             }
-            Attempt::Retry(e) => tracing::warn!("subscription to {master} failed: {e}"),
+            Attempt::Retry(e) => {
+                tracing::warn!("subscription to {master} failed: {e}");
+                let event = SchedulerEvent::Retrying {
+                    error: e,
+                    after: backoff,
+                };
+                if tx.send(event).await.is_err() {
+                    return;
+                }
+            }
             Attempt::Fatal(e) => {
                 let _ = tx.send(SchedulerEvent::Failed(e)).await;
                 return;

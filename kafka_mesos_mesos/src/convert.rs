@@ -388,6 +388,7 @@ impl OfferBook {
                     framework_id: model::FrameworkId(framework_id.value.clone()),
                 }]
             }
+            SchedulerEvent::Retrying { .. } => vec![],
             SchedulerEvent::Disconnected { .. } | SchedulerEvent::Failed(_) => {
                 self.clear();
                 vec![Input::Disconnected]

@@ -424,11 +424,17 @@ fn config(master: &Master) -> ClientConfig {
     config
 }
 
+/// The next event other than `Retrying` (failed attempts are checked where they matter).
 async fn next(rx: &mut mpsc::Receiver<SchedulerEvent>, what: &str) -> SchedulerEvent {
-    tokio::time::timeout(WAIT, rx.recv())
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-        .unwrap_or_else(|| panic!("the client stopped while waiting for {what}"))
+    loop {
+        let event = tokio::time::timeout(WAIT, rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+            .unwrap_or_else(|| panic!("the client stopped while waiting for {what}"));
+        if !matches!(event, SchedulerEvent::Retrying { .. }) {
+            return event;
+        }
+    }
 }
 
 /// Waits for the client to end its event channel (it stopped for good).
@@ -709,6 +715,26 @@ async fn no_leader_elected_is_retried() {
     let started = Instant::now();
     let (client, mut rx) = SchedulerClient::start(config(&master));
 
+    // The failed attempt is reported, with the wait before the next one.
+    match tokio::time::timeout(WAIT, rx.recv())
+        .await
+        .unwrap()
+        .unwrap()
+    {
+        SchedulerEvent::Retrying {
+            error:
+                ClientError::Status {
+                    status: 503,
+                    message,
+                    ..
+                },
+            after,
+        } => {
+            assert_eq!(message, "No leader elected");
+            assert!(after >= Duration::from_millis(10));
+        }
+        other => panic!("expected Retrying after a 503, got {other:?}"),
+    }
     let (id, at, _) = expect_subscribed(&mut rx).await;
     assert!(
         started.elapsed() >= Duration::from_millis(10),
