@@ -916,6 +916,8 @@ fn offers_are_suppressed_when_steady_and_revived_when_needed() {
     assert!(!h.s.is_suppressed());
 }
 
+/// Case 56: the persisted state keeps the framework id and the brokers (ours keeps metrics out
+/// of it altogether: there are none in the snapshot).
 #[test]
 fn every_persisted_state_round_trips() {
     let mut h = harness();
