@@ -235,7 +235,7 @@ impl SchedulerClient {
             .await
             .ok()
             .and_then(Result::ok)
-            .map(|b| String::from_utf8_lossy(&b.to_bytes()).into_owned())
+            .map(|b| String::from_utf8_lossy(&b.to_bytes()).trim().to_string())
             .unwrap_or_default();
         Err(status_error(&master, status, body))
     }
