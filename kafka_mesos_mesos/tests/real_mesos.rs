@@ -252,3 +252,56 @@ async fn calls_with_a_wrong_stream_or_framework_are_refused() {
         "an unknown framework is a bad request"
     );
 }
+
+/// A master started with `--authenticate_http_frameworks` and the credentials `kafka`/`s3cret`
+/// (`.ci/run` starts one at `$KAFKA_MESOS_TEST_MESOS_AUTH`).
+fn auth_master() -> Option<MasterAddress> {
+    match std::env::var("KAFKA_MESOS_TEST_MESOS_AUTH") {
+        Ok(a) if !a.is_empty() => {
+            Some(a.parse().expect("KAFKA_MESOS_TEST_MESOS_AUTH is host:port"))
+        }
+        _ if std::env::var_os("CI").is_some()
+            && std::path::Path::new("../../shared/tools/mesos-1.11").exists() =>
+        {
+            panic!("KAFKA_MESOS_TEST_MESOS_AUTH must name a Mesos master under CI")
+        }
+        _ => {
+            eprintln!(
+                "skipped: set KAFKA_MESOS_TEST_MESOS_AUTH=host:port (a master with kafka/s3cret) to test authentication"
+            );
+            None
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn basic_authentication_against_a_real_mesos() {
+    let Some(master) = auth_master() else { return };
+    let credentials = |secret: &str| {
+        Some(kafka_mesos_mesos::calls::Credentials {
+            principal: "kafka".into(),
+            secret: secret.into(),
+        })
+    };
+    let mut info = framework("kafka-mesos-auth");
+    info.principal = Some("kafka".into());
+    let mut config = ClientConfig::new(master.clone(), info.clone());
+    config.credentials = credentials("s3cret");
+    let (client, mut rx) = SchedulerClient::start(config);
+    let SchedulerEvent::Subscribed { framework_id, .. } = next_event(&mut rx).await else {
+        panic!("the right credentials subscribe")
+    };
+    client
+        .call(calls::teardown(&framework_id))
+        .await
+        .expect("calls carry the credentials too");
+    client.stop();
+
+    let mut config = ClientConfig::new(master, info);
+    config.credentials = credentials("wrong");
+    let (_client, mut rx) = SchedulerClient::start(config);
+    match next_event(&mut rx).await {
+        SchedulerEvent::Failed(kafka_mesos_mesos::client::ClientError::Unauthorized { .. }) => {}
+        other => panic!("wrong credentials are refused for good, got {other:?}"),
+    }
+}
