@@ -73,6 +73,7 @@ fn task(id: BrokerId, host: &str, rack: u32) -> Task {
         state: TaskState::Running,
         endpoint: None,
         running_since: None,
+        confirmed: false,
     }
 }
 

@@ -100,6 +100,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             attributes: offer.text_attributes(),
             state: TaskState::Running,
             running_since: Some(now),
+            confirmed: false,
             endpoint: Some(
                 format!(
                     "{}:{}",

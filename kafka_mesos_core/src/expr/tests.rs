@@ -36,6 +36,7 @@ fn with_task(
         state: TaskState::Running,
         endpoint: None,
         running_since: None,
+        confirmed: false,
     });
 }
 

@@ -385,6 +385,9 @@ pub struct Task {
     /// When the task first reported running.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub running_since: Option<Timestamp>,
+    /// Whether Mesos ever reported the task (any update), i.e. it was really launched.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub confirmed: bool,
 }
 
 impl Task {

@@ -15,6 +15,7 @@ fn task(state: TaskState) -> Task {
         state,
         endpoint: None,
         running_since: None,
+        confirmed: false,
     }
 }
 

@@ -440,6 +440,7 @@ fn existing_tasks_count_for_constraints() {
         state: TaskState::Running,
         endpoint: None,
         running_since: None,
+        confirmed: false,
     });
     let placed = placed_values([&running]);
     let b = broker("constraints=rack=unique");

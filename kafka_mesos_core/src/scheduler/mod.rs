@@ -642,6 +642,7 @@ impl Scheduler {
             state: TaskState::Pending,
             endpoint: None,
             running_since: None,
+            confirmed: false,
         });
         b.needs_restart = false;
         self.dirty = true;

@@ -199,9 +199,28 @@ impl Scheduler {
         let b = self.brokers.get_mut(&id).expect("found by task");
         let task = b.task.as_mut().expect("found by task");
         let before = task.state;
+        let confirmed = std::mem::replace(&mut task.confirmed, true);
+        if !confirmed {
+            self.dirty = true;
+        }
         match (before, update.state) {
             (_, s) if s.is_exited() => {
-                let failed = before != TaskState::Stopping;
+                // A task Mesos never heard of (the scheduler stopped between saving and
+                // launching it) or one dropped because its offer went away never ran: that is
+                // not the broker failing, so it starts again without a failover delay.
+                let never_launched = !confirmed
+                    && matches!(
+                        s,
+                        UpdateState::Lost
+                            | UpdateState::Dropped
+                            | UpdateState::Unknown
+                            | UpdateState::Gone
+                    )
+                    && matches!(
+                        update.reason.as_deref(),
+                        Some("REASON_RECONCILIATION" | "REASON_INVALID_OFFERS")
+                    );
+                let failed = before != TaskState::Stopping && !never_launched;
                 self.on_stopped(now, id, failed);
                 return;
             }

@@ -1134,3 +1134,45 @@ fn why_a_broker_waits_prefers_the_offer_it_could_take_soonest() {
         ("d", "hostname doesn't match unique".to_string())
     );
 }
+
+/// A task saved but never launched (the scheduler stopped in between), or dropped because its
+/// offer was gone, never ran: it is not the broker failing, so no failover delay follows. (The
+/// original counted it as a failure and waited out the delay.)
+#[test]
+fn a_task_mesos_never_saw_is_not_a_failure_unlike_the_original() {
+    for (state, reason) in [
+        (UpdateState::Lost, "REASON_RECONCILIATION"),
+        (UpdateState::Dropped, "REASON_INVALID_OFFERS"),
+    ] {
+        let mut h = harness();
+        h.subscribe();
+        h.add("0", &[]);
+        h.start("0");
+        h.offer_on("host1", &[]);
+        let t = h.task_id(0);
+        let mut u = TaskUpdate::new(t, state);
+        u.reason = Some(reason.into());
+        h.input(Input::TaskStatus(u));
+        let b = h.s.broker(BrokerId(0)).unwrap();
+        assert!(b.task.is_none());
+        assert_eq!(b.failover.failures, 0, "{reason}");
+        assert_eq!(
+            launches(&h.offer_on("host1", &[])).len(),
+            1,
+            "relaunched at once after {reason}"
+        );
+    }
+    // Once Mesos has reported the task, losing it is a failure.
+    let mut h = harness();
+    h.subscribe();
+    h.add("0", &[]);
+    h.start("0");
+    h.offer_on("host1", &[]);
+    let t = h.task_id(0);
+    h.update(t.clone(), UpdateState::Staging);
+    assert!(h.task(0).unwrap().confirmed);
+    let mut u = TaskUpdate::new(t, UpdateState::Lost);
+    u.reason = Some("REASON_RECONCILIATION".into());
+    h.input(Input::TaskStatus(u));
+    assert_eq!(h.s.broker(BrokerId(0)).unwrap().failover.failures, 1);
+}
