@@ -6,7 +6,7 @@
 //! deterministic (the second encoding is the same bytes) and `encoded_len` is the encoded size.
 //! Unknown fields are dropped by prost, so the re-encoding need not be the input itself.
 //!
-//! The seeds are real records of Mesos 1.12 (`shared/golden/mesos-1.12`): SUBSCRIBED,
+//! The seeds are real records of Mesos 1.12 (`testdata/mesos-1.12`): SUBSCRIBED,
 //! HEARTBEAT, OFFERS and ERROR of the scheduler API, SUBSCRIBED, LAUNCH, ACKNOWLEDGED, KILL and
 //! SHUTDOWN of the executor API.
 #![no_main]

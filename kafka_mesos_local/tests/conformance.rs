@@ -1,6 +1,6 @@
 //! Conformance of the embedded master with a real Mesos 1.12.
 //!
-//! The golden transcripts (`shared/golden/mesos-1.12/*.json`, captured from a real Mesos 1.12
+//! The golden transcripts (`testdata/mesos-1.12/*.json`, captured from a real Mesos 1.12
 //! master and agent) are replayed against the embedded master over raw TCP: every request is
 //! sent byte for byte as the golden `raw_head` and body show it, with only the ids of the live
 //! run put in (framework, offer, agent, master and container ids, stream ids, the `Host` and
@@ -60,21 +60,15 @@ const WAIT: Duration = Duration::from_secs(10);
 // The golden transcripts.
 // ---------------------------------------------------------------------------------------------
 
-fn golden_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/golden/mesos-1.12");
-    if dir.is_dir() {
-        return Some(dir);
-    }
+/// The transcripts, kept in the repository (`testdata/mesos-1.12`, with their README).
+fn golden_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/mesos-1.12");
     assert!(
-        std::env::var_os("CI").is_none(),
-        "golden transcripts not found at {} (required under CI)",
+        dir.is_dir(),
+        "golden transcripts missing at {}",
         dir.display()
     );
-    println!(
-        "golden transcripts absent ({}): nothing checked",
-        dir.display()
-    );
-    None
+    dir
 }
 
 /// One transcript file.
@@ -85,7 +79,7 @@ struct Golden {
 
 impl Golden {
     fn load(name: &'static str) -> Option<Golden> {
-        let path = golden_dir()?.join(name);
+        let path = golden_dir().join(name);
         let text = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
         let file: Value = serde_json::from_str(&text).expect("a transcript is JSON");

@@ -6,7 +6,7 @@
 //! request (head and `Content-Length` body), records it, and answers with raw bytes chosen by
 //! the test, such as `Transfer-Encoding: chunked` RecordIO streams of protobuf events cut into
 //! chosen chunks. Status lines, headers and error bodies are those of a real Mesos 1.12 master
-//! (`shared/golden/mesos-1.12/07-errors.json`, `08-framework-failover.json`). Backoffs are
+//! (`testdata/mesos-1.12/07-errors.json`, `08-framework-failover.json`). Backoffs are
 //! 10–50 ms and every wait has a timeout, so the whole file runs in about a second.
 
 use std::net::SocketAddr;

@@ -1,5 +1,5 @@
 //! Decodes every message of the golden transcripts recorded from a real Mesos 1.12 master and
-//! agent (`shared/golden/mesos-1.12/*.json`) with our generated types.
+//! agent (`testdata/mesos-1.12/*.json`) with our generated types.
 //!
 //! - Protobuf event records and protobuf request bodies are decoded, re-encoded, and the bytes
 //!   must be identical to what went over the wire: prost drops fields it does not know, so this
@@ -123,26 +123,20 @@ const FIELDS_UNKNOWN_TO_MESOS_V1: &[(&str, &str, &[u32], u32)] = &[
     ("mesos.v1.executor.Event", "SUBSCRIBED", &[2, 3], 7),
 ];
 
-fn golden_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/golden/mesos-1.12");
-    if dir.is_dir() {
-        return Some(dir);
-    }
+/// The transcripts, kept in the repository (`testdata/mesos-1.12`, with their README).
+fn golden_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/mesos-1.12");
     assert!(
-        std::env::var_os("CI").is_none(),
-        "golden transcripts not found at {} (required under CI)",
+        dir.is_dir(),
+        "golden transcripts missing at {}",
         dir.display()
     );
-    println!(
-        "golden transcripts absent ({}): nothing checked",
-        dir.display()
-    );
-    None
+    dir
 }
 
 #[test]
 fn golden_transcripts_decode_and_reencode_identically() {
-    let Some(dir) = golden_dir() else { return };
+    let dir = golden_dir();
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|entry| entry.unwrap().path())
