@@ -15,6 +15,7 @@
 //! - [`failover`]: restart backoff and host stickiness.
 //! - [`placement`]: matching offers to brokers, with ordered reasons and decline filters.
 //! - [`assignment`]: Kafka's replica assignment, rack-aware assignment and realignment.
+//! - [`store`]: the storage seam ([`StateStore`](store::StateStore)) the driver saves through.
 //!
 //! # The offer loop
 //!
@@ -62,4 +63,5 @@ pub mod range;
 pub mod scheduler;
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;
+pub mod store;
 pub mod time;
