@@ -5,9 +5,11 @@
 //! types of [`kafka_mesos_core`].
 #![deny(missing_docs)]
 
+pub mod actions;
 pub mod calls;
 pub mod client;
 pub mod convert;
+pub mod driver;
 pub mod executor;
 pub mod master;
 pub mod proto;
