@@ -3,6 +3,11 @@
 //! TASK_RUNNING, then TASK_FINISHED (exit status 0) or TASK_FAILED; a KILL ends the command and
 //! reports TASK_KILLED. It exits once every task has ended and the agent has acknowledged every
 //! update. Used by the end-to-end tests against real and embedded Mesos masters.
+//!
+//! It also stands in for the broker executor in tests of the scheduler driver: a task whose
+//! data is a broker launch configuration (`{"id": 0, "hostname": "h", "port": 31000, ...}`,
+//! no `argv`) runs the command in the JSON list `KAFKA_MESOS_RUN_ARGV` from the executor's
+//! environment and reports `hostname:port` as the data of TASK_RUNNING, as a broker's endpoint.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -14,7 +19,30 @@ use tokio::sync::mpsc;
 
 #[derive(serde::Deserialize)]
 struct TaskCommand {
+    #[serde(default)]
     argv: Vec<String>,
+    hostname: Option<String>,
+    port: Option<u16>,
+}
+
+impl TaskCommand {
+    /// The command to run: the task's own, or the stand-in for a broker.
+    fn argv(&self) -> Result<Vec<String>, String> {
+        if !self.argv.is_empty() || self.port.is_none() {
+            return Ok(self.argv.clone());
+        }
+        let text = std::env::var("KAFKA_MESOS_RUN_ARGV")
+            .map_err(|_| "a broker task needs KAFKA_MESOS_RUN_ARGV".to_string())?;
+        serde_json::from_str(&text).map_err(|e| format!("KAFKA_MESOS_RUN_ARGV: {e}"))
+    }
+
+    /// What TASK_RUNNING carries: the endpoint of a broker task, else the process id.
+    fn running_data(&self, pid: u32) -> Vec<u8> {
+        match (&self.hostname, self.port) {
+            (Some(h), Some(p)) if self.argv.is_empty() => format!("{h}:{p}").into_bytes(),
+            _ => format!("pid {pid}").into_bytes(),
+        }
+    }
 }
 
 enum Done {
@@ -57,9 +85,8 @@ async fn main() {
                         .ok_or_else(|| "the task has no data".to_string())
                         .and_then(|d| serde_json::from_slice(d).map_err(|e| e.to_string()));
                     let _ = client.update(&id, TaskState::TaskStarting, None, None).await;
-                    let argv = match command {
-                        Ok(c) if !c.argv.is_empty() => c.argv,
-                        Ok(_) => vec![],
+                    let argv = match command.as_ref().map_err(Clone::clone).and_then(TaskCommand::argv) {
+                        Ok(argv) => argv,
                         Err(e) => {
                             live.remove(&id);
                             let _ = client.update(&id, TaskState::TaskFailed, Some(format!("bad task data: {e}")), None).await;
@@ -82,7 +109,8 @@ async fn main() {
                             let _ = client.update(&id, TaskState::TaskFailed, Some(format!("cannot run {program}: {e}")), None).await;
                         }
                         Ok(mut child) => {
-                            let _ = client.update(&id, TaskState::TaskRunning, None, Some(format!("pid {}", child.id().unwrap_or(0)).into_bytes())).await;
+                            let data = command.as_ref().map(|c| c.running_data(child.id().unwrap_or(0))).unwrap_or_default();
+                            let _ = client.update(&id, TaskState::TaskRunning, None, Some(data)).await;
                             let (kill_tx, kill_rx) = tokio::sync::oneshot::channel();
                             running.insert(id.clone(), kill_tx);
                             let done = done_tx.clone();
