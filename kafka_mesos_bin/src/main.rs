@@ -28,6 +28,8 @@ struct Cli {
 enum Command {
     /// Run an embedded Mesos-compatible master with simulated agents on this host.
     LocalMaster(LocalMasterArgs),
+    /// Run a broker as a Mesos executor (started by a Mesos agent, not by hand).
+    Executor,
 }
 
 /// Options of `kafka-mesos local-master`.
@@ -187,6 +189,9 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::LocalMaster(args) => local_master(args).await,
+            Command::Executor => kafka_mesos_bin::executor::run()
+                .await
+                .map_err(|e| e.to_string()),
         }
     });
     match result {
