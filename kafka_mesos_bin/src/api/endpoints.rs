@@ -180,7 +180,12 @@ const SETTINGS: [ParamSpec; 15] = [
         false,
         "port or range (31092, 31090..31100); empty or auto for any port",
     ),
-    param("volume", K::Text, false, "pre-reserved persistent volume id"),
+    param(
+        "volume",
+        K::Text,
+        false,
+        "pre-reserved persistent volume id",
+    ),
     param(
         "bindAddress",
         K::Text,
@@ -211,7 +216,12 @@ const SETTINGS: [ParamSpec; 15] = [
         false,
         "jvm options string (-Xms128m -XX:PermSize=48m)",
     ),
-    param("failoverDelay", K::Text, false, "failover delay (10s, 5m, 3h)"),
+    param(
+        "failoverDelay",
+        K::Text,
+        false,
+        "failover delay (10s, 5m, 3h)",
+    ),
     param("failoverMaxDelay", K::Text, false, "max failover delay"),
     param(
         "failoverMaxTries",
@@ -381,7 +391,12 @@ pub const ENDPOINTS: &[Endpoint] = &[
         params: &[
             TOPIC,
             TOPIC_BROKER,
-            param("partitions", K::Integer, false, "partitions count; default 1"),
+            param(
+                "partitions",
+                K::Integer,
+                false,
+                "partitions count; default 1",
+            ),
             param("replicas", K::Integer, false, "replicas count; default 1"),
             param(
                 "options",
@@ -570,8 +585,7 @@ impl Params {
 
     /// The broker expression in `name`, which [`Params::parse`] made sure is present.
     pub fn required_broker_expr(&self, name: &'static str) -> Result<BrokerExpr, ApiError> {
-        self.broker_expr(name)?
-            .ok_or(ApiError::MissingParam(name))
+        self.broker_expr(name)?.ok_or(ApiError::MissingParam(name))
     }
 
     fn typed<T>(

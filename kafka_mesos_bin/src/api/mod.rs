@@ -154,7 +154,9 @@ pub fn router(commands: Arc<dyn Commands>) -> Router {
     app.route("/health", get(health).post(health))
         .route("/api/openapi.json", get(openapi_document))
         .with_state(commands)
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_reply))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_reply,
+        ))
 }
 
 async fn health() -> &'static str {
@@ -286,9 +288,7 @@ fn reply(response: Response) -> serde_json::Value {
         Response::Brokers(list) => serde_json::to_value(BrokersReply {
             brokers: brokers(&list),
         }),
-        Response::Removed(ids) => serde_json::to_value(RemoveReply {
-            ids: ids_text(ids),
-        }),
+        Response::Removed(ids) => serde_json::to_value(RemoveReply { ids: ids_text(ids) }),
         Response::Started { brokers, status } => {
             serde_json::to_value(wait(&brokers, status, WaitOutcome::Started))
         }

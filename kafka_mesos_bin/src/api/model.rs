@@ -359,7 +359,9 @@ mod tests {
             agent_id: AgentId("a1".into()),
             executor_id: ExecutorId("kafka-3-y".into()),
             hostname: "slave0".into(),
-            attributes: [("rack".to_string(), "r1".to_string())].into_iter().collect(),
+            attributes: [("rack".to_string(), "r1".to_string())]
+                .into_iter()
+                .collect(),
             state: TaskState::Running,
             endpoint: Some(Endpoint {
                 host: "slave0".into(),

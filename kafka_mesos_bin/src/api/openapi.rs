@@ -21,8 +21,8 @@ use utoipa::{PartialSchema, ToSchema};
 
 use super::endpoints::{ENDPOINTS, Endpoint, ParamKind, ReplyKind};
 use super::model::{
-    BrokerJson, BrokersReply, ErrorReply, FailoverJson, RemoveReply, RestartOutcome,
-    RestartReply, StartStopReply, StickinessJson, TaskJson, WaitOutcome,
+    BrokerJson, BrokersReply, ErrorReply, FailoverJson, RemoveReply, RestartOutcome, RestartReply,
+    StartStopReply, StickinessJson, TaskJson, WaitOutcome,
 };
 
 const FORM: &str = "application/x-www-form-urlencoded";
@@ -98,7 +98,9 @@ fn operation(endpoint: &Endpoint, method: HttpMethod) -> utoipa::openapi::path::
                 .description("the command succeeded")
                 .content(
                     JSON,
-                    ContentBuilder::new().schema(Some(schema_ref(&name))).build(),
+                    ContentBuilder::new()
+                        .schema(Some(schema_ref(&name)))
+                        .build(),
                 ),
         );
     }
@@ -138,9 +140,7 @@ pub fn document() -> OpenApi {
                     "200",
                     ResponseBuilder::new().description("ok").content(
                         "text/plain",
-                        ContentBuilder::new()
-                            .schema(Some(String::schema()))
-                            .build(),
+                        ContentBuilder::new().schema(Some(String::schema())).build(),
                     ),
                 ),
         ),
