@@ -249,3 +249,28 @@ async fn other_methods_bodies_and_paths_are_refused_without_a_server_error() {
     assert_eq!(client_json.0, 400);
     assert!(client_json.1.contains("application/x-www-form-urlencoded"));
 }
+
+struct Panicking;
+
+#[async_trait::async_trait]
+impl kafka_mesos_bin::api::Commands for Panicking {
+    async fn run(
+        &self,
+        command: kafka_mesos_core::scheduler::Command,
+    ) -> Result<kafka_mesos_core::scheduler::Response, kafka_mesos_core::scheduler::CommandError>
+    {
+        if matches!(command, kafka_mesos_core::scheduler::Command::Add { .. }) {
+            panic!("a bug");
+        }
+        Ok(kafka_mesos_core::scheduler::Response::Brokers(Vec::new()))
+    }
+}
+
+#[tokio::test]
+async fn a_panic_is_answered_and_the_server_keeps_serving() {
+    let addr = serve(std::sync::Arc::new(Panicking)).await;
+    let (status, body) = request(addr, "GET", "/api/broker/add?broker=0", None).await;
+    assert_eq!(status, 503);
+    assert!(parse(&body)["error"].as_str().unwrap().contains("a bug"));
+    assert_eq!(ok(addr, "/api/broker/list").await, json!({"brokers": []}));
+}

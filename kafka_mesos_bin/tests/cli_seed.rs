@@ -199,7 +199,7 @@ async fn three_brokers_as_the_seed_shows() {
     let expected = normalize(seed_prefix);
     assert!(ours.starts_with(&expected), "{ours}\n---\n{expected}");
     assert_eq!(run.stdout.matches("    running: true\n").count(), 3);
-    let removed = c.km(&["broker", "stop", "1..2"]).await;
+    let removed = c.km(&["broker", "stop", "1..2", "--force"]).await;
     assert!(removed.stdout.starts_with("brokers stopped:\n"));
     let removed = c.km(&["broker", "remove", "1..2"]).await;
     assert_eq!(removed.stdout, "brokers 1,2 removed\n");

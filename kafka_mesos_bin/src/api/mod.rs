@@ -171,13 +171,13 @@ async fn openapi_document() -> HttpResponse {
         .into_response()
 }
 
-/// A last resort: no handler panics on input, but if one ever did, the client still gets a
-/// JSON error and the server keeps serving.
+/// A last resort: no handler panics on input, but if one ever did (a bug), the client gets a
+/// JSON error with 503 rather than a dropped connection or a 500, and the server keeps serving.
 fn panic_reply(_: Box<dyn Any + Send + 'static>) -> HttpResponse {
     let body = ErrorReply {
-        error: "internal error while handling the request; it was not applied".into(),
+        error: "the scheduler failed while handling the request (a bug: please report it); retry, and check the state with broker list".into(),
     };
-    (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
+    (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
 }
 
 fn form_body<'a>(headers: &HeaderMap, body: &'a [u8]) -> Result<&'a [u8], ApiError> {

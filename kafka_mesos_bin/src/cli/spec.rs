@@ -676,3 +676,40 @@ Run `help <command>` to see details of specific command
 "
     .to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::endpoints::endpoint;
+
+    #[test]
+    fn every_command_sends_only_parameters_its_endpoint_takes() {
+        for cmd in BROKER_COMMANDS.iter().chain(TOPIC_COMMANDS) {
+            let path = format!("/api/{}/{}", cmd.group, cmd.name);
+            let e = endpoint(&path).unwrap_or_else(|| panic!("no endpoint {path}"));
+            let takes = |p: &str| e.params.iter().any(|s| s.name == p);
+            assert!(takes(cmd.positional.param()), "{path}");
+            for o in cmd.options.iter().filter_map(|o| o.param) {
+                assert!(takes(o), "{path} does not take {o}");
+            }
+        }
+    }
+
+    #[test]
+    fn tables_align_on_the_longest_label() {
+        let table = option_table(&[
+            API,
+            OptSpec {
+                name: "partitions",
+                hint: Some("Integer"),
+                param: None,
+                flag: false,
+                help: &["count", " more"],
+            },
+        ]);
+        assert_eq!(
+            table,
+            "Option                  Description\n------                  -----------\n--api                   Api url. Example: http://master:7000\n--partitions <Integer>  count\n                         more\n"
+        );
+    }
+}
