@@ -452,3 +452,22 @@ async fn completions_for_each_shell() {
     let run = km_in(dir.path(), None, &["completions", "csh"]).await;
     assert_eq!(run.code, 1);
 }
+
+#[tokio::test]
+async fn help_for_groups_and_unknown_subcommands() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = km_in(dir.path(), None, &["help", "topic"]).await;
+    assert_eq!(
+        run.stdout,
+        "Topic management commands\nUsage: topic <command>\n\nCommands:\n  list       - list topics\n  add        - add topic\n  update     - update topic\n  delete     - delete topic\n  rebalance  - rebalance topics\n  realign    - realign topics, keeping existing broker assignments where possible\n  partitions - list partition details for a topic\n\nRun `help topic <command>` to see details of specific command\n"
+    );
+    let run = km_in(dir.path(), None, &["help", "broker", "nope"]).await;
+    assert_eq!(
+        (run.code, run.stderr.as_str()),
+        (1, "Error: unsupported broker command nope\n")
+    );
+    let run = km_in(dir.path(), None, &["--help"]).await;
+    assert!(run.stdout.starts_with("Usage: <command>\n"));
+    let run = km_in(dir.path(), None, &["--version"]).await;
+    assert!(run.stdout.starts_with("kafka-mesos "));
+}

@@ -147,7 +147,8 @@ pub async fn run(args: &[String], ctx: &Context) -> Result<String, CliError> {
         });
     };
     match command.as_str() {
-        "help" => help(rest),
+        "help" | "--help" | "-h" => help(rest),
+        "--version" | "-V" => Ok(format!("kafka-mesos {}\n", env!("CARGO_PKG_VERSION"))),
         "scheduler" => Err(CliError::Usage {
             help: spec::scheduler_help(),
             message: "the scheduler cannot be started by this build yet".into(),
