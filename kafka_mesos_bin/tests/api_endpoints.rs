@@ -230,22 +230,13 @@ async fn other_methods_bodies_and_paths_are_refused_without_a_server_error() {
     assert_eq!(status, 405);
     let (status, _) = request(addr, "GET", "/api/broker/nothing", None).await;
     assert_eq!(status, 404);
-    let client_json = {
-        use http_body_util::BodyExt;
-        let client =
-            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .build_http::<http_body_util::Full<bytes::Bytes>>();
-        let req = http::Request::post(format!("http://{addr}/api/broker/add"))
-            .header("content-type", "application/json")
-            .body(http_body_util::Full::new(bytes::Bytes::from(
-                r#"{"broker":"0"}"#,
-            )))
-            .unwrap();
-        let resp = client.request(req).await.unwrap();
-        let status = resp.status().as_u16();
-        let body = resp.into_body().collect().await.unwrap().to_bytes();
-        (status, String::from_utf8_lossy(&body).into_owned())
-    };
+    let client_json = api_support::request_typed(
+        addr,
+        "POST",
+        "/api/broker/add",
+        Some(("application/json", r#"{"broker":"0"}"#)),
+    )
+    .await;
     assert_eq!(client_json.0, 400);
     assert!(client_json.1.contains("application/x-www-form-urlencoded"));
 }

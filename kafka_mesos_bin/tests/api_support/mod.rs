@@ -198,18 +198,29 @@ pub async fn request(
     path_and_query: &str,
     form: Option<&str>,
 ) -> (u16, String) {
+    let typed = form.map(|f| ("application/x-www-form-urlencoded", f));
+    request_typed(addr, method, path_and_query, typed).await
+}
+
+/// A raw HTTP request with a body of the given content type.
+pub async fn request_typed(
+    addr: SocketAddr,
+    method: &str,
+    path_and_query: &str,
+    body: Option<(&str, &str)>,
+) -> (u16, String) {
     use http_body_util::BodyExt;
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<http_body_util::Full<bytes::Bytes>>();
     let mut req = http::Request::builder()
         .method(method)
         .uri(format!("http://{addr}{path_and_query}"));
-    if form.is_some() {
-        req = req.header("content-type", "application/x-www-form-urlencoded");
+    if let Some((content_type, _)) = body {
+        req = req.header("content-type", content_type);
     }
     let req = req
         .body(http_body_util::Full::new(bytes::Bytes::from(
-            form.unwrap_or("").to_string(),
+            body.map_or("", |(_, b)| b).to_string(),
         )))
         .expect("valid request");
     let resp = client.request(req).await.expect("the API answers");
