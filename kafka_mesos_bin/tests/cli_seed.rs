@@ -31,6 +31,17 @@ fn seed_block(marker: &str, end: &str) -> String {
     block.iter().map(|l| format!("{l}\n")).collect()
 }
 
+/// The arguments of a seed command line (`# ./kafka-mesos.sh broker add 0`), with the
+/// shell's `\\` read as `\`.
+fn seed_args(line: &str) -> Vec<String> {
+    line.trim_start_matches('#')
+        .trim_start()
+        .trim_start_matches("./kafka-mesos.sh ")
+        .split(' ')
+        .map(|a| a.replace("\\\\", "\\"))
+        .collect()
+}
+
 /// Task ids, endpoints and dates depend on the run; everything else must match.
 fn normalize(text: &str) -> String {
     text.lines()
@@ -100,15 +111,10 @@ impl Cluster {
 
     /// Runs a seed command (`broker add 0`) and compares its output with the seed's.
     async fn seed(&self, line: &str, end: &str) -> Run {
-        let args: Vec<&str> = line
-            .trim_start_matches('#')
-            .trim_start()
-            .trim_start_matches("./kafka-mesos.sh ")
-            .split(' ')
-            .collect();
-        let args: Vec<String> = args.iter().map(|a| a.replace("\\\\", "\\")).collect();
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let run = self.km(&args).await;
+        let args = seed_args(line);
+        let run = self
+            .km(&args.iter().map(String::as_str).collect::<Vec<_>>())
+            .await;
         assert_eq!(run.code, 0, "{line}: {}", run.stderr);
         assert_eq!(
             normalize(&run.stdout),
@@ -258,13 +264,13 @@ async fn help_texts_are_the_seeds() {
         ),
     ];
     for (line, end) in cases {
-        let args: Vec<&str> = line
-            .trim_start_matches('#')
-            .trim_start()
-            .trim_start_matches("./kafka-mesos.sh ")
-            .split(' ')
-            .collect();
-        let run = km_in(dir.path(), None, &args).await;
+        let args = seed_args(line);
+        let run = km_in(
+            dir.path(),
+            None,
+            &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        )
+        .await;
         assert_eq!(run.code, 0, "{line}: {}", run.stderr);
         assert_eq!(run.stdout, seed_block(line, end), "{line}");
     }

@@ -256,6 +256,24 @@ const TIMEOUT: ParamSpec = param(
     "time to wait (30s, 1m, 1h); 0s answers at once",
 );
 
+/// The parameters of `rebalance` and `realign`.
+const REBALANCE: [ParamSpec; 4] = [
+    param(
+        "topic",
+        K::TopicExpr,
+        false,
+        "topic expression; absent asks for the status",
+    ),
+    TOPIC_BROKER,
+    param(
+        "replicas",
+        K::Integer,
+        false,
+        "replicas count; default -1 (keep)",
+    ),
+    TIMEOUT,
+];
+
 const TOPICS_MISSING: &str =
     "topics are not available yet: the scheduler has no Kafka admin client";
 
@@ -433,44 +451,14 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/api/topic/rebalance",
         verb: Verb::Topic,
         summary: TOPICS_MISSING,
-        params: &[
-            param(
-                "topic",
-                K::TopicExpr,
-                false,
-                "topic expression; absent asks for the status",
-            ),
-            TOPIC_BROKER,
-            param(
-                "replicas",
-                K::Integer,
-                false,
-                "replicas count; default -1 (keep)",
-            ),
-            TIMEOUT,
-        ],
+        params: &REBALANCE,
         reply: ReplyKind::Unavailable,
     },
     Endpoint {
         path: "/api/topic/realign",
         verb: Verb::Topic,
         summary: TOPICS_MISSING,
-        params: &[
-            param(
-                "topic",
-                K::TopicExpr,
-                false,
-                "topic expression; absent asks for the status",
-            ),
-            TOPIC_BROKER,
-            param(
-                "replicas",
-                K::Integer,
-                false,
-                "replicas count; default -1 (keep)",
-            ),
-            TIMEOUT,
-        ],
+        params: &REBALANCE,
         reply: ReplyKind::Unavailable,
     },
     Endpoint {

@@ -230,6 +230,18 @@ const TOPIC_BROKER: OptSpec = opt(
     &["<broker-expr>. Default - *. See below."],
 );
 
+/// The options of `topic rebalance` and `topic realign`.
+const REBALANCE: &[OptSpec] = &[
+    TOPIC_BROKER,
+    opt(
+        "replicas",
+        Some("Integer"),
+        "replicas",
+        &["replicas count. Default - 1"],
+    ),
+    TIMEOUT,
+];
+
 const BROKER_EXPR: &[Footer] = &[Footer::BrokerExpr];
 const TOPIC_EXPR: &[Footer] = &[Footer::TopicExpr];
 const TOPIC_AND_BROKER_EXPR: &[Footer] = &[Footer::TopicExpr, Footer::BrokerExpr];
@@ -446,16 +458,7 @@ pub const TOPIC_COMMANDS: &[CmdSpec] = &[
         usage: "<topic-expr>|status [options]",
         summary: "rebalance topics",
         positional: Positional::Required("topic"),
-        options: &[
-            TOPIC_BROKER,
-            opt(
-                "replicas",
-                Some("Integer"),
-                "replicas",
-                &["replicas count. Default - 1"],
-            ),
-            TIMEOUT,
-        ],
+        options: REBALANCE,
         footers: TOPIC_AND_BROKER_EXPR,
     },
     CmdSpec {
@@ -465,16 +468,7 @@ pub const TOPIC_COMMANDS: &[CmdSpec] = &[
         usage: "<topic-expr>|status [options]",
         summary: "realign topics, keeping existing broker assignments where possible",
         positional: Positional::Required("topic"),
-        options: &[
-            TOPIC_BROKER,
-            opt(
-                "replicas",
-                Some("Integer"),
-                "replicas",
-                &["replicas count. Default - 1"],
-            ),
-            TIMEOUT,
-        ],
+        options: REBALANCE,
         footers: TOPIC_AND_BROKER_EXPR,
     },
     CmdSpec {
