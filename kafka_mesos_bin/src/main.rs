@@ -1,7 +1,6 @@
-//! The `kafka-mesos` binary.
-//!
-//! Today it runs the embedded Mesos-compatible master on its own (`kafka-mesos local-master`),
-//! so that any Mesos framework can be pointed at a single host.
+//! The `kafka-mesos` binary: the CLI client (`help`, `broker ...`, `topic ...`), shell
+//! completions, and the embedded Mesos-compatible master on its own (`local-master`), so that
+//! any Mesos framework can be pointed at a single host.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -9,7 +8,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use kafka_mesos_bin::cli::{self, CliError, Context};
 use kafka_mesos_core::range::PortRange;
 use kafka_mesos_core::time::Period;
 use kafka_mesos_local::master::AgentSpec;
@@ -28,8 +28,6 @@ struct Cli {
 enum Command {
     /// Run an embedded Mesos-compatible master with simulated agents on this host.
     LocalMaster(LocalMasterArgs),
-    /// Run a broker as a Mesos executor (started by a Mesos agent, not by hand).
-    Executor,
 }
 
 /// Options of `kafka-mesos local-master`.
@@ -173,32 +171,91 @@ async fn local_master(args: LocalMasterArgs) -> Result<(), String> {
     Ok(())
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the runtime: {e}"))
+}
+
+fn local_master_main(args: Vec<String>) -> ExitCode {
+    let cli = Cli::parse_from(args);
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("Error: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = runtime.block_on(async {
-        match cli.command {
-            Command::LocalMaster(args) => local_master(args).await,
-            Command::Executor => kafka_mesos_bin::executor::run()
-                .await
-                .map_err(|e| e.to_string()),
-        }
+    let result = runtime().and_then(|rt| {
+        rt.block_on(async {
+            match cli.command {
+                Command::LocalMaster(args) => local_master(args).await,
+            }
+        })
     });
+    report(result)
+}
+
+fn report(result: Result<(), String>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("Error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn completions(args: &[String]) -> ExitCode {
+    let local_master = LocalMasterArgs::augment_args(
+        clap::Command::new("local-master").about(
+            Cli::command()
+                .find_subcommand("local-master")
+                .and_then(|c| c.get_about().map(ToString::to_string))
+                .unwrap_or_default(),
+        ),
+    );
+    let shell = args.first().map(String::as_str).unwrap_or("");
+    match cli::completions::script(shell, [local_master]) {
+        Ok(script) => {
+            print!("{script}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => report(Err(e)),
+    }
+}
+
+/// `kafka-mesos executor`, started by a Mesos agent: logs to stderr (the sandbox's `stderr`).
+fn executor_main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = runtime().and_then(|rt| {
+        rt.block_on(kafka_mesos_bin::executor::run())
+            .map_err(|e| e.to_string())
+    });
+    report(result)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some("local-master") => return local_master_main(args),
+        Some("completions") => return completions(&args[2..]),
+        Some("executor") => return executor_main(),
+        _ => {}
+    }
+    let ctx = Context::system();
+    let result = runtime().map(|rt| rt.block_on(cli::run(&args[1..], &ctx)));
+    match result {
+        Ok(Ok(out)) => {
+            print!("{out}");
+            ExitCode::SUCCESS
+        }
+        Ok(Err(CliError::Usage { help, message })) => {
+            println!("{help}");
+            report(Err(message))
+        }
+        Ok(Err(e)) => report(Err(e.to_string())),
+        Err(e) => report(Err(e)),
     }
 }

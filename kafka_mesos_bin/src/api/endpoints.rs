@@ -1,0 +1,645 @@
+//! The API's endpoints and their parameters, as one table: the handlers check requests
+//! against it and the OpenAPI document is generated from it, so the two cannot drift.
+
+use std::collections::HashSet;
+
+use kafka_mesos_core::expr::{BrokerExpr, TopicExpr};
+use kafka_mesos_core::model::BrokerId;
+use kafka_mesos_core::time::Period;
+
+use super::ApiError;
+
+/// What an endpoint does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    /// `broker list`.
+    BrokerList,
+    /// `broker add`.
+    BrokerAdd,
+    /// `broker update`.
+    BrokerUpdate,
+    /// `broker remove`.
+    BrokerRemove,
+    /// `broker start`.
+    BrokerStart,
+    /// `broker stop`.
+    BrokerStop,
+    /// `broker restart`.
+    BrokerRestart,
+    /// `broker log`.
+    BrokerLog,
+    /// `broker clone`.
+    BrokerClone,
+    /// Any `topic` verb; answered with an error until topics are supported.
+    Topic,
+}
+
+/// The kind of value a parameter takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamKind {
+    /// A broker expression (`0`, `0..2`, `*[rack=r1]`).
+    BrokerExpr,
+    /// One broker id.
+    BrokerId,
+    /// A topic expression (`t0`, `t*`).
+    TopicExpr,
+    /// A period (`30s`, `1m`, `1h`).
+    Period,
+    /// A whole number.
+    Integer,
+    /// A flag: present (bare or `true`) or `false`.
+    Flag,
+    /// Free text, checked by the command it belongs to.
+    Text,
+}
+
+impl ParamKind {
+    /// Checks `value`, naming the parameter and what is accepted when it does not fit.
+    pub fn check(self, name: &str, value: &str) -> Result<(), ApiError> {
+        let invalid = |problem: String| ApiError::InvalidParam {
+            name: name.to_string(),
+            value: value.to_string(),
+            problem,
+        };
+        match self {
+            ParamKind::BrokerExpr => value
+                .parse::<BrokerExpr>()
+                .map(drop)
+                .map_err(|e| invalid(e.to_string())),
+            ParamKind::BrokerId => value
+                .parse::<BrokerId>()
+                .map(drop)
+                .map_err(|e| invalid(e.to_string())),
+            ParamKind::TopicExpr => value
+                .parse::<TopicExpr>()
+                .map(drop)
+                .map_err(|e| invalid(e.to_string())),
+            ParamKind::Period => value
+                .parse::<Period>()
+                .map(drop)
+                .map_err(|e| invalid(e.to_string())),
+            ParamKind::Integer => value
+                .parse::<i32>()
+                .map(drop)
+                .map_err(|_| invalid("expected a whole number, e.g. 1".into())),
+            ParamKind::Flag => flag(value).map(drop).map_err(invalid),
+            ParamKind::Text => Ok(()),
+        }
+    }
+}
+
+fn flag(value: &str) -> Result<bool, String> {
+    match value {
+        "" | "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err("expected true, false, or the bare name for true".into()),
+    }
+}
+
+/// One parameter of an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParamSpec {
+    /// Its name in the query string or form body.
+    pub name: &'static str,
+    /// The value it takes.
+    pub kind: ParamKind,
+    /// Whether a request must give it.
+    pub required: bool,
+    /// What it means, with its default.
+    pub description: &'static str,
+}
+
+const fn param(
+    name: &'static str,
+    kind: ParamKind,
+    required: bool,
+    description: &'static str,
+) -> ParamSpec {
+    ParamSpec {
+        name,
+        kind,
+        required,
+        description,
+    }
+}
+
+/// What a successful answer looks like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyKind {
+    /// [`BrokersReply`](super::model::BrokersReply).
+    Brokers,
+    /// [`StartStopReply`](super::model::StartStopReply).
+    StartStop,
+    /// [`RemoveReply`](super::model::RemoveReply).
+    Remove,
+    /// [`RestartReply`](super::model::RestartReply).
+    Restart,
+    /// Not available yet: every request is answered with an error.
+    Unavailable,
+}
+
+/// One endpoint: its path, verb, parameters and answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The path, e.g. `/api/broker/add`.
+    pub path: &'static str,
+    /// What it does.
+    pub verb: Verb,
+    /// One line for the OpenAPI document.
+    pub summary: &'static str,
+    /// The parameters it accepts; any other is refused.
+    pub params: &'static [ParamSpec],
+    /// The shape of a successful answer.
+    pub reply: ReplyKind,
+}
+
+use ParamKind as K;
+
+const BROKER_OPTIONAL: ParamSpec = param(
+    "broker",
+    K::BrokerExpr,
+    false,
+    "broker expression (0, 0,1, 0..2, *, *[rack=r1]); default *",
+);
+const BROKER: ParamSpec = param(
+    "broker",
+    K::BrokerExpr,
+    true,
+    "broker expression (0, 0,1, 0..2, 0,1..2, *, *[rack=r1], 0..4[rack=r1,dc=dc1])",
+);
+
+/// The settings of `add` and `update`, by their REST names.
+const SETTINGS: [ParamSpec; 15] = [
+    BROKER,
+    param("cpus", K::Text, false, "cpu amount (0.5, 1, 2)"),
+    param("mem", K::Text, false, "mem amount in Mb"),
+    param("heap", K::Text, false, "heap amount in Mb"),
+    param(
+        "port",
+        K::Text,
+        false,
+        "port or range (31092, 31090..31100); empty or auto for any port",
+    ),
+    param(
+        "volume",
+        K::Text,
+        false,
+        "pre-reserved persistent volume id",
+    ),
+    param(
+        "bindAddress",
+        K::Text,
+        false,
+        "broker bind address (broker0, 192.168.50.*, if:eth1)",
+    ),
+    param(
+        "constraints",
+        K::Text,
+        false,
+        "constraints (hostname=like:master,rack=like:1.*)",
+    ),
+    param(
+        "options",
+        K::Text,
+        false,
+        "Kafka options as an escaped map (log.dirs=/tmp/kafka/$id,num.io.threads=16)",
+    ),
+    param(
+        "log4jOptions",
+        K::Text,
+        false,
+        "log4j options as an escaped map (log4j.logger.kafka=DEBUG\\, kafkaAppender)",
+    ),
+    param(
+        "jvmOptions",
+        K::Text,
+        false,
+        "jvm options string (-Xms128m -XX:PermSize=48m)",
+    ),
+    param(
+        "failoverDelay",
+        K::Text,
+        false,
+        "failover delay (10s, 5m, 3h)",
+    ),
+    param("failoverMaxDelay", K::Text, false, "max failover delay"),
+    param(
+        "failoverMaxTries",
+        K::Text,
+        false,
+        "max failover tries; empty for no limit",
+    ),
+    param(
+        "stickinessPeriod",
+        K::Text,
+        false,
+        "stickiness period to preserve same node for broker (5m, 10m, 1h)",
+    ),
+];
+
+const TOPIC: ParamSpec = param(
+    "topic",
+    K::TopicExpr,
+    true,
+    "topic expression (t0, t0,t1, *, t*)",
+);
+const TOPIC_BROKER: ParamSpec = param(
+    "broker",
+    K::BrokerExpr,
+    false,
+    "brokers to place replicas on; default *",
+);
+const TIMEOUT: ParamSpec = param(
+    "timeout",
+    K::Period,
+    false,
+    "time to wait (30s, 1m, 1h); 0s answers at once",
+);
+
+/// The parameters of `rebalance` and `realign`.
+const REBALANCE: [ParamSpec; 4] = [
+    param(
+        "topic",
+        K::TopicExpr,
+        false,
+        "topic expression; absent asks for the status",
+    ),
+    TOPIC_BROKER,
+    param(
+        "replicas",
+        K::Integer,
+        false,
+        "replicas count; default -1 (keep)",
+    ),
+    TIMEOUT,
+];
+
+const TOPICS_MISSING: &str =
+    "topics are not available yet: the scheduler has no Kafka admin client";
+
+/// Every endpoint of the API, broker verbs first.
+pub const ENDPOINTS: &[Endpoint] = &[
+    Endpoint {
+        path: "/api/broker/list",
+        verb: Verb::BrokerList,
+        summary: "List brokers",
+        params: &[BROKER_OPTIONAL],
+        reply: ReplyKind::Brokers,
+    },
+    Endpoint {
+        path: "/api/broker/add",
+        verb: Verb::BrokerAdd,
+        summary: "Add brokers",
+        params: &SETTINGS,
+        reply: ReplyKind::Brokers,
+    },
+    Endpoint {
+        path: "/api/broker/update",
+        verb: Verb::BrokerUpdate,
+        summary: "Update brokers; an empty value unsets an optional setting",
+        params: &SETTINGS,
+        reply: ReplyKind::Brokers,
+    },
+    Endpoint {
+        path: "/api/broker/remove",
+        verb: Verb::BrokerRemove,
+        summary: "Remove stopped brokers",
+        params: &[BROKER],
+        reply: ReplyKind::Remove,
+    },
+    Endpoint {
+        path: "/api/broker/start",
+        verb: Verb::BrokerStart,
+        summary: "Start brokers and wait until they run",
+        params: &[
+            BROKER,
+            param(
+                "timeout",
+                K::Period,
+                false,
+                "time to wait for the brokers to run (30s, 1m, 1h); default 60s; 0s answers at once",
+            ),
+        ],
+        reply: ReplyKind::StartStop,
+    },
+    Endpoint {
+        path: "/api/broker/stop",
+        verb: Verb::BrokerStop,
+        summary: "Stop brokers and wait until their tasks end",
+        params: &[
+            BROKER,
+            param(
+                "timeout",
+                K::Period,
+                false,
+                "time to wait for the tasks to end (30s, 1m, 1h); default 60s; 0s answers at once",
+            ),
+            param(
+                "force",
+                K::Flag,
+                false,
+                "kill without a grace period (bare name or true)",
+            ),
+        ],
+        reply: ReplyKind::StartStop,
+    },
+    Endpoint {
+        path: "/api/broker/restart",
+        verb: Verb::BrokerRestart,
+        summary: "Restart brokers one after another",
+        params: &[
+            BROKER,
+            param(
+                "timeout",
+                K::Period,
+                false,
+                "time the whole restart may take (30s, 1m, 1h); default 2m",
+            ),
+        ],
+        reply: ReplyKind::Restart,
+    },
+    Endpoint {
+        path: "/api/broker/log",
+        verb: Verb::BrokerLog,
+        summary: "Retrieve a broker's log (not available yet: the executor does not serve logs)",
+        params: &[
+            param("broker", K::BrokerId, true, "broker id"),
+            param(
+                "name",
+                K::Text,
+                false,
+                "log name: stdout, stderr or a file in the broker's log directory (server.log); default stdout",
+            ),
+            param("lines", K::Integer, false, "number of lines; default 100"),
+            TIMEOUT,
+        ],
+        reply: ReplyKind::Unavailable,
+    },
+    Endpoint {
+        path: "/api/broker/clone",
+        verb: Verb::BrokerClone,
+        summary: "Add brokers with the settings of another",
+        params: &[
+            param(
+                "broker",
+                K::BrokerExpr,
+                true,
+                "ids of the new brokers (0, 0,1, 0..2)",
+            ),
+            param("source", K::BrokerId, true, "id of the broker to copy"),
+        ],
+        reply: ReplyKind::Brokers,
+    },
+    Endpoint {
+        path: "/api/topic/list",
+        verb: Verb::Topic,
+        summary: TOPICS_MISSING,
+        params: &[param(
+            "topic",
+            K::TopicExpr,
+            false,
+            "topic expression; default *",
+        )],
+        reply: ReplyKind::Unavailable,
+    },
+    Endpoint {
+        path: "/api/topic/add",
+        verb: Verb::Topic,
+        summary: TOPICS_MISSING,
+        params: &[
+            TOPIC,
+            TOPIC_BROKER,
+            param(
+                "partitions",
+                K::Integer,
+                false,
+                "partitions count; default 1",
+            ),
+            param("replicas", K::Integer, false, "replicas count; default 1"),
+            param(
+                "options",
+                K::Text,
+                false,
+                "topic options (flush.ms=60000,retention.ms=6000000)",
+            ),
+        ],
+        reply: ReplyKind::Unavailable,
+    },
+    Endpoint {
+        path: "/api/topic/update",
+        verb: Verb::Topic,
+        summary: TOPICS_MISSING,
+        params: &[
+            TOPIC,
+            param(
+                "options",
+                K::Text,
+                true,
+                "topic options (flush.ms=60000,retention.ms=6000000)",
+            ),
+        ],
+        reply: ReplyKind::Unavailable,
+    },
+    Endpoint {
+        path: "/api/topic/delete",
+        verb: Verb::Topic,
+        summary: TOPICS_MISSING,
+        params: &[TOPIC],
+        reply: ReplyKind::Unavailable,
+    },
+    Endpoint {
+        path: "/api/topic/rebalance",
+        verb: Verb::Topic,
+        summary: TOPICS_MISSING,
+        params: &REBALANCE,
+        reply: ReplyKind::Unavailable,
+    },
+    Endpoint {
+        path: "/api/topic/realign",
+        verb: Verb::Topic,
+        summary: TOPICS_MISSING,
+        params: &REBALANCE,
+        reply: ReplyKind::Unavailable,
+    },
+    Endpoint {
+        path: "/api/topic/partitions",
+        verb: Verb::Topic,
+        summary: TOPICS_MISSING,
+        params: &[TOPIC],
+        reply: ReplyKind::Unavailable,
+    },
+];
+
+/// Why an endpoint answers every request with an error for now.
+pub fn unavailable_reason(verb: Verb) -> &'static str {
+    match verb {
+        Verb::BrokerLog => {
+            "broker log is not available yet: the executor does not serve broker logs"
+        }
+        _ => TOPICS_MISSING,
+    }
+}
+
+/// The endpoint served at `path`.
+pub fn endpoint(path: &str) -> Option<&'static Endpoint> {
+    ENDPOINTS.iter().find(|e| e.path == path)
+}
+
+/// The parameters of one request, from its query string and form body, checked against the
+/// endpoint's table: none unknown, none twice, every required one present, each value of its
+/// kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Params {
+    values: Vec<(String, String)>,
+}
+
+impl Params {
+    /// Reads and checks the parameters of a request to `endpoint`.
+    pub fn parse(
+        endpoint: &Endpoint,
+        query: Option<&str>,
+        form_body: &[u8],
+    ) -> Result<Params, ApiError> {
+        let query = query.unwrap_or("").as_bytes();
+        let values: Vec<(String, String)> = form_urlencoded::parse(query)
+            .chain(form_urlencoded::parse(form_body))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let mut seen = HashSet::new();
+        for (name, value) in &values {
+            let spec = endpoint
+                .params
+                .iter()
+                .find(|p| p.name == name)
+                .ok_or_else(|| ApiError::UnknownParam {
+                    name: name.clone(),
+                    accepted: endpoint
+                        .params
+                        .iter()
+                        .map(|p| p.name)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })?;
+            if !seen.insert(name.as_str()) {
+                return Err(ApiError::DuplicateParam(name.clone()));
+            }
+            spec.kind.check(name, value)?;
+        }
+        if let Some(missing) = endpoint
+            .params
+            .iter()
+            .find(|p| p.required && !seen.contains(p.name))
+        {
+            return Err(ApiError::MissingParam(missing.name));
+        }
+        Ok(Params { values })
+    }
+
+    /// The value of `name`, if given.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.values
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every parameter but those named, in the order given.
+    pub fn except<'a>(&'a self, names: &'a [&str]) -> impl Iterator<Item = (&'a str, &'a str)> {
+        self.values
+            .iter()
+            .filter(|(k, _)| !names.contains(&k.as_str()))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// The broker expression in `name`, if given.
+    pub fn broker_expr(&self, name: &str) -> Result<Option<BrokerExpr>, ApiError> {
+        self.typed(name, |v| v.parse::<BrokerExpr>().map_err(|e| e.to_string()))
+    }
+
+    /// The broker id in `name`, if given.
+    pub fn broker_id(&self, name: &str) -> Result<Option<BrokerId>, ApiError> {
+        self.typed(name, |v| v.parse::<BrokerId>().map_err(|e| e.to_string()))
+    }
+
+    /// The period in `name`, if given.
+    pub fn period(&self, name: &str) -> Result<Option<Period>, ApiError> {
+        self.typed(name, |v| v.parse::<Period>().map_err(|e| e.to_string()))
+    }
+
+    /// The flag `name`: false when absent.
+    pub fn flag(&self, name: &str) -> Result<bool, ApiError> {
+        Ok(self.typed(name, flag)?.unwrap_or(false))
+    }
+
+    /// The broker expression in `name`, which [`Params::parse`] made sure is present.
+    pub fn required_broker_expr(&self, name: &'static str) -> Result<BrokerExpr, ApiError> {
+        self.broker_expr(name)?.ok_or(ApiError::MissingParam(name))
+    }
+
+    fn typed<T>(
+        &self,
+        name: &str,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, ApiError> {
+        self.get(name)
+            .map(|v| {
+                parse(v).map_err(|problem| ApiError::InvalidParam {
+                    name: name.to_string(),
+                    value: v.to_string(),
+                    problem,
+                })
+            })
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(path: &str, query: &str, body: &str) -> Result<Params, String> {
+        Params::parse(endpoint(path).unwrap(), Some(query), body.as_bytes())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn query_and_body_both_count() {
+        let p = parse("/api/broker/stop", "broker=0", "timeout=0s&force").unwrap();
+        assert_eq!(p.get("broker"), Some("0"));
+        assert!(p.flag("force").unwrap());
+        assert_eq!(p.period("timeout").unwrap(), Some(Period::ZERO));
+    }
+
+    #[test]
+    fn refusals_name_the_parameter() {
+        assert_eq!(
+            parse("/api/broker/remove", "broker=0&cpus=1", "").unwrap_err(),
+            "unknown parameter \"cpus\"; accepted: broker"
+        );
+        assert_eq!(
+            parse("/api/broker/remove", "broker=0", "broker=1").unwrap_err(),
+            "parameter broker is given more than once"
+        );
+        assert_eq!(
+            parse("/api/broker/remove", "", "").unwrap_err(),
+            "broker required"
+        );
+        assert!(
+            parse("/api/broker/start", "broker=0&timeout=soon", "")
+                .unwrap_err()
+                .starts_with("invalid timeout \"soon\": ")
+        );
+        assert!(
+            parse("/api/broker/list", "broker=0..x", "")
+                .unwrap_err()
+                .starts_with("invalid broker \"0..x\": invalid broker expression")
+        );
+    }
+
+    #[test]
+    fn every_path_is_listed_once() {
+        let paths: HashSet<&str> = ENDPOINTS.iter().map(|e| e.path).collect();
+        assert_eq!(paths.len(), ENDPOINTS.len());
+        assert_eq!(ENDPOINTS.len(), 16);
+    }
+}
