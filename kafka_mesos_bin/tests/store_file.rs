@@ -60,7 +60,10 @@ async fn stale_expected_version_is_a_conflict_and_writes_nothing() {
         })
     );
     let fresh = store.save(b"fresh", None).await;
-    assert!(matches!(fresh, Err(StoreError::Conflict { expected: None, .. })));
+    assert!(matches!(
+        fresh,
+        Err(StoreError::Conflict { expected: None, .. })
+    ));
     assert_eq!(std::fs::read(&path).unwrap(), b"two");
 }
 
@@ -204,7 +207,11 @@ fn check_document(path: &Path) -> Option<u64> {
     let value: serde_json::Value = serde_json::from_str(&text)
         .unwrap_or_else(|e| panic!("torn state file ({} bytes): {e}", text.len()));
     let seq = value["seq"].as_u64().expect("seq");
-    assert_eq!(text, document(seq), "the file is not the document it claims");
+    assert_eq!(
+        text,
+        document(seq),
+        "the file is not the document it claims"
+    );
     Some(seq)
 }
 
