@@ -1,6 +1,8 @@
 //! The `kafka-mesos` binary as a library: its parts are public so that integration tests and
 //! the binary's own `main` share them.
 //!
+//! - [`config`]: the scheduler's options, from the command line and `kafka-mesos.properties`.
 //! - [`store`]: where the scheduler's state lives (`--storage file:...` or `zk:...`).
 
+pub mod config;
 pub mod store;
