@@ -2,7 +2,9 @@
 //! the binary's own `main` share them.
 //!
 //! - [`config`]: the scheduler's options, from the command line and `kafka-mesos.properties`.
+//! - [`files`]: the files agents fetch (executor, broker distribution, JRE), served on the API port.
 //! - [`store`]: where the scheduler's state lives (`--storage file:...` or `zk:...`).
 
 pub mod config;
+pub mod files;
 pub mod store;
