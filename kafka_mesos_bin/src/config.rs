@@ -776,7 +776,12 @@ impl SchedulerConfig {
                 } else {
                     v.parse::<MasterAddress>()
                         .map(Master::Mesos)
-                        .map_err(|e| format!("{}; or local for the embedded master", e.problem))
+                        .map_err(|e| {
+                            format!(
+                                "{}; expected local (the embedded master), host:port, host:port,host2:port, zk://host:2181/mesos or zk://user:pass@host:2181,host2:2181/mesos",
+                                e.problem
+                            )
+                        })
                 }
             })?
             .ok_or_else(|| undefined_option("master"))?;

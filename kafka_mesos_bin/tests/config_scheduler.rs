@@ -200,7 +200,7 @@ fn every_value_is_validated_with_a_clear_message() {
         ),
         (
             &["--master", "zk://"],
-            "Invalid master \"zk://\": no ZooKeeper host is given; or local for the embedded master",
+            "Invalid master \"zk://\": no ZooKeeper host is given; expected local (the embedded master), host:port, host:port,host2:port, zk://host:2181/mesos or zk://user:pass@host:2181,host2:2181/mesos",
         ),
         (
             &["--bind-address", "a b"],
@@ -452,4 +452,54 @@ fn properties_files_read_as_java_reads_them() {
         ]
     );
     assert_eq!(parsed[0].0, 4, "line numbers count from 1");
+}
+
+#[test]
+fn every_option_at_once() {
+    let dir = Dir::new();
+    dir.write("jre.zip", "");
+    dir.write("kafka_2.13-3.7.0.tgz", "");
+    dir.write("executor", "");
+    dir.write(
+        "agents.json",
+        r#"[{"hostname": "a", "cpus": 1, "mem": 512, "ports": "31000..31000"}]"#,
+    );
+    let c = dir
+        .config(&[
+            "--api=http://h:0",
+            "--bind-address=192.168.50.*",
+            "--broker-runtime=kafka",
+            "--debug=false",
+            "--executor-bin=executor",
+            "--framework-name=n",
+            "--framework-role=r",
+            "--framework-timeout=1d",
+            "--jre=jre.zip",
+            "--kafka-dist=kafka_2.13-3.7.0.tgz",
+            "--local-agents=2",
+            "--local-agents-file=agents.json",
+            "--log=scheduler.log",
+            "--master=m1:5050,m2:5050",
+            "--principal=p",
+            "--reconciliation-attempts=2",
+            "--reconciliation-timeout=10s",
+            "--secret=s",
+            "--storage=zk:/km",
+            "--tansu-bin=bin/tansu",
+            "--user=u",
+            "--zk=z:2181/kafka",
+        ])
+        .unwrap();
+    assert_eq!(c.api.port(), 0);
+    assert_eq!(c.api.with_port(7001).to_string(), "http://h:7001");
+    assert_eq!(c.bind_address.unwrap().to_string(), "192.168.50.*");
+    assert_eq!(c.executor_bin, dir.path().join("executor"));
+    assert_eq!(c.jre, Some(dir.path().join("jre.zip")));
+    assert_eq!(c.log, Some(dir.path().join("scheduler.log")));
+    assert_eq!(c.local_agents.len(), 1, "the file wins over the count");
+    assert_eq!(c.master.to_string(), "m1:5050,m2:5050");
+    assert_eq!(c.storage, StorageSpec::ZooKeeper("/km".into()));
+    assert_eq!(c.reconciliation_attempts, 2);
+    assert_eq!(c.reconciliation_timeout.to_string(), "10s");
+    assert_eq!(c.user.as_deref(), Some("u"));
 }

@@ -28,6 +28,10 @@ pub use file::FileStore;
 use kafka_mesos_core::store::{StateStore, StoreError};
 pub use zookeeper::ZkStore;
 
+/// The ZooKeeper session timeout the original scheduler used for its storage (30 s): a
+/// scheduler cut off longer than this loses its session, and a new one is opened.
+pub const DEFAULT_ZK_SESSION_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The `--storage` option: where the scheduler's state lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StorageSpec {
@@ -118,7 +122,8 @@ impl fmt::Display for StorageSpec {
 
 impl StorageSpec {
     /// Opens the store: a file relative to `cwd`, or a znode on the ZooKeeper `zk` (the `--zk`
-    /// connect string, with its chroot if any), connecting with `session_timeout`.
+    /// connect string, with its chroot if any), connecting with `session_timeout`
+    /// (usually [`DEFAULT_ZK_SESSION_TIMEOUT`]).
     pub async fn open(
         &self,
         cwd: &Path,
