@@ -236,7 +236,15 @@ impl FromStr for ApiUrl {
                 None => (authority, None),
             }
         };
-        if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c == '@') {
+        let valid_host = if authority.starts_with('[') {
+            host.parse::<std::net::Ipv6Addr>().is_ok()
+        } else {
+            !host.is_empty()
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))
+        };
+        if !valid_host {
             return Err(format!("{host:?} is not a host; {ACCEPTED}"));
         }
         let port = match port {

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use kafka_mesos_bin::config::{
-    BrokerRuntime, ConfigError, Environment, Master, SchedulerConfig, parse_properties,
+    ApiUrl, BrokerRuntime, ConfigError, Environment, Master, SchedulerConfig, parse_properties,
 };
 use kafka_mesos_bin::store::StorageSpec;
 use kafka_mesos_core::time::Period;
@@ -502,4 +502,23 @@ fn every_option_at_once() {
     assert_eq!(c.reconciliation_attempts, 2);
     assert_eq!(c.reconciliation_timeout.to_string(), "10s");
     assert_eq!(c.user.as_deref(), Some("u"));
+}
+
+proptest::proptest! {
+    /// An API URL parses back from its display, and parsing never panics.
+    #[test]
+    fn api_url_display_parses_back(text in "(http://|https://|)[a-z0-9.:\\[\\]/]{0,20}") {
+        if let Ok(api) = text.parse::<ApiUrl>() {
+            proptest::prop_assert_eq!(api.to_string().parse::<ApiUrl>(), Ok(api));
+        }
+    }
+
+    /// Any properties text parses into keys and values without panicking, and a plain
+    /// `key=value` line reads back as written.
+    #[test]
+    fn properties_parse_any_text(text in "\\PC{0,80}", key in "[a-z][a-z-]{0,10}", value in "[a-zA-Z0-9:/.,_-]{0,20}") {
+        let _ = parse_properties(&text);
+        let parsed = parse_properties(&format!("{key}={value}\n"));
+        proptest::prop_assert_eq!(parsed, vec![(1, key, value)]);
+    }
 }

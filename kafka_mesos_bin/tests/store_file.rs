@@ -273,3 +273,13 @@ fn survives_kill_9_at_any_moment() {
     );
     assert!(last.unwrap() > 40, "only {last:?} documents were written");
 }
+
+proptest::proptest! {
+    /// Every storage value parses back from its display, and parsing never panics.
+    #[test]
+    fn storage_spec_display_parses_back(text in "(file:|zk:|)[a-z/._ -]{0,20}") {
+        if let Ok(spec) = text.parse::<StorageSpec>() {
+            proptest::prop_assert_eq!(spec.to_string().parse::<StorageSpec>(), Ok(spec));
+        }
+    }
+}
