@@ -1,6 +1,18 @@
-//! The `kafka-mesos` binary as a library: the REST API, the CLI client and the executor, public
-//! so that integration tests and the scheduler can use them.
+//! The `kafka-mesos` binary as a library: its parts are public so that integration tests and
+//! the binary's own `main` share them.
+//!
+//! - [`api`]: the REST API (`/api/broker/...`, `/api/topic/...`, `/health`, the OpenAPI document).
+//! - [`cli`]: the CLI client (`kafka-mesos broker ...`, `help`), talking to the REST API.
+//! - [`config`]: the scheduler's options, from the command line and `kafka-mesos.properties`.
+//! - [`executor`]: `kafka-mesos executor`, which runs one broker for a Mesos agent.
+//! - [`files`]: the files agents fetch (executor, broker distribution, JRE), served on the API port.
+//! - [`logging`]: the scheduler's log (`--debug`, `--log`, `RUST_LOG`).
+//! - [`store`]: where the scheduler's state lives (`--storage file:...` or `zk:...`).
 
 pub mod api;
 pub mod cli;
+pub mod config;
 pub mod executor;
+pub mod files;
+pub mod logging;
+pub mod store;
