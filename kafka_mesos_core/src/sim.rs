@@ -34,7 +34,9 @@ use rand::{Rng, RngExt, SeedableRng};
 use rand_pcg::Pcg64;
 
 use crate::expr::BrokerExpr;
-use crate::model::{AgentId, Attribute, BrokerId, FrameworkId, Offer, OfferId, Resource, TaskId};
+use crate::model::{
+    AgentId, Attribute, BrokerId, FrameworkId, Offer, OfferId, Resource, Scalar, TaskId,
+};
 use crate::range::Range;
 use crate::scheduler::{
     Action, BrokerSettings, Command, CommandError, CommandId, Config, Input, Response, Scheduler,
@@ -752,17 +754,18 @@ impl Sim {
                     ));
                 }
             }
-            let (mut cpus, mut mem, mut port) = (0.0, 0.0, None);
-            for r in &t.resources {
+            // Mesos takes the executor's resources from the offer too.
+            let (mut cpus, mut mem, mut port) = (Scalar::ZERO, Scalar::ZERO, None);
+            for r in t.resources.iter().chain(&t.executor_resources) {
                 match r.resource.name.as_str() {
-                    "cpus" => cpus += r.resource.scalar_value(),
-                    "mem" => mem += r.resource.scalar_value(),
+                    "cpus" => cpus += Scalar::from(r.resource.scalar_value()),
+                    "mem" => mem += Scalar::from(r.resource.scalar_value()),
                     "ports" => port = r.resource.range_values().first().map(Range::start),
                     _ => {}
                 }
             }
-            let fits = cpus <= o.cpus + 1e-9
-                && mem <= o.mem + 1e-9
+            let fits = cpus <= Scalar::from(o.cpus)
+                && mem <= Scalar::from(o.mem)
                 && port.is_none_or(|p| o.ports.iter().any(|r| r.contains(p)));
             if !fits {
                 self.violation(format!(
@@ -781,8 +784,8 @@ impl Sim {
                     broker: Some(t.broker),
                     agent: o.agent,
                     state: UpdateState::Staging,
-                    cpus,
-                    mem,
+                    cpus: cpus.to_f64(),
+                    mem: mem.to_f64(),
                     port,
                     unacked: None,
                     endpoint: format!("{hostname}:{}", port.unwrap_or(0)),

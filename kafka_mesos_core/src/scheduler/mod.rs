@@ -53,7 +53,8 @@ use crate::model::{
 };
 use crate::options::Options;
 use crate::placement::{
-    DeclinePolicy, DeclineReason, Mismatch, TaskResource, placed_values, plan_offers,
+    DeclinePolicy, DeclineReason, ExecutorResources, Mismatch, ReservationRules, TaskResource,
+    placed_values, plan_offers,
 };
 use crate::time::{Period, Timestamp};
 
@@ -73,6 +74,8 @@ pub struct Config {
     pub decline: DeclinePolicy,
     /// Kafka's `zookeeper.connect`, given to brokers as a default option.
     pub kafka_zk: Option<String>,
+    /// What each broker's executor takes from the offer besides the broker (default nothing).
+    pub executor: ExecutorResources,
 }
 
 impl Default for Config {
@@ -84,6 +87,7 @@ impl Default for Config {
             reconciliation_attempts: 6,
             decline: DeclinePolicy::default(),
             kafka_zk: None,
+            executor: ExecutorResources::default(),
         }
     }
 }
@@ -231,6 +235,8 @@ pub struct TaskLaunch {
     pub broker: BrokerId,
     /// Resources, each carved from a resource of the offer.
     pub resources: Vec<TaskResource>,
+    /// The executor's own resources, carved from the same offer after the task's.
+    pub executor_resources: Vec<TaskResource>,
     /// The executor's configuration.
     pub config: LaunchConfig,
 }
@@ -545,7 +551,10 @@ impl Scheduler {
         let plan = plan_offers(
             &candidates,
             &offers,
-            &self.config.framework_role,
+            ReservationRules {
+                role: &self.config.framework_role,
+                executor: self.config.executor,
+            },
             now,
             placed,
             &self.config.decline,
@@ -652,6 +661,7 @@ impl Scheduler {
             executor_id,
             broker: id,
             resources: reservation.resources,
+            executor_resources: reservation.executor_resources,
             config,
         }
     }

@@ -154,6 +154,7 @@ fn the_invariant_checks_fire() {
         executor_id: crate::model::ExecutorId("e".into()),
         broker: BrokerId(0),
         resources: vec![],
+        executor_resources: vec![],
         config: crate::scheduler::LaunchConfig {
             id: BrokerId(0),
             hostname: "slave0".into(),
