@@ -803,7 +803,7 @@ impl Sim {
 
     fn check_reply_persisted(&mut self, reply: &Result<Response, CommandError>) {
         let brokers = match reply {
-            Ok(Response::Brokers(b) | Response::Restarted(b)) => b.clone(),
+            Ok(Response::Brokers(b) | Response::Restarted { brokers: b, .. }) => b.clone(),
             Ok(Response::Started { brokers, .. } | Response::Stopped { brokers, .. }) => {
                 brokers.clone()
             }
@@ -1020,7 +1020,8 @@ impl Sim {
                 let e: BrokerExpr = expr.parse().expect("valid");
                 self.command(Command::Restart {
                     expr: e,
-                    timeout: Period::from_secs(rng.random_range(1..120)),
+                    // Zero schedules the roll and replies at once.
+                    timeout: Period::from_secs(rng.random_range(0..120)),
                 });
             }
             8 => {
@@ -1068,7 +1069,7 @@ fn describe_reply(r: &Result<Response, CommandError>) -> String {
         Ok(Response::Removed(ids)) => format!("removed {}", ids.len()),
         Ok(Response::Started { status, .. }) => format!("started ({status:?})"),
         Ok(Response::Stopped { status, .. }) => format!("stopped ({status:?})"),
-        Ok(Response::Restarted(_)) => "restarted".into(),
+        Ok(Response::Restarted { status, .. }) => format!("restarted ({status:?})"),
         Err(e) => format!("error: {e}"),
     }
 }

@@ -144,7 +144,7 @@ impl FromStr for Scalar {
             let value: f64 = text.parse().map_err(|_| err())?;
             let t = (value * 1000.0).round();
             // 2^63: the first magnitude that i64 does not hold.
-            if !t.is_finite() || t.abs() >= 9.223_372_036_854_775_808e18 {
+            if !t.is_finite() || t.abs() >= 2f64.powi(63) {
                 return Err(err());
             }
             i128::from(t as i64)

@@ -194,7 +194,14 @@ fn an_offer_that_exactly_fits_broker_and_executor_is_accepted() {
     assert_eq!(sources, [0, 2]);
     // The role's cpus are all the broker's; the executor's tenth is the unreserved rest.
     let role_first = offer("cpus:1; cpus(role):0.95; mem:2080; ports:1000");
-    let r = match_offer(&b, &role_first, rules, Timestamp(0), &PlacedValues::default()).unwrap();
+    let r = match_offer(
+        &b,
+        &role_first,
+        rules,
+        Timestamp(0),
+        &PlacedValues::default(),
+    )
+    .unwrap();
     assert_eq!(
         r.to_string(),
         "cpus:0.05; cpus(role):0.95; mem:2048; ports:1000 + executor cpus:0.1; mem:32"
@@ -237,7 +244,10 @@ fn an_offer_that_fits_only_the_broker_is_declined_naming_the_executor() {
         &mut rng(),
     );
     assert!(plan.launches.is_empty());
-    assert_eq!(plan.declines[0].reason.to_string(), "mem < 2048 + 32 (executor)");
+    assert_eq!(
+        plan.declines[0].reason.to_string(),
+        "mem < 2048 + 32 (executor)"
+    );
     assert_eq!(
         plan.unplaced[&BrokerId(0)].1.to_string(),
         "mem < 2048 + 32 (executor)"

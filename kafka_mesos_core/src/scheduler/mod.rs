@@ -366,7 +366,11 @@ struct Waiter {
     command: CommandId,
     kind: WaitKind,
     brokers: Vec<BrokerId>,
-    deadline: Timestamp,
+    /// When to give up and reply; `None` for a restart answered at once (timeout zero), whose
+    /// roll goes on until it ends, or until a later command takes one of its brokers over.
+    deadline: Option<Timestamp>,
+    /// The reply has been sent (for a restart with no deadline).
+    answered: bool,
 }
 
 /// The scheduler: brokers, their tasks, the framework id, and the decisions.
@@ -474,7 +478,7 @@ impl Scheduler {
     /// When the scheduler next needs an [`Input::Tick`], if ever.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
         let reconcile = self.reconciliation.as_ref().map(|r| r.next_at);
-        let waiters = self.waiters.iter().map(|w| w.deadline);
+        let waiters = self.waiters.iter().filter_map(|w| w.deadline);
         let wakeups = self.wakeups.iter().copied();
         reconcile.into_iter().chain(waiters).chain(wakeups).min()
     }
@@ -943,6 +947,7 @@ impl Scheduler {
             }
             Command::Start { expr, timeout } => {
                 let ids = self.expand_existing(&expr)?;
+                self.take_over_from_scheduled_rolls(&ids);
                 for i in &ids {
                     let b = self.brokers.get_mut(i).expect("expanded ids exist");
                     b.active = true;
@@ -958,6 +963,7 @@ impl Scheduler {
                 force,
             } => {
                 let ids = self.expand_existing(&expr)?;
+                self.take_over_from_scheduled_rolls(&ids);
                 for i in &ids {
                     let b = self.brokers.get_mut(i).expect("expanded ids exist");
                     b.active = false;
@@ -975,9 +981,11 @@ impl Scheduler {
             }
             Command::Restart { expr, timeout } => {
                 let ids = self.expand_existing(&expr)?;
-                let first = ids[0];
-                self.begin_restart_step(first);
+                self.take_over_from_scheduled_rolls(&ids);
+                self.begin_restart_step(ids[0]);
                 self.dirty = true;
+                // With no deadline the reply comes from the waiter, once the roll's first step
+                // is taken, so that it shows the state persisted with it.
                 self.waiters.push(Waiter {
                     command: id,
                     kind: WaitKind::Restart {
@@ -985,11 +993,23 @@ impl Scheduler {
                         phase: RestartPhase::Stopping,
                     },
                     brokers: ids,
-                    deadline: now + timeout,
+                    deadline: (!timeout.is_zero()).then(|| now + timeout),
+                    answered: false,
                 });
                 Ok(None)
             }
         }
+    }
+
+    /// A start, stop or restart of a broker ends the scheduled rolls (restarts answered at
+    /// once) that include it: the user's latest word about a broker wins, and the roll must
+    /// not go on to restart the next broker on its own later.
+    fn take_over_from_scheduled_rolls(&mut self, ids: &[BrokerId]) {
+        self.waiters.retain(|w| {
+            w.deadline.is_some()
+                || !matches!(w.kind, WaitKind::Restart { .. })
+                || !w.brokers.iter().any(|b| ids.contains(b))
+        });
     }
 
     fn begin_restart_step(&mut self, id: BrokerId) {
@@ -1025,7 +1045,8 @@ impl Scheduler {
             command,
             kind,
             brokers: ids,
-            deadline: now + timeout,
+            deadline: Some(now + timeout),
+            answered: false,
         });
         None
     }
@@ -1045,7 +1066,26 @@ impl Scheduler {
         let mut waiters = std::mem::take(&mut self.waiters);
         let mut keep = Vec::with_capacity(waiters.len());
         for mut w in waiters.drain(..) {
-            match self.advance_waiter(now, &mut w) {
+            let outcome = self.advance_waiter(now, &mut w);
+            if w.deadline.is_none() {
+                // A scheduled roll is answered at once and then just goes on until it ends.
+                if !w.answered {
+                    w.answered = true;
+                    let brokers = self.listed(&w.brokers);
+                    self.out.push(Action::Reply(
+                        w.command,
+                        Ok(Response::Restarted {
+                            brokers,
+                            status: WaitStatus::Scheduled,
+                        }),
+                    ));
+                }
+                if outcome.is_none() {
+                    keep.push(w);
+                }
+                continue;
+            }
+            match outcome {
                 Some(reply) => self.out.push(Action::Reply(w.command, reply)),
                 None => keep.push(w),
             }
@@ -1060,7 +1100,7 @@ impl Scheduler {
         now: Timestamp,
         w: &mut Waiter,
     ) -> Option<Result<Response, CommandError>> {
-        let timed_out = now >= w.deadline;
+        let timed_out = w.deadline.is_some_and(|d| now >= d);
         match &mut w.kind {
             WaitKind::Start | WaitKind::Stop => {
                 let start = matches!(w.kind, WaitKind::Start);
@@ -1087,7 +1127,10 @@ impl Scheduler {
             }
             WaitKind::Restart { index, phase } => loop {
                 let Some(&current) = w.brokers.get(*index) else {
-                    return Some(Ok(Response::Restarted(self.listed(&w.brokers))));
+                    return Some(Ok(Response::Restarted {
+                        brokers: self.listed(&w.brokers),
+                        status: WaitStatus::Done,
+                    }));
                 };
                 if !self.brokers.contains_key(&current) {
                     return Some(Err(CommandError::NotFound(vec![current])));
