@@ -1,5 +1,6 @@
 use super::*;
-use crate::model::Resource;
+use crate::expr::BrokerExpr;
+use crate::model::{Resource, Task};
 
 const T0: Timestamp = Timestamp(1_700_000_000_000);
 
