@@ -150,8 +150,8 @@ struct SimTask {
     broker: Option<BrokerId>,
     agent: usize,
     state: UpdateState,
-    cpus: f64,
-    mem: f64,
+    cpus: Scalar,
+    mem: Scalar,
     port: Option<u64>,
     /// The last update sent and not acknowledged.
     unacked: Option<TaskUpdate>,
@@ -167,8 +167,8 @@ impl SimTask {
 #[derive(Debug, Clone)]
 struct OutstandingOffer {
     agent: usize,
-    cpus: f64,
-    mem: f64,
+    cpus: Scalar,
+    mem: Scalar,
     ports: Vec<Range>,
 }
 
@@ -456,9 +456,9 @@ impl Sim {
         }
     }
 
-    fn free_resources(&self, agent: usize) -> (f64, f64, Vec<Range>) {
+    fn free_resources(&self, agent: usize) -> (Scalar, Scalar, Vec<Range>) {
         let a = &self.config.agents[agent];
-        let (mut cpus, mut mem) = (a.cpus, a.mem);
+        let (mut cpus, mut mem) = (Scalar::from(a.cpus), Scalar::from(a.mem));
         let mut used_ports = BTreeSet::new();
         for t in self
             .tasks
@@ -489,7 +489,7 @@ impl Sim {
                 _ => {}
             }
         }
-        (cpus.max(0.0), mem.max(0.0), ranges)
+        (cpus.max(Scalar::ZERO), mem.max(Scalar::ZERO), ranges)
     }
 
     fn offer_round(&mut self) {
@@ -505,13 +505,16 @@ impl Sim {
                 continue;
             }
             let (cpus, mem, ports) = self.free_resources(agent);
-            if cpus < 0.01 && mem < 1.0 {
+            if cpus < Scalar::from(0.01) && mem < Scalar::from(1.0) {
                 continue;
             }
             self.next_offer += 1;
             let id = OfferId(format!("offer-{}", self.next_offer));
             let a = &self.config.agents[agent];
-            let mut resources = vec![Resource::scalar("cpus", cpus), Resource::scalar("mem", mem)];
+            let mut resources = vec![
+                Resource::scalar("cpus", cpus.to_f64()),
+                Resource::scalar("mem", mem.to_f64()),
+            ];
             if !ports.is_empty() {
                 resources.push(Resource::ranges("ports", ports.clone()));
             }
@@ -764,8 +767,8 @@ impl Sim {
                     _ => {}
                 }
             }
-            let fits = cpus <= Scalar::from(o.cpus)
-                && mem <= Scalar::from(o.mem)
+            let fits = cpus <= o.cpus
+                && mem <= o.mem
                 && port.is_none_or(|p| o.ports.iter().any(|r| r.contains(p)));
             if !fits {
                 self.violation(format!(
@@ -784,8 +787,8 @@ impl Sim {
                     broker: Some(t.broker),
                     agent: o.agent,
                     state: UpdateState::Staging,
-                    cpus: cpus.to_f64(),
-                    mem: mem.to_f64(),
+                    cpus,
+                    mem,
                     port,
                     unacked: None,
                     endpoint: format!("{hostname}:{}", port.unwrap_or(0)),

@@ -1,6 +1,7 @@
 use proptest::prelude::*;
 
 use super::*;
+use crate::model::Scalar;
 use crate::scheduler::WaitStatus;
 
 fn sim(seed: u64) -> Sim {
@@ -190,8 +191,8 @@ fn the_invariant_checks_fire() {
         offer_id.clone(),
         OutstandingOffer {
             agent: 0,
-            cpus: 8.0,
-            mem: 32768.0,
+            cpus: Scalar::from(8.0),
+            mem: Scalar::from(32768.0),
             ports: vec![Range::new(31000, 31099).unwrap()],
         },
     );
@@ -267,8 +268,8 @@ fn the_invariant_checks_fire() {
         offer_id.clone(),
         OutstandingOffer {
             agent: 1,
-            cpus: 8.0,
-            mem: 32768.0,
+            cpus: Scalar::from(8.0),
+            mem: Scalar::from(32768.0),
             ports: vec![Range::new(31000, 31099).unwrap()],
         },
     );
@@ -294,7 +295,16 @@ proptest! {
     /// Any sequence of commands and faults keeps every invariant.
     #[test]
     fn random_operations_keep_the_invariants((seed, ops) in ops()) {
-        let mut s = sim(seed);
+        // Half the runs with an executor that takes resources of its own: launches must
+        // still fit their offers, executor included.
+        let mut config = SimConfig::default();
+        if seed % 2 == 1 {
+            config.scheduler.executor = crate::placement::ExecutorResources {
+                cpus: Scalar::from(0.1),
+                mem: Scalar::from(32.0),
+            };
+        }
+        let mut s = Sim::new(config, seed);
         let mut rng = Pcg64::seed_from_u64(seed);
         for op in ops {
             s.random_op(op, &mut rng);
