@@ -143,10 +143,10 @@ fn case_25_other_roles_are_ignored_unlike_the_original() {
 }
 
 /// Case 27. The original renamed the volume's container path to `data`, which Mesos rejects
-/// (the task's volume must be the offered one); the path is kept here and reported as
-/// `volume_path`.
+/// (the task's volume must be the offered one, issues #225 and #226); the path is kept here,
+/// with the source and reservation, and reported as `volume_path`.
 #[test]
-fn case_27_volume_keeps_its_source_and_reservation() {
+fn case_27_volume_keeps_its_path_and_source_unlike_the_original() {
     let b = broker("cpus=0 mem=0 volume=test");
     let mut o = offer("ports:1000; disk(role,principal)[test:mount_point]:100");
     o.resources[1].disk.as_mut().unwrap().source = Some(crate::model::DiskSource::Mount {
@@ -404,8 +404,10 @@ fn rng() -> Pcg64 {
     Pcg64::seed_from_u64(7)
 }
 
+/// The original refused an offer for the longest wait of all candidates, so a broker waiting
+/// 30 s on its failover delay was hidden for an hour behind an unrelated broker.
 #[test]
-fn decline_filters_take_the_soonest_retry_with_jitter() {
+fn decline_filters_take_the_soonest_retry_unlike_the_original() {
     let policy = DeclinePolicy::default();
     let mut r = rng();
     for _ in 0..200 {

@@ -602,9 +602,10 @@ fn case_42_reconciliation_retries_then_kills() {
     assert!(!h.s.is_reconciling());
 }
 
-/// Case 43 and issue #310: a RUNNING answer ends reconciling, refreshing the endpoint.
+/// Case 43 and issue #310: a RUNNING answer ends reconciling, refreshing the endpoint (the
+/// original kept the endpoint it had, or none).
 #[test]
-fn case_43_reconciliation_completes() {
+fn case_43_reconciliation_refreshes_the_endpoint_unlike_the_original() {
     let mut h = harness();
     h.running(1, "host1");
     h.subscribe();
@@ -644,7 +645,7 @@ fn reconciliation_paths_for_each_answer() {
 /// Issue #306: a snapshot taken while reconciling restores into a scheduler that reconciles
 /// again on subscription instead of waiting forever.
 #[test]
-fn a_snapshot_saved_mid_reconciliation_resumes() {
+fn a_snapshot_saved_mid_reconciliation_resumes_unlike_the_original() {
     let mut h = harness();
     h.running(0, "host1");
     h.subscribe();
@@ -1040,7 +1041,7 @@ fn launch_config(options: &str) -> LaunchConfig {
 }
 
 #[test]
-fn case_49_50_bind_address_rewrites_host_name_and_listeners() {
+fn case_49_50_bind_address_keeps_listener_protocols_unlike_the_original() {
     let c = launch_config("host.name=123");
     assert_eq!(c.broker_options(None).get("host.name"), Some("123"));
     assert_eq!(
@@ -1124,9 +1125,11 @@ fn case_52_new_task() {
 }
 
 /// A broker that dies shortly after every start backs off and hits max-tries; one that ran
-/// longer than the failover max delay starts counting afresh.
+/// longer than the failover max delay starts counting afresh. (The original forgot failures
+/// as soon as a task reported running, so a crash loop never backed off nor reached
+/// max-tries.)
 #[test]
-fn crash_loops_back_off_and_stable_runs_reset_failures() {
+fn failures_are_forgotten_only_after_a_run_of_the_max_delay_unlike_the_original() {
     let mut h = harness();
     h.subscribe();
     h.add(
