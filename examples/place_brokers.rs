@@ -1,7 +1,7 @@
 //! Places three brokers on offers from simulated agents and shows every decision.
 //!
-//! Brokers 0..2 ask for one CPU and 2 GB each, with `hostname=unique` and `rack=groupBy:3`.
-//! Five agents on three racks offer resources; one is too small, one sits on a rack already
+//! Brokers 0..2 ask for one CPU and 2 GB each, with `hostname=unique` and `rack=groupBy:3`;
+//! each broker's executor takes 0.1 CPU and 32 MB more from the same offer. Five agents on three racks offer resources; one is too small, one sits on a rack already
 //! used. The plan launches each broker on its own host and rack, declines the rest with the
 //! reason and the filter duration, and the brokers are printed as `broker list` shows them.
 //!
@@ -11,10 +11,12 @@ use std::collections::BTreeMap;
 
 use kafka_mesos::core::constraints::PlacedValues;
 use kafka_mesos::core::model::{
-    AgentId, Broker, BrokerId, ExecutorId, Offer, RenderOptions, Task, TaskId, TaskState,
+    AgentId, Broker, BrokerId, ExecutorId, Offer, RenderOptions, Scalar, Task, TaskId, TaskState,
     render_broker,
 };
-use kafka_mesos::core::placement::{DeclinePolicy, plan_offers};
+use kafka_mesos::core::placement::{
+    DeclinePolicy, ExecutorResources, ReservationRules, plan_offers,
+};
 use kafka_mesos::core::time::Timestamp;
 use rand::SeedableRng;
 
@@ -62,10 +64,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let candidates: Vec<&Broker> = brokers.values().filter(|b| b.should_start()).collect();
     let mut rng = rand_pcg::Pcg64::seed_from_u64(42);
+    let rules = ReservationRules {
+        role: "*",
+        executor: ExecutorResources {
+            cpus: Scalar::from(0.1),
+            mem: Scalar::from(32.0),
+        },
+    };
     let plan = plan_offers(
         &candidates,
         &offers,
-        "*",
+        rules,
         now,
         PlacedValues::default(),
         &DeclinePolicy::default(),

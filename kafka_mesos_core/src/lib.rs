@@ -11,7 +11,8 @@
 //! - [`options`]: escaped `key=value,...` maps for `--options`, with `$id` interpolation.
 //! - [`expr`]: broker expressions (`0..2`, `*[rack=r1]`) and topic expressions (`t*`).
 //! - [`constraints`]: `like:`, `unlike:`, `unique`, `cluster`, `groupBy` placement constraints.
-//! - [`model`]: brokers, tasks, offers and resources, and the text `broker list` prints.
+//! - [`model`]: brokers, tasks, offers and resources (amounts in Mesos's three-decimal
+//!   [`Scalar`](model::Scalar)), and the text `broker list` prints.
 //! - [`failover`]: restart backoff and host stickiness.
 //! - [`placement`]: matching offers to brokers, with ordered reasons and decline filters.
 //! - [`assignment`]: Kafka's replica assignment, rack-aware assignment and realignment.

@@ -3,14 +3,16 @@
 //! For each offer the checks run in a fixed order, and the first failure is the reason given:
 //!
 //! 1. `cpus < X`, 2. `mem < X`, 3. `no suitable port`, 4. `offer missing volume: V` — the
-//!    offer can never fit; 5. a constraint (`no rack`, `rack doesn't match unique`) — it does
+//!    offer can never fit (when the executor takes cpus or mem of its own the reason says so:
+//!    `mem < 2048 + 32 (executor)`); 5. a constraint (`no rack`, `rack doesn't match unique`) — it does
 //!    not fit now;
 //! 6. `hostname != stickiness host` and 7. `waiting to restart` — it may fit after a known
 //!    time.
 //!
 //! Resources reserved for the framework's role are used before unreserved (`*`) ones.
 //! Dynamically reserved resources (those with a principal) are left alone, except for the
-//! persistent volume a broker asks for.
+//! persistent volume a broker asks for. The executor's cpus and mem come from the same
+//! resources, after the broker's: Mesos accepts a launch only when the offer holds both.
 //!
 //! ```
 //! use kafka_mesos_core::constraints::PlacedValues;
@@ -35,31 +37,56 @@ use rand::{Rng, RngExt};
 
 use crate::constraints::{ConstraintMismatch, PlacedValues};
 
-use crate::model::{Broker, BrokerId, Offer, OfferId, Resource, ResourceValue, Resources};
+use crate::model::{Broker, BrokerId, Offer, OfferId, Resource, ResourceValue, Resources, Scalar};
 use crate::range::{PortRange, Range};
 use crate::time::{Period, Timestamp};
 
-/// Scalars are compared in thousandths, as Mesos does, so `0.2 + 0.3` is exactly `0.5`.
-fn milli(x: f64) -> i64 {
-    (x * 1000.0).round() as i64
+/// What the executor of each broker task takes besides the broker's own resources.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExecutorResources {
+    /// CPUs of the executor.
+    pub cpus: Scalar,
+    /// Memory of the executor (MB).
+    pub mem: Scalar,
 }
 
-fn from_milli(m: i64) -> f64 {
-    m as f64 / 1000.0
+/// How reservations are carved from offers: the framework's role, whose reserved resources are
+/// used before unreserved ones, and what each broker's executor takes on top of the broker.
+///
+/// A role alone converts into rules with an executor that takes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReservationRules<'a> {
+    /// The framework's role (`*` for none).
+    pub role: &'a str,
+    /// The executor's resources.
+    pub executor: ExecutorResources,
+}
+
+impl<'a> From<&'a str> for ReservationRules<'a> {
+    fn from(role: &'a str) -> Self {
+        ReservationRules {
+            role,
+            executor: ExecutorResources::default(),
+        }
+    }
 }
 
 /// Why an offer does not fit a broker.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DeclineReason {
-    /// Fewer CPUs than the broker needs.
+    /// Fewer CPUs than the broker and its executor need.
     Cpus {
         /// CPUs the broker needs.
         needed: f64,
+        /// CPUs its executor needs on top.
+        executor: Scalar,
     },
-    /// Less memory than the broker needs (MB).
+    /// Less memory than the broker and its executor need (MB).
     Mem {
         /// Memory the broker needs.
         needed: u64,
+        /// Memory its executor needs on top.
+        executor: Scalar,
     },
     /// No offered port is the broker's port or within its range.
     NoSuitablePort,
@@ -84,8 +111,14 @@ pub enum DeclineReason {
 impl fmt::Display for DeclineReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DeclineReason::Cpus { needed } => write!(f, "cpus < {needed:?}"),
-            DeclineReason::Mem { needed } => write!(f, "mem < {needed}"),
+            DeclineReason::Cpus { needed, executor } => {
+                write!(f, "cpus < {needed:?}")?;
+                executor_part(f, *executor)
+            }
+            DeclineReason::Mem { needed, executor } => {
+                write!(f, "mem < {needed}")?;
+                executor_part(f, *executor)
+            }
             DeclineReason::NoSuitablePort => f.write_str("no suitable port"),
             DeclineReason::MissingVolume(v) => write!(f, "offer missing volume: {v}"),
             DeclineReason::Constraint(c) => c.fmt(f),
@@ -94,6 +127,14 @@ impl fmt::Display for DeclineReason {
             DeclineReason::NoWork => f.write_str("no work to do"),
         }
     }
+}
+
+/// ` + 32 (executor)` when the executor needs some of the resource.
+fn executor_part(f: &mut fmt::Formatter<'_>, executor: Scalar) -> fmt::Result {
+    if executor.is_positive() {
+        write!(f, " + {executor} (executor)")?;
+    }
+    Ok(())
 }
 
 /// When an offer like the declined one could fit.
@@ -129,12 +170,12 @@ pub struct TaskResource {
     pub resource: Resource,
 }
 
-/// What an offer gives a broker.
+/// What an offer gives a broker and its executor.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Reservation {
-    /// CPUs reserved, all roles together.
+    /// CPUs reserved for the broker, all roles together.
     pub cpus: f64,
-    /// Memory reserved (MB), all roles together.
+    /// Memory reserved for the broker (MB), all roles together.
     pub mem: f64,
     /// The port chosen.
     pub port: Option<u16>,
@@ -144,11 +185,22 @@ pub struct Reservation {
     pub volume_path: Option<String>,
     /// The task's resources.
     pub resources: Vec<TaskResource>,
+    /// The executor's resources, carved from the same offer resources after the task's.
+    pub executor_resources: Vec<TaskResource>,
 }
 
+/// The task's resources, then ` + executor ` and the executor's when it has any:
+/// `cpus:1; mem:2048; ports:31000 + executor cpus:0.1; mem:32`.
 impl fmt::Display for Reservation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        Resources(self.resources.iter().map(|r| r.resource.clone()).collect()).fmt(f)
+        let text = |list: &[TaskResource]| {
+            Resources(list.iter().map(|r| r.resource.clone()).collect()).to_string()
+        };
+        f.write_str(&text(&self.resources))?;
+        if !self.executor_resources.is_empty() {
+            write!(f, " + executor {}", text(&self.executor_resources))?;
+        }
+        Ok(())
     }
 }
 
@@ -156,6 +208,7 @@ impl fmt::Display for Reservation {
 #[derive(Debug)]
 pub struct OfferSummary<'a> {
     offer: &'a Offer,
+    executor: ExecutorResources,
     cpus: Pool,
     mem: Pool,
     role_ports: Vec<(Range, usize)>,
@@ -166,12 +219,12 @@ pub struct OfferSummary<'a> {
 /// Amounts of one scalar resource by offer entry: reserved for the role first, then shared.
 #[derive(Debug, Default)]
 struct Pool {
-    entries: Vec<(usize, i64)>,
-    total: i64,
+    entries: Vec<(usize, Scalar)>,
+    total: Scalar,
 }
 
 impl Pool {
-    fn new(role: Vec<(usize, i64)>, shared: Vec<(usize, i64)>) -> Pool {
+    fn new(role: Vec<(usize, Scalar)>, shared: Vec<(usize, Scalar)>) -> Pool {
         let entries: Vec<_> = role.into_iter().chain(shared).collect();
         Pool {
             total: entries.iter().map(|e| e.1).sum(),
@@ -179,13 +232,16 @@ impl Pool {
         }
     }
 
-    /// Takes up to `want` (thousandths), role entries first; returns (entry, amount) pairs.
-    fn take(&self, want: i64) -> impl Iterator<Item = (usize, i64)> + '_ {
-        let mut left = want;
+    /// Takes up to `want` after the first `skip` (already taken by someone else), role
+    /// entries first; returns (entry, amount) pairs.
+    fn take(&self, skip: Scalar, want: Scalar) -> impl Iterator<Item = (usize, Scalar)> + '_ {
+        let (mut skip, mut left) = (skip, want);
         self.entries.iter().filter_map(move |&(i, have)| {
-            let t = have.min(left);
+            let skipped = have.min(skip);
+            skip -= skipped;
+            let t = (have - skipped).min(left);
             left -= t;
-            (t > 0).then_some((i, t))
+            t.is_positive().then_some((i, t))
         })
     }
 }
@@ -204,8 +260,11 @@ fn usable_for(resource: &Resource, role: &str) -> Option<bool> {
 }
 
 impl<'a> OfferSummary<'a> {
-    /// Digests `offer` for a framework registered with `role`.
-    pub fn new(offer: &'a Offer, role: &str) -> Self {
+    /// Digests `offer` for a framework with these rules (or just a role, see
+    /// [`ReservationRules`]).
+    pub fn new<'r>(offer: &'a Offer, rules: impl Into<ReservationRules<'r>>) -> Self {
+        let rules = rules.into();
+        let role = rules.role;
         let mut cpus = (Vec::new(), Vec::new());
         let mut mem = (Vec::new(), Vec::new());
         let mut role_ports = Vec::new();
@@ -216,10 +275,10 @@ impl<'a> OfferSummary<'a> {
             };
             match (r.name.as_str(), &r.value) {
                 ("cpus", ResourceValue::Scalar(v)) => {
-                    if is_role { &mut cpus.0 } else { &mut cpus.1 }.push((i, milli(*v)))
+                    if is_role { &mut cpus.0 } else { &mut cpus.1 }.push((i, Scalar::from(*v)))
                 }
                 ("mem", ResourceValue::Scalar(v)) => {
-                    if is_role { &mut mem.0 } else { &mut mem.1 }.push((i, milli(*v)))
+                    if is_role { &mut mem.0 } else { &mut mem.1 }.push((i, Scalar::from(*v)))
                 }
                 ("ports", ResourceValue::Ranges(ranges)) => {
                     let target = if is_role {
@@ -236,6 +295,7 @@ impl<'a> OfferSummary<'a> {
         shared_ports.sort_by_key(|(r, _)| r.start());
         OfferSummary {
             offer,
+            executor: rules.executor,
             cpus: Pool::new(cpus.0, cpus.1),
             mem: Pool::new(mem.0, mem.1),
             role_ports,
@@ -269,16 +329,25 @@ impl<'a> OfferSummary<'a> {
         })
     }
 
-    /// What the offer can give a broker with these needs, capped at what it has.
+    /// What the offer can give a broker with these needs and its executor, capped at what
+    /// it has; the broker is served first.
     pub fn reserve(&self, broker: &Broker) -> Reservation {
         let spec = &broker.spec;
         let mut out = Reservation::default();
-        let (cpus, cpu_resources) = self.scalar(&self.cpus, milli(spec.cpus), "cpus");
-        let (mem, mem_resources) = self.scalar(&self.mem, milli(spec.mem as f64), "mem");
-        out.cpus = from_milli(cpus);
-        out.mem = from_milli(mem);
+        let (cpus, mem) = (Scalar::from(spec.cpus), Scalar::from(spec.mem));
+        let (task_cpus, cpu_resources) = self.scalar(&self.cpus, Scalar::ZERO, cpus, "cpus");
+        let (task_mem, mem_resources) = self.scalar(&self.mem, Scalar::ZERO, mem, "mem");
+        out.cpus = task_cpus.to_f64();
+        out.mem = task_mem.to_f64();
         out.resources.extend(cpu_resources);
         out.resources.extend(mem_resources);
+        for (pool, skip, want, name) in [
+            (&self.cpus, task_cpus, self.executor.cpus, "cpus"),
+            (&self.mem, task_mem, self.executor.mem, "mem"),
+        ] {
+            let (_, resources) = self.scalar(pool, skip, want, name);
+            out.executor_resources.extend(resources);
+        }
         if let Some((port, i)) = self.port(spec.port) {
             out.port = Some(port);
             let src = &self.offer.resources[i];
@@ -313,10 +382,16 @@ impl<'a> OfferSummary<'a> {
         out
     }
 
-    /// Takes up to `want` thousandths from `pool`, listing unreserved resources before
-    /// reserved ones as Mesos does.
-    fn scalar(&self, pool: &Pool, want: i64, name: &str) -> (i64, Vec<TaskResource>) {
-        let mut taken: Vec<(usize, i64)> = pool.take(want).collect();
+    /// Takes up to `want` from `pool` after the first `skip`, listing unreserved resources
+    /// before reserved ones as Mesos does.
+    fn scalar(
+        &self,
+        pool: &Pool,
+        skip: Scalar,
+        want: Scalar,
+        name: &str,
+    ) -> (Scalar, Vec<TaskResource>) {
+        let mut taken: Vec<(usize, Scalar)> = pool.take(skip, want).collect();
         taken.sort_by_key(|(i, _)| self.offer.resources[*i].role != "*");
         let total = taken.iter().map(|t| t.1).sum();
         let resources = taken
@@ -325,7 +400,7 @@ impl<'a> OfferSummary<'a> {
                 source: i,
                 resource: Resource {
                     name: name.to_string(),
-                    value: ResourceValue::Scalar(from_milli(amount)),
+                    value: ResourceValue::Scalar(amount.to_f64()),
                     disk: None,
                     ..self.offer.resources[i].clone()
                 },
@@ -378,22 +453,22 @@ impl<'a> OfferSummary<'a> {
     }
 }
 
-/// A broker waiting for an offer, with its needs in the units offers are compared in.
+/// A broker waiting for an offer, with what it and its executor need together.
 #[derive(Debug, Clone, Copy)]
 struct Candidate<'a> {
     broker: &'a Broker,
-    cpus: i64,
-    mem: i64,
+    cpus: Scalar,
+    mem: Scalar,
     /// Candidates with equal constraints share a group.
     group: usize,
 }
 
 impl<'a> Candidate<'a> {
-    fn new(broker: &'a Broker, group: usize) -> Self {
+    fn new(broker: &'a Broker, executor: ExecutorResources, group: usize) -> Self {
         Candidate {
             broker,
-            cpus: milli(broker.spec.cpus),
-            mem: milli(broker.spec.mem as f64),
+            cpus: Scalar::from(broker.spec.cpus) + executor.cpus,
+            mem: Scalar::from(broker.spec.mem) + executor.mem,
             group,
         }
     }
@@ -429,12 +504,24 @@ impl Rejection {
         }
     }
 
-    fn into_mismatch(self, broker: &Broker, offer: &Offer, now: Timestamp) -> Mismatch {
+    fn into_mismatch(
+        self,
+        broker: &Broker,
+        offer: &Offer,
+        executor: ExecutorResources,
+        now: Timestamp,
+    ) -> Mismatch {
         let retry = self.retry(broker, now);
         let spec = &broker.spec;
         let reason = match self {
-            Rejection::Cpus => DeclineReason::Cpus { needed: spec.cpus },
-            Rejection::Mem => DeclineReason::Mem { needed: spec.mem },
+            Rejection::Cpus => DeclineReason::Cpus {
+                needed: spec.cpus,
+                executor: executor.cpus,
+            },
+            Rejection::Mem => DeclineReason::Mem {
+                needed: spec.mem,
+                executor: executor.mem,
+            },
             Rejection::Port => DeclineReason::NoSuitablePort,
             Rejection::Volume => {
                 DeclineReason::MissingVolume(spec.volume.clone().unwrap_or_default())
@@ -475,19 +562,26 @@ pub fn suitable_port(ranges: &[(Range, usize)], wanted: Option<PortRange>) -> Op
     }
 }
 
-/// Matches one offer against one broker at `now`. `placed` holds the attribute values of the
-/// brokers that have tasks (for constraints).
-pub fn match_offer(
+/// Matches one offer against one broker at `now` under `rules` (or just a role, see
+/// [`ReservationRules`]). `placed` holds the attribute values of the brokers that have tasks
+/// (for constraints).
+pub fn match_offer<'r>(
     broker: &Broker,
     offer: &Offer,
-    role: &str,
+    rules: impl Into<ReservationRules<'r>>,
     now: Timestamp,
     placed: &PlacedValues,
 ) -> Result<Reservation, Mismatch> {
-    let summary = OfferSummary::new(offer, role);
+    let rules = rules.into();
+    let summary = OfferSummary::new(offer, rules);
     summary
-        .check(&Candidate::new(broker, 0), now, placed, &mut None)
-        .map_err(|r| r.into_mismatch(broker, offer, now))?;
+        .check(
+            &Candidate::new(broker, rules.executor, 0),
+            now,
+            placed,
+            &mut None,
+        )
+        .map_err(|r| r.into_mismatch(broker, offer, rules.executor, now))?;
     Ok(summary.reserve(broker))
 }
 
@@ -577,20 +671,23 @@ pub struct OfferPlan {
     pub unplaced: BTreeMap<BrokerId, (OfferId, Mismatch)>,
 }
 
-/// Places `candidates` (brokers that need a task, in priority order) on `offers`.
+/// Places `candidates` (brokers that need a task, in priority order) on `offers` under
+/// `rules` (or just a role, see [`ReservationRules`]).
 ///
 /// Each offer goes to the first candidate it fits; a placed broker takes no second offer, and
 /// its host and attributes count for the constraints of the brokers placed after it. `placed`
 /// starts with the values of the brokers that already have tasks.
-pub fn plan_offers<R: Rng + ?Sized>(
+pub fn plan_offers<'r, R: Rng + ?Sized>(
     candidates: &[&Broker],
     offers: &[Offer],
-    role: &str,
+    rules: impl Into<ReservationRules<'r>>,
     now: Timestamp,
     mut placed: PlacedValues,
     policy: &DeclinePolicy,
     rng: &mut R,
 ) -> OfferPlan {
+    let rules = rules.into();
+    let executor = rules.executor;
     let mut plan = OfferPlan::default();
     // (position in `candidates`, candidate), in priority order; placed ones are removed.
     // Grouped by their text, which keeps the order (the reason names the first unmet one).
@@ -599,7 +696,7 @@ pub fn plan_offers<R: Rng + ?Sized>(
     for (i, b) in candidates.iter().enumerate() {
         let next = groups.len();
         let group = *groups.entry(b.spec.constraints.to_string()).or_insert(next);
-        waiting.push((i, Candidate::new(b, group)));
+        waiting.push((i, Candidate::new(b, executor, group)));
     }
     let mut unmet: Vec<Option<Option<usize>>> = vec![None; groups.len()];
     // For each candidate: the last offer it declined and why.
@@ -614,7 +711,7 @@ pub fn plan_offers<R: Rng + ?Sized>(
             });
             continue;
         }
-        let summary = OfferSummary::new(offer, role);
+        let summary = OfferSummary::new(offer, rules);
         unmet.iter_mut().for_each(|u| *u = None);
         // The candidate that could use the offer soonest, and when.
         let mut soonest: Option<(Retry, usize)> = None;
@@ -662,7 +759,9 @@ pub fn plan_offers<R: Rng + ?Sized>(
                         let broker = candidates[cand];
                         let reason = last[cand]
                             .as_ref()
-                            .map(|(_, r)| r.clone().into_mismatch(broker, offer, now).reason)
+                            .map(|(_, r)| {
+                                r.clone().into_mismatch(broker, offer, executor, now).reason
+                            })
                             .unwrap_or(DeclineReason::NoWork);
                         (Some(retry), reason)
                     }
@@ -679,7 +778,7 @@ pub fn plan_offers<R: Rng + ?Sized>(
     }
     for (cand, candidate) in waiting {
         if let Some((index, rejection)) = last[cand].take() {
-            let mismatch = rejection.into_mismatch(candidate.broker, &offers[index], now);
+            let mismatch = rejection.into_mismatch(candidate.broker, &offers[index], executor, now);
             plan.unplaced
                 .insert(candidate.broker.id, (offers[index].id.clone(), mismatch));
         }

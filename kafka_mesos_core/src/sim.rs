@@ -34,7 +34,9 @@ use rand::{Rng, RngExt, SeedableRng};
 use rand_pcg::Pcg64;
 
 use crate::expr::BrokerExpr;
-use crate::model::{AgentId, Attribute, BrokerId, FrameworkId, Offer, OfferId, Resource, TaskId};
+use crate::model::{
+    AgentId, Attribute, BrokerId, FrameworkId, Offer, OfferId, Resource, Scalar, TaskId,
+};
 use crate::range::Range;
 use crate::scheduler::{
     Action, BrokerSettings, Command, CommandError, CommandId, Config, Input, Response, Scheduler,
@@ -148,8 +150,8 @@ struct SimTask {
     broker: Option<BrokerId>,
     agent: usize,
     state: UpdateState,
-    cpus: f64,
-    mem: f64,
+    cpus: Scalar,
+    mem: Scalar,
     port: Option<u64>,
     /// The last update sent and not acknowledged.
     unacked: Option<TaskUpdate>,
@@ -165,8 +167,8 @@ impl SimTask {
 #[derive(Debug, Clone)]
 struct OutstandingOffer {
     agent: usize,
-    cpus: f64,
-    mem: f64,
+    cpus: Scalar,
+    mem: Scalar,
     ports: Vec<Range>,
 }
 
@@ -454,9 +456,9 @@ impl Sim {
         }
     }
 
-    fn free_resources(&self, agent: usize) -> (f64, f64, Vec<Range>) {
+    fn free_resources(&self, agent: usize) -> (Scalar, Scalar, Vec<Range>) {
         let a = &self.config.agents[agent];
-        let (mut cpus, mut mem) = (a.cpus, a.mem);
+        let (mut cpus, mut mem) = (Scalar::from(a.cpus), Scalar::from(a.mem));
         let mut used_ports = BTreeSet::new();
         for t in self
             .tasks
@@ -487,7 +489,7 @@ impl Sim {
                 _ => {}
             }
         }
-        (cpus.max(0.0), mem.max(0.0), ranges)
+        (cpus.max(Scalar::ZERO), mem.max(Scalar::ZERO), ranges)
     }
 
     fn offer_round(&mut self) {
@@ -503,13 +505,16 @@ impl Sim {
                 continue;
             }
             let (cpus, mem, ports) = self.free_resources(agent);
-            if cpus < 0.01 && mem < 1.0 {
+            if cpus < Scalar::from(0.01) && mem < Scalar::from(1.0) {
                 continue;
             }
             self.next_offer += 1;
             let id = OfferId(format!("offer-{}", self.next_offer));
             let a = &self.config.agents[agent];
-            let mut resources = vec![Resource::scalar("cpus", cpus), Resource::scalar("mem", mem)];
+            let mut resources = vec![
+                Resource::scalar("cpus", cpus.to_f64()),
+                Resource::scalar("mem", mem.to_f64()),
+            ];
             if !ports.is_empty() {
                 resources.push(Resource::ranges("ports", ports.clone()));
             }
@@ -752,17 +757,18 @@ impl Sim {
                     ));
                 }
             }
-            let (mut cpus, mut mem, mut port) = (0.0, 0.0, None);
-            for r in &t.resources {
+            // Mesos takes the executor's resources from the offer too.
+            let (mut cpus, mut mem, mut port) = (Scalar::ZERO, Scalar::ZERO, None);
+            for r in t.resources.iter().chain(&t.executor_resources) {
                 match r.resource.name.as_str() {
-                    "cpus" => cpus += r.resource.scalar_value(),
-                    "mem" => mem += r.resource.scalar_value(),
+                    "cpus" => cpus += Scalar::from(r.resource.scalar_value()),
+                    "mem" => mem += Scalar::from(r.resource.scalar_value()),
                     "ports" => port = r.resource.range_values().first().map(Range::start),
                     _ => {}
                 }
             }
-            let fits = cpus <= o.cpus + 1e-9
-                && mem <= o.mem + 1e-9
+            let fits = cpus <= o.cpus
+                && mem <= o.mem
                 && port.is_none_or(|p| o.ports.iter().any(|r| r.contains(p)));
             if !fits {
                 self.violation(format!(
@@ -800,7 +806,7 @@ impl Sim {
 
     fn check_reply_persisted(&mut self, reply: &Result<Response, CommandError>) {
         let brokers = match reply {
-            Ok(Response::Brokers(b) | Response::Restarted(b)) => b.clone(),
+            Ok(Response::Brokers(b) | Response::Restarted { brokers: b, .. }) => b.clone(),
             Ok(Response::Started { brokers, .. } | Response::Stopped { brokers, .. }) => {
                 brokers.clone()
             }
@@ -1017,7 +1023,8 @@ impl Sim {
                 let e: BrokerExpr = expr.parse().expect("valid");
                 self.command(Command::Restart {
                     expr: e,
-                    timeout: Period::from_secs(rng.random_range(1..120)),
+                    // Zero schedules the roll and replies at once.
+                    timeout: Period::from_secs(rng.random_range(0..120)),
                 });
             }
             8 => {
@@ -1065,7 +1072,7 @@ fn describe_reply(r: &Result<Response, CommandError>) -> String {
         Ok(Response::Removed(ids)) => format!("removed {}", ids.len()),
         Ok(Response::Started { status, .. }) => format!("started ({status:?})"),
         Ok(Response::Stopped { status, .. }) => format!("stopped ({status:?})"),
-        Ok(Response::Restarted(_)) => "restarted".into(),
+        Ok(Response::Restarted { status, .. }) => format!("restarted ({status:?})"),
         Err(e) => format!("error: {e}"),
     }
 }

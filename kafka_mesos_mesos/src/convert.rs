@@ -1,9 +1,9 @@
 //! Mesos messages to and from the domain types of [`kafka_mesos_core`].
 //!
 //! Offers become [`model::Offer`]s; the scheduler's launches become `TaskInfo`s whose
-//! resources are copies of the offer's own resources (role, reservations, allocation info,
-//! disk and provider kept byte for byte) with only the amount changed; status updates become
-//! [`TaskUpdate`]s.
+//! resources, the task's and its executor's, are copies of the offer's own resources (role,
+//! reservations, allocation info, disk and provider kept byte for byte) with only the amount
+//! changed, as the core reserved them; status updates become [`TaskUpdate`]s.
 
 use kafka_mesos_core::model::{self, AttributeValue, DiskInfo, DiskSource, ResourceValue};
 use kafka_mesos_core::placement::TaskResource;
@@ -124,7 +124,7 @@ pub fn offer(o: &v1::Offer) -> model::Offer {
     }
 }
 
-/// The Mesos resources for a task: each a copy of the offer resource it is carved from, with
+/// The Mesos resources for a task or its executor: each a copy of the offer resource it is carved from, with
 /// the amount (or port range) of the domain resource. Everything else (role, reservations,
 /// allocation info, disk with its persistence, volume and source, provider) is the offer's,
 /// so Mesos finds the task's resources in the offer.
@@ -169,7 +169,8 @@ pub fn task_resources(
 }
 
 /// How the executor of every broker task is started: the command run in the sandbox, the files
-/// fetched into it, its environment, and the resources of the executor itself.
+/// fetched into it and its environment. Its resources are the scheduler's to reserve
+/// ([`kafka_mesos_core::scheduler::Config::executor`]), since they come out of the same offer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExecutorTemplate {
     /// The command, run by a shell in the sandbox (e.g. `./kafka-mesos executor`).
@@ -178,10 +179,6 @@ pub struct ExecutorTemplate {
     pub uris: Vec<v1::command_info::Uri>,
     /// Extra environment variables.
     pub environment: Vec<(String, String)>,
-    /// CPUs for the executor, on top of the task's.
-    pub cpus: f64,
-    /// Memory for the executor in MB, on top of the task's.
-    pub mem: f64,
     /// The Mesos user tasks run as, if any.
     pub user: Option<String>,
 }
@@ -192,15 +189,14 @@ impl Default for ExecutorTemplate {
             command: "./kafka-mesos executor".into(),
             uris: Vec::new(),
             environment: Vec::new(),
-            cpus: 0.0,
-            mem: 0.0,
             user: None,
         }
     }
 }
 
 /// The `TaskInfo` for a launch on `offer`: the broker's resources copied from the offer, a
-/// custom executor built from `template`, and the launch configuration as JSON in `data`.
+/// custom executor built from `template` with the executor's resources the core reserved
+/// (also copied from the offer), and the launch configuration as JSON in `data`.
 pub fn task_info(
     offer: &v1::Offer,
     launch: &TaskLaunch,
@@ -230,7 +226,7 @@ pub fn task_info(
         user: template.user.clone(),
         ..Default::default()
     };
-    let executor_resources = executor_resources(offer, template);
+    let executor_resources = task_resources(offer, &launch.executor_resources)?;
     let executor = v1::ExecutorInfo {
         r#type: Some(v1::executor_info::Type::Custom as i32),
         executor_id: v1::ExecutorId {
@@ -253,28 +249,6 @@ pub fn task_info(
         data: Some(data),
         ..Default::default()
     })
-}
-
-/// The executor's own resources: small unreserved amounts shaped like the offer's `cpus` and
-/// `mem` resources (so they carry the offer's allocation info).
-fn executor_resources(offer: &v1::Offer, template: &ExecutorTemplate) -> Vec<v1::Resource> {
-    let mut out = Vec::new();
-    for (name, amount) in [("cpus", template.cpus), ("mem", template.mem)] {
-        if amount <= 0.0 {
-            continue;
-        }
-        let Some(shape) = offer.resources.iter().find(|r| {
-            r.name == name
-                && r.reservations.is_empty()
-                && r.role.as_deref().is_none_or(|r| r == "*")
-        }) else {
-            continue;
-        };
-        let mut r = shape.clone();
-        r.scalar = Some(v1::value::Scalar { value: amount });
-        out.push(r);
-    }
-    out
 }
 
 /// The domain state of a Mesos task state.

@@ -134,8 +134,16 @@ fn case_47_topic_expressions() {
     assert_eq!(expand("t0, t1"), ["t0", "t1"]);
     assert_eq!(expand("*"), ["t0", "t1", "x"]);
     assert_eq!(expand("t*"), ["t0", "t1"]);
-    // Each topic once (the original repeated topics named twice).
+}
+
+/// The original expanded `t0,t*` to `t0,t0,t1` and acted on `t0` twice.
+#[test]
+fn case_47_a_topic_named_twice_is_listed_once_unlike_the_original() {
+    let existing = ["t0", "t1", "x"];
+    let expand = |e: &str| e.parse::<TopicExpr>().unwrap().expand(existing);
     assert_eq!(expand("t0,t*"), ["t0", "t1"]);
+    assert_eq!(expand("t1,t1"), ["t1"]);
+    assert_eq!(expand("new,x,new"), ["new", "x"]);
 }
 
 #[test]

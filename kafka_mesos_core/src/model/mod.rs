@@ -44,6 +44,7 @@ impl FromStr for BrokerId {
 }
 
 mod resources;
+mod scalar;
 mod text;
 mod version;
 
@@ -51,6 +52,7 @@ pub use resources::{
     Attribute, AttributeValue, DiskInfo, DiskSource, Offer, Resource, ResourceValue, Resources,
     ResourcesError,
 };
+pub use scalar::{Scalar, ScalarError};
 pub use text::{RenderOptions, render_broker};
 pub use version::{KafkaVersion, VersionError};
 

@@ -3,7 +3,7 @@ use rand::SeedableRng;
 use rand_pcg::Pcg64;
 
 use super::*;
-use crate::model::{AgentId, ExecutorId, Task, TaskId, TaskState};
+use crate::model::{AgentId, ExecutorId, Scalar, Task, TaskId, TaskState};
 
 const ROLE: &str = "role";
 
@@ -143,10 +143,10 @@ fn case_25_other_roles_are_ignored_unlike_the_original() {
 }
 
 /// Case 27. The original renamed the volume's container path to `data`, which Mesos rejects
-/// (the task's volume must be the offered one); the path is kept here and reported as
-/// `volume_path`.
+/// (the task's volume must be the offered one, issues #225 and #226); the path is kept here,
+/// with the source and reservation, and reported as `volume_path`.
 #[test]
-fn case_27_volume_keeps_its_source_and_reservation() {
+fn case_27_volume_keeps_its_path_and_source_unlike_the_original() {
     let b = broker("cpus=0 mem=0 volume=test");
     let mut o = offer("ports:1000; disk(role,principal)[test:mount_point]:100");
     o.resources[1].disk.as_mut().unwrap().source = Some(crate::model::DiskSource::Mount {
@@ -164,6 +164,94 @@ fn case_27_volume_keeps_its_source_and_reservation() {
         Some(crate::model::DiskSource::Mount { .. })
     ));
     assert_eq!(r.volume.as_deref(), Some("test"));
+}
+
+/// Rules with an executor that takes `cpus` and `mem` of its own.
+fn with_executor(cpus: f64, mem: f64) -> ReservationRules<'static> {
+    ReservationRules {
+        role: ROLE,
+        executor: ExecutorResources {
+            cpus: Scalar::from(cpus),
+            mem: Scalar::from(mem),
+        },
+    }
+}
+
+/// An offer that holds exactly what the broker and its executor take is accepted, and the
+/// executor's part comes from the same resources (role first), after the broker's.
+#[test]
+fn an_offer_that_exactly_fits_broker_and_executor_is_accepted() {
+    let b = broker("cpus=1 mem=2048");
+    let o = offer("cpus:0.6; cpus(role):0.5; mem:2080; ports:1000");
+    let rules = with_executor(0.1, 32.0);
+    let r = match_offer(&b, &o, rules, Timestamp(0), &PlacedValues::default()).unwrap();
+    assert_eq!(
+        r.to_string(),
+        "cpus:0.5; cpus(role):0.5; mem:2048; ports:1000 + executor cpus:0.1; mem:32"
+    );
+    assert_eq!((r.cpus, r.mem), (1.0, 2048.0));
+    let sources: Vec<usize> = r.executor_resources.iter().map(|t| t.source).collect();
+    assert_eq!(sources, [0, 2]);
+    // The role's cpus are all the broker's; the executor's tenth is the unreserved rest.
+    let role_first = offer("cpus:1; cpus(role):0.95; mem:2080; ports:1000");
+    let r = match_offer(
+        &b,
+        &role_first,
+        rules,
+        Timestamp(0),
+        &PlacedValues::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        r.to_string(),
+        "cpus:0.05; cpus(role):0.95; mem:2048; ports:1000 + executor cpus:0.1; mem:32"
+    );
+}
+
+/// An offer that fits the broker but not its executor is declined, and the reason names the
+/// executor's part; with an executor that takes nothing the reasons read as before.
+#[test]
+fn an_offer_that_fits_only_the_broker_is_declined_naming_the_executor() {
+    let b = broker("cpus=1 mem=2048");
+    let rules = with_executor(0.1, 32.0);
+    let decline = |resources: &str, rules: ReservationRules<'_>| {
+        let o = offer(resources);
+        match_offer(&b, &o, rules, Timestamp(0), &PlacedValues::default())
+            .unwrap_err()
+            .to_string()
+    };
+    assert_eq!(
+        decline("cpus:1.1; mem:2048; ports:1000", rules),
+        "mem < 2048 + 32 (executor)"
+    );
+    assert_eq!(
+        decline("cpus:1.099; mem:4096; ports:1000", rules),
+        "cpus < 1.0 + 0.1 (executor)"
+    );
+    assert_eq!(
+        decline("cpus:0.5; mem:4096; ports:1000", ROLE.into()),
+        "cpus < 1.0"
+    );
+    // The batch planner declines it for the same reason and explains the broker with it.
+    let o = offer("cpus:1.1; mem:2048; ports:1000");
+    let plan = plan_offers(
+        &[&b],
+        std::slice::from_ref(&o),
+        rules,
+        Timestamp(0),
+        PlacedValues::default(),
+        &DeclinePolicy::default(),
+        &mut rng(),
+    );
+    assert!(plan.launches.is_empty());
+    assert_eq!(
+        plan.declines[0].reason.to_string(),
+        "mem < 2048 + 32 (executor)"
+    );
+    assert_eq!(
+        plan.unplaced[&BrokerId(0)].1.to_string(),
+        "mem < 2048 + 32 (executor)"
+    );
 }
 
 fn ports(text: &str) -> Vec<(Range, usize)> {
@@ -316,8 +404,10 @@ fn rng() -> Pcg64 {
     Pcg64::seed_from_u64(7)
 }
 
+/// The original refused an offer for the longest wait of all candidates, so a broker waiting
+/// 30 s on its failover delay was hidden for an hour behind an unrelated broker.
 #[test]
-fn decline_filters_take_the_soonest_retry_with_jitter() {
+fn decline_filters_take_the_soonest_retry_unlike_the_original() {
     let policy = DeclinePolicy::default();
     let mut r = rng();
     for _ in 0..200 {

@@ -63,7 +63,7 @@ pub enum Command {
     Restart {
         /// The brokers to restart.
         expr: BrokerExpr,
-        /// How long the whole restart may take.
+        /// How long the whole restart may take; zero replies at once and the roll goes on.
         timeout: Period,
     },
     /// `broker list [<expr>]`.
@@ -73,12 +73,12 @@ pub enum Command {
     },
 }
 
-/// How a start or stop ended.
+/// How a start, stop or restart ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WaitStatus {
     /// Every broker reached the wanted state.
     Done,
-    /// The command was not asked to wait.
+    /// The command was not asked to wait (a zero timeout); what it began goes on.
     Scheduled,
     /// The timeout passed first; the brokers keep going towards the wanted state.
     Timeout,
@@ -105,8 +105,15 @@ pub enum Response {
         /// Whether all their tasks ended.
         status: WaitStatus,
     },
-    /// The brokers restarted, as they are when the last one runs again.
-    Restarted(Vec<Broker>),
+    /// The brokers restarted.
+    Restarted {
+        /// The brokers: as they are when the last one runs again (`Done`), or when the roll
+        /// began (`Scheduled`, for a zero timeout: each broker is then stopped and started in
+        /// turn after the reply).
+        brokers: Vec<Broker>,
+        /// Whether the roll is over or was only begun.
+        status: WaitStatus,
+    },
 }
 
 fn ids_text(ids: &[BrokerId]) -> String {

@@ -33,29 +33,31 @@
 //! ```
 
 mod command;
+mod command_handling;
+mod launch;
+mod snapshot;
 mod status;
+mod waiters;
 
 use std::collections::BTreeMap;
 
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_pcg::Pcg64;
-use serde::{Deserialize, Serialize};
 
 pub use command::{
     BrokerSettings, Command, CommandError, CommandId, Response, SettingsError, WaitStatus,
 };
+pub use launch::{LaunchConfig, TaskLaunch};
+pub use snapshot::{Snapshot, SnapshotError};
 pub use status::{TaskUpdate, UpdateState};
 
-use crate::expr::{BrokerExpr, IdItem};
-use crate::model::{
-    AgentId, BindAddress, Broker, BrokerId, ExecutorId, FrameworkId, Offer, OfferId, Task, TaskId,
-    TaskState,
-};
-use crate::options::Options;
+use crate::model::{AgentId, Broker, BrokerId, FrameworkId, Offer, OfferId, TaskId, TaskState};
 use crate::placement::{
-    DeclinePolicy, DeclineReason, Mismatch, TaskResource, placed_values, plan_offers,
+    DeclinePolicy, DeclineReason, ExecutorResources, Mismatch, ReservationRules, placed_values,
+    plan_offers,
 };
 use crate::time::{Period, Timestamp};
+use waiters::Waiter;
 
 /// Scheduler settings that are not per broker.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,6 +75,8 @@ pub struct Config {
     pub decline: DeclinePolicy,
     /// Kafka's `zookeeper.connect`, given to brokers as a default option.
     pub kafka_zk: Option<String>,
+    /// What each broker's executor takes from the offer besides the broker (default nothing).
+    pub executor: ExecutorResources,
 }
 
 impl Default for Config {
@@ -84,155 +88,9 @@ impl Default for Config {
             reconciliation_attempts: 6,
             decline: DeclinePolicy::default(),
             kafka_zk: None,
+            executor: ExecutorResources::default(),
         }
     }
-}
-
-/// The persisted state: framework id and brokers. Versioned JSON; unknown fields are ignored
-/// and missing ones take defaults.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Snapshot {
-    /// Schema version.
-    #[serde(default = "Snapshot::current_version")]
-    pub version: u32,
-    /// The framework id Mesos gave us, to re-subscribe as the same framework.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub framework_id: Option<FrameworkId>,
-    /// Every broker, with its runtime state.
-    #[serde(default)]
-    pub brokers: Vec<Broker>,
-}
-
-/// Why a snapshot cannot be read.
-#[derive(Debug, thiserror::Error)]
-pub enum SnapshotError {
-    /// The document is not valid JSON of the expected shape.
-    #[error("invalid scheduler state: {0}")]
-    Json(#[from] serde_json::Error),
-    /// The document was written by a newer version.
-    #[error(
-        "scheduler state version {0} is newer than this program understands ({1}); upgrade kafka-mesos"
-    )]
-    TooNew(u32, u32),
-    /// Two brokers share an id.
-    #[error("invalid scheduler state: broker {0} appears twice")]
-    DuplicateBroker(BrokerId),
-}
-
-impl Default for Snapshot {
-    fn default() -> Self {
-        Snapshot {
-            version: Snapshot::VERSION,
-            framework_id: None,
-            brokers: Vec::new(),
-        }
-    }
-}
-
-impl Snapshot {
-    /// The schema version this program writes.
-    pub const VERSION: u32 = 1;
-
-    fn current_version() -> u32 {
-        Self::VERSION
-    }
-
-    /// The snapshot as pretty JSON.
-    pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("a snapshot always serializes")
-    }
-
-    /// Reads a snapshot; empty input is the empty state.
-    pub fn from_json(text: &str) -> Result<Snapshot, SnapshotError> {
-        if text.trim().is_empty() {
-            return Ok(Snapshot::default());
-        }
-        let s: Snapshot = serde_json::from_str(text)?;
-        if s.version > Self::VERSION {
-            return Err(SnapshotError::TooNew(s.version, Self::VERSION));
-        }
-        let mut seen = std::collections::HashSet::new();
-        if let Some(b) = s.brokers.iter().find(|b| !seen.insert(b.id)) {
-            return Err(SnapshotError::DuplicateBroker(b.id));
-        }
-        Ok(s)
-    }
-}
-
-/// What the executor needs to run a broker: sent as the task's data.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LaunchConfig {
-    /// Broker id.
-    pub id: BrokerId,
-    /// Host name of the agent.
-    pub hostname: String,
-    /// Port reserved for the broker.
-    pub port: u16,
-    /// Kafka options: the defaults overlaid with the user's, `$id` replaced.
-    pub options: Options,
-    /// log4j options, `$id` replaced.
-    pub log4j_options: Options,
-    /// JVM options, `$id` replaced.
-    pub jvm_options: String,
-    /// Heap in MB.
-    pub heap: u64,
-    /// Address to bind to, resolved on the agent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bind_address: Option<BindAddress>,
-}
-
-impl LaunchConfig {
-    /// The broker's `server.properties` overrides once the bind address is resolved on the
-    /// agent (`resolved_bind`): `host.name`, when set, becomes the address, and every listener
-    /// in `listeners` binds to it, keeping its protocol and port (the original replaced the
-    /// whole value with a PLAINTEXT listener, which broke SSL).
-    pub fn broker_options(&self, resolved_bind: Option<&str>) -> Options {
-        let mut options = self.options.clone();
-        let Some(addr) = resolved_bind else {
-            return options;
-        };
-        if options.get("host.name").is_some() {
-            options.insert("host.name", addr);
-        }
-        if let Some(listeners) = options.get("listeners") {
-            let host = if addr.contains(':') {
-                format!("[{addr}]")
-            } else {
-                addr.to_string()
-            };
-            let rebound: Vec<String> = listeners
-                .split(',')
-                .map(|l| match l.trim().split_once("://") {
-                    Some((protocol, rest)) => {
-                        let port = rest.rsplit_once(':').map_or("", |(_, p)| p);
-                        format!("{protocol}://{host}:{port}")
-                    }
-                    None => l.trim().to_string(),
-                })
-                .collect();
-            options.insert("listeners", rebound.join(","));
-        }
-        options
-    }
-}
-
-/// One task to launch.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TaskLaunch {
-    /// Task id, `<framework-name>-<broker id>-<uuid>`.
-    pub task_id: TaskId,
-    /// Task name, `<framework-name>-<broker id>`.
-    pub name: String,
-    /// Executor id, `<framework-name>-<broker id>-<uuid>`.
-    pub executor_id: ExecutorId,
-    /// The broker.
-    pub broker: BrokerId,
-    /// Resources, each carved from a resource of the offer.
-    pub resources: Vec<TaskResource>,
-    /// The executor's configuration.
-    pub config: LaunchConfig,
 }
 
 /// What the driver must do, in order.
@@ -342,27 +200,6 @@ struct Reconciliation {
     next_at: Timestamp,
 }
 
-#[derive(Debug, Clone)]
-enum WaitKind {
-    Start,
-    Stop,
-    Restart { index: usize, phase: RestartPhase },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum RestartPhase {
-    Stopping,
-    Starting,
-}
-
-#[derive(Debug, Clone)]
-struct Waiter {
-    command: CommandId,
-    kind: WaitKind,
-    brokers: Vec<BrokerId>,
-    deadline: Timestamp,
-}
-
 /// The scheduler: brokers, their tasks, the framework id, and the decisions.
 #[derive(Debug)]
 pub struct Scheduler {
@@ -429,15 +266,6 @@ impl Scheduler {
         self.suppressed
     }
 
-    /// The state as it would be persisted now.
-    pub fn snapshot(&self) -> Snapshot {
-        Snapshot {
-            version: Snapshot::VERSION,
-            framework_id: self.framework_id.clone(),
-            brokers: self.brokers.values().cloned().collect(),
-        }
-    }
-
     /// Why broker `id` is not running at `now`.
     pub fn waiting(&self, id: BrokerId, now: Timestamp) -> Option<Waiting> {
         let b = self.brokers.get(&id)?;
@@ -468,7 +296,7 @@ impl Scheduler {
     /// When the scheduler next needs an [`Input::Tick`], if ever.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
         let reconcile = self.reconciliation.as_ref().map(|r| r.next_at);
-        let waiters = self.waiters.iter().map(|w| w.deadline);
+        let waiters = self.waiters.iter().filter_map(|w| w.deadline);
         let wakeups = self.wakeups.iter().copied();
         reconcile.into_iter().chain(waiters).chain(wakeups).min()
     }
@@ -545,7 +373,10 @@ impl Scheduler {
         let plan = plan_offers(
             &candidates,
             &offers,
-            &self.config.framework_role,
+            ReservationRules {
+                role: &self.config.framework_role,
+                executor: self.config.executor,
+            },
             now,
             placed,
             &self.config.decline,
@@ -577,82 +408,6 @@ impl Scheduler {
                 offers: ids,
                 refuse_for,
             });
-        }
-    }
-
-    fn new_uuid(&mut self) -> String {
-        let v: u128 = (u128::from(self.rng.next_u64()) << 64) | u128::from(self.rng.next_u64());
-        // Version 4, variant 1.
-        let v = (v & !(0xf << 76) | (0x4 << 76)) & !(0x3 << 62) | (0x2 << 62);
-        let h = format!("{v:032x}");
-        format!(
-            "{}-{}-{}-{}-{}",
-            &h[0..8],
-            &h[8..12],
-            &h[12..16],
-            &h[16..20],
-            &h[20..32]
-        )
-    }
-
-    fn launch_task(
-        &mut self,
-        id: BrokerId,
-        offer: &Offer,
-        reservation: crate::placement::Reservation,
-    ) -> TaskLaunch {
-        let name = format!("{}-{}", self.config.framework_name, id);
-        let task_id = TaskId(format!("{name}-{}", self.new_uuid()));
-        let executor_id = ExecutorId(format!("{name}-{}", self.new_uuid()));
-        let zk = self.config.kafka_zk.clone();
-        let b = self.brokers.get_mut(&id).expect("planned brokers exist");
-        let port = reservation.port.unwrap_or(0);
-        let mut defaults = Options::new();
-        defaults.insert("broker.id", id.to_string());
-        defaults.insert("listeners", format!("PLAINTEXT://:{port}"));
-        defaults.insert(
-            "advertised.listeners",
-            format!("PLAINTEXT://{}:{port}", offer.hostname),
-        );
-        let log_dirs = match &reservation.volume_path {
-            Some(path) => format!("{}/kafka-logs", path.trim_end_matches('/')),
-            None => "kafka-logs".to_string(),
-        };
-        defaults.insert("log.dirs", log_dirs);
-        defaults.insert("log.retention.bytes", "10737418240");
-        if let Some(zk) = zk {
-            defaults.insert("zookeeper.connect", zk);
-        }
-        let config = LaunchConfig {
-            id,
-            hostname: offer.hostname.clone(),
-            port,
-            options: b.spec.options.over(&defaults).interpolate_id(id),
-            log4j_options: b.spec.log4j_options.interpolate_id(id),
-            jvm_options: b.spec.jvm_options.replace("$id", &id.to_string()),
-            heap: b.spec.heap,
-            bind_address: b.spec.bind_address.clone(),
-        };
-        b.task = Some(Task {
-            id: task_id.clone(),
-            agent_id: offer.agent_id.clone(),
-            executor_id: executor_id.clone(),
-            hostname: offer.hostname.clone(),
-            attributes: offer.text_attributes(),
-            state: TaskState::Pending,
-            endpoint: None,
-            running_since: None,
-            confirmed: false,
-        });
-        b.needs_restart = false;
-        self.dirty = true;
-        TaskLaunch {
-            task_id,
-            name,
-            executor_id,
-            broker: id,
-            resources: reservation.resources,
-            config,
         }
     }
 
@@ -781,338 +536,6 @@ impl Scheduler {
         if !self.out.contains(&Action::Revive) {
             self.suppressed = false;
             self.out.push(Action::Revive);
-        }
-    }
-
-    fn on_command(&mut self, now: Timestamp, id: CommandId, command: Command) {
-        let snapshot = self.brokers.clone();
-        let result = self.apply_command(now, id, command);
-        match result {
-            Ok(Some(response)) => self.out.push(Action::Reply(id, Ok(response))),
-            Ok(None) => {}
-            Err(e) => {
-                // All or nothing: a refused command leaves no trace.
-                self.brokers = snapshot;
-                self.out
-                    .retain(|a| !matches!(a, Action::Kill { .. } | Action::Revive));
-                self.out.push(Action::Reply(id, Err(e)));
-            }
-        }
-    }
-
-    fn expand_existing(&self, expr: &BrokerExpr) -> Result<Vec<BrokerId>, CommandError> {
-        let ids = expr.expand(&self.brokers);
-        if ids.is_empty() {
-            return Err(CommandError::NoMatch(expr.to_string()));
-        }
-        let missing: Vec<BrokerId> = ids
-            .iter()
-            .copied()
-            .filter(|i| !self.brokers.contains_key(i))
-            .collect();
-        if !missing.is_empty() {
-            return Err(CommandError::NotFound(missing));
-        }
-        Ok(ids)
-    }
-
-    fn expand_new(&self, expr: &BrokerExpr) -> Result<Vec<BrokerId>, CommandError> {
-        if expr.filter().is_some() || expr.items().contains(&IdItem::All) {
-            return Err(CommandError::InvalidExpr(format!(
-                "{expr:?} selects existing brokers; new brokers are named by ids (0, 0,1, 0..2)",
-                expr = expr.to_string()
-            )));
-        }
-        let ids = expr.expand(&self.brokers);
-        let existing: Vec<BrokerId> = ids
-            .iter()
-            .copied()
-            .filter(|i| self.brokers.contains_key(i))
-            .collect();
-        if !existing.is_empty() {
-            return Err(CommandError::AlreadyExists(existing));
-        }
-        Ok(ids)
-    }
-
-    fn listed(&self, ids: &[BrokerId]) -> Vec<Broker> {
-        ids.iter()
-            .filter_map(|i| self.brokers.get(i).cloned())
-            .collect()
-    }
-
-    fn apply_command(
-        &mut self,
-        now: Timestamp,
-        id: CommandId,
-        command: Command,
-    ) -> Result<Option<Response>, CommandError> {
-        match command {
-            Command::List { expr } => {
-                let ids = match expr {
-                    Some(e) => e
-                        .expand(&self.brokers)
-                        .into_iter()
-                        .filter(|i| self.brokers.contains_key(i))
-                        .collect(),
-                    None => self.brokers.keys().copied().collect::<Vec<_>>(),
-                };
-                Ok(Some(Response::Brokers(self.listed(&ids))))
-            }
-            Command::Add { expr, settings } => {
-                let ids = self.expand_new(&expr)?;
-                let spec = settings.apply(&Default::default())?;
-                for i in &ids {
-                    self.brokers.insert(*i, Broker::with_spec(*i, spec.clone()));
-                }
-                self.dirty = true;
-                Ok(Some(Response::Brokers(self.listed(&ids))))
-            }
-            Command::Clone { expr, source } => {
-                let spec = self
-                    .brokers
-                    .get(&source)
-                    .ok_or(CommandError::NotFound(vec![source]))?
-                    .spec
-                    .clone();
-                let ids = self.expand_new(&expr)?;
-                for i in &ids {
-                    self.brokers.insert(*i, Broker::with_spec(*i, spec.clone()));
-                }
-                self.dirty = true;
-                Ok(Some(Response::Brokers(self.listed(&ids))))
-            }
-            Command::Update { expr, settings } => {
-                let ids = self.expand_existing(&expr)?;
-                let mut updated = Vec::with_capacity(ids.len());
-                for i in &ids {
-                    let b = &self.brokers[i];
-                    updated.push(settings.apply(&b.spec)?);
-                }
-                let mut changed_candidate = false;
-                for (i, spec) in ids.iter().zip(updated) {
-                    let b = self.brokers.get_mut(i).expect("expanded ids exist");
-                    if b.spec != spec {
-                        if b.active || b.task.is_some() {
-                            b.needs_restart = b.task.is_some() || b.needs_restart;
-                        }
-                        changed_candidate |= b.should_start();
-                        b.spec = spec;
-                    }
-                }
-                if changed_candidate {
-                    self.revive();
-                }
-                self.dirty = true;
-                Ok(Some(Response::Brokers(self.listed(&ids))))
-            }
-            Command::Remove { expr } => {
-                let ids = self.expand_existing(&expr)?;
-                let active: Vec<BrokerId> = ids
-                    .iter()
-                    .copied()
-                    .filter(|i| self.brokers[i].active)
-                    .collect();
-                if !active.is_empty() {
-                    return Err(CommandError::Active(active));
-                }
-                let busy: Vec<BrokerId> = ids
-                    .iter()
-                    .copied()
-                    .filter(|i| self.brokers[i].task.is_some())
-                    .collect();
-                if !busy.is_empty() {
-                    return Err(CommandError::HasTask(busy));
-                }
-                for i in &ids {
-                    self.brokers.remove(i);
-                    self.explanations.remove(i);
-                }
-                self.dirty = true;
-                Ok(Some(Response::Removed(ids)))
-            }
-            Command::Start { expr, timeout } => {
-                let ids = self.expand_existing(&expr)?;
-                for i in &ids {
-                    let b = self.brokers.get_mut(i).expect("expanded ids exist");
-                    b.active = true;
-                    b.failover.reset();
-                }
-                self.dirty = true;
-                self.revive();
-                Ok(self.wait_or_reply(now, id, WaitKind::Start, ids, timeout))
-            }
-            Command::Stop {
-                expr,
-                timeout,
-                force,
-            } => {
-                let ids = self.expand_existing(&expr)?;
-                for i in &ids {
-                    let b = self.brokers.get_mut(i).expect("expanded ids exist");
-                    b.active = false;
-                    b.failover.reset();
-                    let killing = b
-                        .task
-                        .as_ref()
-                        .is_some_and(|t| t.state == TaskState::Stopping);
-                    if !killing || force {
-                        self.kill(*i, force);
-                    }
-                }
-                self.dirty = true;
-                Ok(self.wait_or_reply(now, id, WaitKind::Stop, ids, timeout))
-            }
-            Command::Restart { expr, timeout } => {
-                let ids = self.expand_existing(&expr)?;
-                let first = ids[0];
-                self.begin_restart_step(first);
-                self.dirty = true;
-                self.waiters.push(Waiter {
-                    command: id,
-                    kind: WaitKind::Restart {
-                        index: 0,
-                        phase: RestartPhase::Stopping,
-                    },
-                    brokers: ids,
-                    deadline: now + timeout,
-                });
-                Ok(None)
-            }
-        }
-    }
-
-    fn begin_restart_step(&mut self, id: BrokerId) {
-        if let Some(b) = self.brokers.get_mut(&id) {
-            b.active = false;
-            b.failover.reset();
-        }
-        self.kill(id, false);
-    }
-
-    fn wait_or_reply(
-        &mut self,
-        now: Timestamp,
-        command: CommandId,
-        kind: WaitKind,
-        ids: Vec<BrokerId>,
-        timeout: Period,
-    ) -> Option<Response> {
-        if timeout.is_zero() {
-            let brokers = self.listed(&ids);
-            return Some(match kind {
-                WaitKind::Stop => Response::Stopped {
-                    brokers,
-                    status: WaitStatus::Scheduled,
-                },
-                _ => Response::Started {
-                    brokers,
-                    status: WaitStatus::Scheduled,
-                },
-            });
-        }
-        self.waiters.push(Waiter {
-            command,
-            kind,
-            brokers: ids,
-            deadline: now + timeout,
-        });
-        None
-    }
-
-    fn is_running(&self, id: BrokerId) -> bool {
-        self.brokers
-            .get(&id)
-            .and_then(|b| b.task.as_ref())
-            .is_some_and(|t| t.state == TaskState::Running)
-    }
-
-    fn is_stopped(&self, id: BrokerId) -> bool {
-        self.brokers.get(&id).is_none_or(|b| b.task.is_none())
-    }
-
-    fn check_waiters(&mut self, now: Timestamp) {
-        let mut waiters = std::mem::take(&mut self.waiters);
-        let mut keep = Vec::with_capacity(waiters.len());
-        for mut w in waiters.drain(..) {
-            match self.advance_waiter(now, &mut w) {
-                Some(reply) => self.out.push(Action::Reply(w.command, reply)),
-                None => keep.push(w),
-            }
-        }
-        // Commands handled during this call may have added waiters of their own.
-        keep.append(&mut self.waiters);
-        self.waiters = keep;
-    }
-
-    fn advance_waiter(
-        &mut self,
-        now: Timestamp,
-        w: &mut Waiter,
-    ) -> Option<Result<Response, CommandError>> {
-        let timed_out = now >= w.deadline;
-        match &mut w.kind {
-            WaitKind::Start | WaitKind::Stop => {
-                let start = matches!(w.kind, WaitKind::Start);
-                let done = w.brokers.iter().all(|i| {
-                    if start {
-                        self.is_running(*i)
-                    } else {
-                        self.is_stopped(*i)
-                    }
-                });
-                (done || timed_out).then(|| {
-                    let status = if done {
-                        WaitStatus::Done
-                    } else {
-                        WaitStatus::Timeout
-                    };
-                    let brokers = self.listed(&w.brokers);
-                    Ok(if start {
-                        Response::Started { brokers, status }
-                    } else {
-                        Response::Stopped { brokers, status }
-                    })
-                })
-            }
-            WaitKind::Restart { index, phase } => loop {
-                let Some(&current) = w.brokers.get(*index) else {
-                    return Some(Ok(Response::Restarted(self.listed(&w.brokers))));
-                };
-                if !self.brokers.contains_key(&current) {
-                    return Some(Err(CommandError::NotFound(vec![current])));
-                }
-                match phase {
-                    RestartPhase::Stopping if self.is_stopped(current) => {
-                        let b = self.brokers.get_mut(&current).expect("checked above");
-                        b.active = true;
-                        b.failover.reset();
-                        self.dirty = true;
-                        self.revive();
-                        *phase = RestartPhase::Starting;
-                    }
-                    RestartPhase::Starting if self.is_running(current) => {
-                        *index += 1;
-                        *phase = RestartPhase::Stopping;
-                        if let Some(&next) = w.brokers.get(*index) {
-                            self.begin_restart_step(next);
-                            self.dirty = true;
-                        }
-                    }
-                    _ if timed_out => {
-                        let phase = if *phase == RestartPhase::Stopping {
-                            "stop"
-                        } else {
-                            "start"
-                        };
-                        return Some(Err(CommandError::RestartTimeout {
-                            broker: current,
-                            phase,
-                        }));
-                    }
-                    _ => return None,
-                }
-            },
         }
     }
 }

@@ -1,5 +1,6 @@
 use super::*;
-use crate::model::Resource;
+use crate::expr::BrokerExpr;
+use crate::model::{Resource, Task};
 
 const T0: Timestamp = Timestamp(1_700_000_000_000);
 
@@ -601,9 +602,10 @@ fn case_42_reconciliation_retries_then_kills() {
     assert!(!h.s.is_reconciling());
 }
 
-/// Case 43 and issue #310: a RUNNING answer ends reconciling, refreshing the endpoint.
+/// Case 43 and issue #310: a RUNNING answer ends reconciling, refreshing the endpoint (the
+/// original kept the endpoint it had, or none).
 #[test]
-fn case_43_reconciliation_completes() {
+fn case_43_reconciliation_refreshes_the_endpoint_unlike_the_original() {
     let mut h = harness();
     h.running(1, "host1");
     h.subscribe();
@@ -643,7 +645,7 @@ fn reconciliation_paths_for_each_answer() {
 /// Issue #306: a snapshot taken while reconciling restores into a scheduler that reconciles
 /// again on subscription instead of waiting forever.
 #[test]
-fn a_snapshot_saved_mid_reconciliation_resumes() {
+fn a_snapshot_saved_mid_reconciliation_resumes_unlike_the_original() {
     let mut h = harness();
     h.running(0, "host1");
     h.subscribe();
@@ -796,7 +798,9 @@ fn case_69_restart_is_rolling() {
         Action::Reply(_, r) => Some(r.clone()),
         _ => None,
     });
-    assert!(matches!(reply, Some(Ok(Response::Restarted(b))) if b.len() == 2));
+    assert!(
+        matches!(reply, Some(Ok(Response::Restarted { brokers, status: WaitStatus::Done })) if brokers.len() == 2)
+    );
 
     // A stop that never ends times out with the broker named.
     let (_, reply) = h.command(Command::Restart {
@@ -813,6 +817,85 @@ fn case_69_restart_is_rolling() {
         reply.unwrap().unwrap_err().to_string(),
         "broker 1 timeout on stop"
     );
+}
+
+/// A zero timeout schedules the roll and replies at once, as for start and stop; each broker
+/// is then stopped and started in turn. (Before, the reply was `broker 0 timeout on stop`, the
+/// original's answer too, and the roll stopped after the first broker.)
+#[test]
+fn restart_with_timeout_zero_replies_at_once_and_rolls_on_unlike_the_original() {
+    let mut h = harness();
+    h.subscribe();
+    h.running(0, "host1");
+    h.running(1, "host2");
+    let (actions, reply) = h.command(Command::Restart {
+        expr: expr("0..1"),
+        timeout: Period::ZERO,
+    });
+    let Some(Ok(Response::Restarted { brokers, status })) = reply else {
+        panic!("a scheduled restart: {reply:?}")
+    };
+    assert_eq!(status, WaitStatus::Scheduled);
+    assert_eq!(brokers.len(), 2);
+    assert!(!brokers[0].active, "the reply shows the roll begun");
+    let t0 = h.task_id(0);
+    assert_eq!(kills(&actions), std::slice::from_ref(&t0));
+    assert_eq!(h.s.poll_timeout(), None, "a scheduled roll has no deadline");
+    // Long after: no timeout, and the roll goes on once the first broker stopped.
+    assert!(
+        !h.advance(3_600_000)
+            .iter()
+            .any(|a| matches!(a, Action::Reply(..)))
+    );
+    h.update(t0, UpdateState::Killed);
+    h.offer_on("host1", &[]);
+    let t0 = h.task_id(0);
+    let actions = h.update(t0, UpdateState::Running);
+    let t1 = h.task_id(1);
+    assert_eq!(
+        kills(&actions),
+        std::slice::from_ref(&t1),
+        "then the second"
+    );
+    h.update(t1.clone(), UpdateState::Killed);
+    h.offer_on("host2", &[]);
+    let t1_new = h.task_id(1);
+    assert_ne!(t1_new, t1);
+    let actions = h.update(t1_new, UpdateState::Running);
+    assert!(
+        !actions
+            .iter()
+            .any(|a| matches!(a, Action::Reply(..) | Action::Kill { .. })),
+        "the roll ends without a second reply: {actions:?}"
+    );
+    assert!(h.s.brokers().values().all(|b| b.active));
+    assert_eq!(h.task(0).unwrap().state, TaskState::Running);
+    assert_eq!(h.task(1).unwrap().state, TaskState::Running);
+}
+
+/// A later stop of a broker in a scheduled roll takes it over: the roll restarts no broker
+/// after that, so a broker the user stopped and started again is not killed by the roll.
+#[test]
+fn a_later_command_takes_a_broker_over_from_a_scheduled_restart() {
+    let mut h = harness();
+    h.subscribe();
+    h.running(0, "host1");
+    h.running(1, "host2");
+    h.command(Command::Restart {
+        expr: expr("0..1"),
+        timeout: Period::ZERO,
+    });
+    h.stop("0");
+    let t0 = h.task_id(0);
+    h.update(t0, UpdateState::Killed);
+    assert!(!h.s.broker(BrokerId(0)).unwrap().active, "the stop wins");
+    assert!(h.task(0).is_none());
+    h.start("0");
+    h.offer_on("host1", &[]);
+    let t0 = h.task_id(0);
+    let actions = h.update(t0, UpdateState::Running);
+    assert!(kills(&actions).is_empty(), "broker 1 is left alone");
+    assert_eq!(h.task(1).unwrap().state, TaskState::Running);
 }
 
 #[test]
@@ -958,7 +1041,7 @@ fn launch_config(options: &str) -> LaunchConfig {
 }
 
 #[test]
-fn case_49_50_bind_address_rewrites_host_name_and_listeners() {
+fn case_49_50_bind_address_keeps_listener_protocols_unlike_the_original() {
     let c = launch_config("host.name=123");
     assert_eq!(c.broker_options(None).get("host.name"), Some("123"));
     assert_eq!(
@@ -1042,9 +1125,11 @@ fn case_52_new_task() {
 }
 
 /// A broker that dies shortly after every start backs off and hits max-tries; one that ran
-/// longer than the failover max delay starts counting afresh.
+/// longer than the failover max delay starts counting afresh. (The original forgot failures
+/// as soon as a task reported running, so a crash loop never backed off nor reached
+/// max-tries.)
 #[test]
-fn crash_loops_back_off_and_stable_runs_reset_failures() {
+fn failures_are_forgotten_only_after_a_run_of_the_max_delay_unlike_the_original() {
     let mut h = harness();
     h.subscribe();
     h.add(

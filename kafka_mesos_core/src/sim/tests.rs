@@ -1,6 +1,8 @@
 use proptest::prelude::*;
 
 use super::*;
+use crate::model::Scalar;
+use crate::scheduler::WaitStatus;
 
 fn sim(seed: u64) -> Sim {
     Sim::new(SimConfig::default(), seed)
@@ -49,6 +51,53 @@ fn a_failed_broker_comes_back_on_its_host_after_the_delay() {
         "relaunched only after the failover delay"
     );
     assert_eq!(s.host_of(BrokerId(0)).unwrap(), host, "kept on its host");
+    assert_clean(&s);
+}
+
+/// `broker restart * --timeout 0`: answered at once as scheduled, then every broker is
+/// stopped and started in turn, never two down at a time.
+#[test]
+fn a_scheduled_restart_rolls_through_every_broker() {
+    let mut s = sim(9);
+    s.command_text("add", "0..2", &[("constraints", "hostname=unique")]);
+    s.command_text("start", "0..2", &[]);
+    assert!(s.drive_until(60_000, |s| s.running_brokers().len() == 3));
+    let tasks = |s: &Sim| -> Vec<Option<TaskId>> {
+        (0..3)
+            .map(|i| {
+                let b = s.scheduler().broker(BrokerId(i)).unwrap();
+                b.task.as_ref().map(|t| t.id.clone())
+            })
+            .collect()
+    };
+    let before = tasks(&s);
+    let id = s.command(Command::Restart {
+        expr: "*".parse().unwrap(),
+        timeout: Period::ZERO,
+    });
+    assert!(matches!(
+        s.replies().get(&id),
+        Some(Ok(Response::Restarted {
+            status: WaitStatus::Scheduled,
+            ..
+        }))
+    ));
+    let mut fewest_running = 3;
+    let all_new = s.drive_until(600_000, |s| {
+        fewest_running = fewest_running.min(s.running_brokers().len());
+        let now = tasks(s);
+        s.running_brokers().len() == 3
+            && now.iter().zip(&before).all(|(a, b)| a.is_some() && a != b)
+    });
+    assert!(all_new, "every broker runs a new task");
+    assert_eq!(fewest_running, 2, "one broker down at a time");
+    assert!(matches!(
+        s.replies().get(&id),
+        Some(Ok(Response::Restarted {
+            status: WaitStatus::Scheduled,
+            ..
+        }))
+    ));
     assert_clean(&s);
 }
 
@@ -142,8 +191,8 @@ fn the_invariant_checks_fire() {
         offer_id.clone(),
         OutstandingOffer {
             agent: 0,
-            cpus: 8.0,
-            mem: 32768.0,
+            cpus: Scalar::from(8.0),
+            mem: Scalar::from(32768.0),
             ports: vec![Range::new(31000, 31099).unwrap()],
         },
     );
@@ -154,6 +203,7 @@ fn the_invariant_checks_fire() {
         executor_id: crate::model::ExecutorId("e".into()),
         broker: BrokerId(0),
         resources: vec![],
+        executor_resources: vec![],
         config: crate::scheduler::LaunchConfig {
             id: BrokerId(0),
             hostname: "slave0".into(),
@@ -218,8 +268,8 @@ fn the_invariant_checks_fire() {
         offer_id.clone(),
         OutstandingOffer {
             agent: 1,
-            cpus: 8.0,
-            mem: 32768.0,
+            cpus: Scalar::from(8.0),
+            mem: Scalar::from(32768.0),
             ports: vec![Range::new(31000, 31099).unwrap()],
         },
     );
@@ -245,7 +295,16 @@ proptest! {
     /// Any sequence of commands and faults keeps every invariant.
     #[test]
     fn random_operations_keep_the_invariants((seed, ops) in ops()) {
-        let mut s = sim(seed);
+        // Half the runs with an executor that takes resources of its own: launches must
+        // still fit their offers, executor included.
+        let mut config = SimConfig::default();
+        if seed % 2 == 1 {
+            config.scheduler.executor = crate::placement::ExecutorResources {
+                cpus: Scalar::from(0.1),
+                mem: Scalar::from(32.0),
+            };
+        }
+        let mut s = Sim::new(config, seed);
         let mut rng = Pcg64::seed_from_u64(seed);
         for op in ops {
             s.random_op(op, &mut rng);

@@ -1,7 +1,14 @@
-use kafka_mesos_core::model::{BrokerId, ExecutorId, TaskId};
-use kafka_mesos_core::placement::{PlannedLaunch, match_offer};
-use kafka_mesos_core::scheduler::LaunchConfig;
-use kafka_mesos_core::time::Timestamp;
+use std::collections::HashMap;
+
+use kafka_mesos_core::model::{BrokerId, ExecutorId, Scalar, TaskId};
+use kafka_mesos_core::placement::{
+    ExecutorResources, PlannedLaunch, ReservationRules, match_offer,
+};
+use kafka_mesos_core::scheduler::{
+    Action, BrokerSettings, Command, CommandId, Config, Input, LaunchConfig, Scheduler, Snapshot,
+};
+use kafka_mesos_core::time::{Period, Timestamp};
+use proptest::prelude::*;
 use prost::Message as _;
 
 use super::*;
@@ -121,8 +128,15 @@ fn task_infos_carry_the_executor_and_the_launch_config() {
     let p = proto_offer();
     let domain = offer(&p);
     let broker = kafka_mesos_core::model::Broker::new(BrokerId(0));
+    let rules = ReservationRules {
+        role: "kafka",
+        executor: ExecutorResources {
+            cpus: Scalar::from(0.1),
+            mem: Scalar::from(32.0),
+        },
+    };
     let reservation =
-        match_offer(&broker, &domain, "kafka", Timestamp(0), &Default::default()).unwrap();
+        match_offer(&broker, &domain, rules, Timestamp(0), &Default::default()).unwrap();
     let planned = PlannedLaunch {
         offer: 0,
         broker: BrokerId(0),
@@ -134,6 +148,7 @@ fn task_infos_carry_the_executor_and_the_launch_config() {
         executor_id: ExecutorId("kafka-0-bbbb".into()),
         broker: BrokerId(0),
         resources: planned.reservation.resources.clone(),
+        executor_resources: planned.reservation.executor_resources.clone(),
         config: LaunchConfig {
             id: BrokerId(0),
             hostname: "127.0.0.1".into(),
@@ -153,8 +168,6 @@ fn task_infos_carry_the_executor_and_the_launch_config() {
             ..Default::default()
         }],
         environment: vec![("RUST_LOG".into(), "info".into())],
-        cpus: 0.1,
-        mem: 32.0,
         user: Some("kafka".into()),
     };
     let info = task_info(&p, &launch, &template).unwrap();
@@ -188,10 +201,18 @@ fn task_infos_carry_the_executor_and_the_launch_config() {
         .iter()
         .map(|r| (r.name.clone(), r.scalar.as_ref().unwrap().value))
         .collect();
+    // The broker's 1 cpu leaves half of the role's 1.5, so the executor's tenth is reserved
+    // too; its memory is unreserved, as the offer's is.
     assert_eq!(
         executor_amounts,
         [("cpus".to_string(), 0.1), ("mem".to_string(), 32.0)]
     );
+    assert_eq!(executor.resources[0].encode_to_vec(), {
+        let mut r = p.resources[3].clone();
+        r.scalar = Some(v1::value::Scalar { value: 0.1 });
+        r.encode_to_vec()
+    });
+    assert!(executor.resources[1].reservations.is_empty());
     assert!(
         executor.resources.iter().all(|r| r
             .allocation_info
@@ -330,4 +351,121 @@ fn client_events_become_scheduler_inputs_and_offers_are_kept() {
         book.inputs(&SchedulerEvent::Disconnected { reason: "x".into() }),
         [Input::Disconnected]
     );
+}
+
+/// An offer with `cpus` and `mem` split between the role `kafka` and `*`, and some ports.
+fn random_offer(cpus: [u32; 2], mem: [u32; 2], ports: u64) -> v1::Offer {
+    let mut o = proto_offer();
+    let scalar = |name: &str, value: f64, role: Option<&str>| {
+        let mut r = if name == "cpus" {
+            o.resources[1].clone()
+        } else {
+            o.resources[2].clone()
+        };
+        r.scalar = Some(v1::value::Scalar { value });
+        if let Some(role) = role {
+            r.role = None;
+            r.reservations = vec![v1::resource::ReservationInfo {
+                r#type: Some(v1::resource::reservation_info::Type::Static as i32),
+                role: Some(role.into()),
+                ..Default::default()
+            }];
+        }
+        r
+    };
+    let mut ports_resource = o.resources[0].clone();
+    ports_resource.ranges = Some(v1::value::Ranges {
+        range: vec![v1::value::Range {
+            begin: 31000,
+            end: 31000 + ports,
+        }],
+    });
+    o.resources = vec![
+        scalar("cpus", f64::from(cpus[0]) / 100.0, None),
+        scalar("cpus", f64::from(cpus[1]) / 100.0, Some("kafka")),
+        scalar("mem", f64::from(mem[0]), None),
+        scalar("mem", f64::from(mem[1]), Some("kafka")),
+        ports_resource,
+    ];
+    o
+}
+
+/// A resource without its amount: what Mesos matches offered and used resources by.
+fn identity(r: &v1::Resource) -> Vec<u8> {
+    let mut r = r.clone();
+    r.scalar = None;
+    r.ranges = None;
+    r.encode_to_vec()
+}
+
+/// Scalar amounts by resource identity, in thousandths as Mesos compares them.
+fn amounts<'a>(resources: impl IntoIterator<Item = &'a v1::Resource>) -> HashMap<Vec<u8>, Scalar> {
+    let mut out: HashMap<Vec<u8>, Scalar> = HashMap::new();
+    for r in resources {
+        if let Some(s) = &r.scalar {
+            *out.entry(identity(r)).or_default() += Scalar::from(s.value);
+        }
+    }
+    out
+}
+
+proptest! {
+    /// Whatever the offer, the broker and the executor's needs, the ACCEPT built from the
+    /// scheduler's launch asks for no more than the offer holds (task and executor together),
+    /// and a broker is launched whenever the offer holds what both need.
+    #[test]
+    fn a_converted_accept_never_asks_for_more_than_the_offer_holds(
+        cpus in [0u32..300, 0u32..300],
+        mem in [0u32..3000, 0u32..3000],
+        ports in 0u64..3,
+        broker_cpus in 1u32..200,
+        broker_mem in 1u64..2048,
+        executor_cpus in 0u32..50,
+        executor_mem in 0u32..64,
+    ) {
+        let p = random_offer(cpus, mem, ports);
+        let executor = ExecutorResources {
+            cpus: Scalar::from(f64::from(executor_cpus) / 100.0),
+            mem: Scalar::from(f64::from(executor_mem)),
+        };
+        let config = Config { framework_role: "kafka".into(), executor, ..Config::default() };
+        let mut s = Scheduler::new(config, Snapshot::default(), 1);
+        let now = Timestamp(1_700_000_000_000);
+        s.handle(now, Input::Subscribed { framework_id: kafka_mesos_core::model::FrameworkId("F".into()) });
+        let settings = BrokerSettings {
+            cpus: Some(f64::from(broker_cpus) / 100.0),
+            mem: Some(broker_mem),
+            heap: Some(1),
+            ..Default::default()
+        };
+        s.handle(now, Input::Command(CommandId(1), Command::Add { expr: "0".parse().unwrap(), settings }));
+        s.handle(now, Input::Command(CommandId(2), Command::Start { expr: "0".parse().unwrap(), timeout: Period::ZERO }));
+        let actions = s.handle(now, Input::Offers(vec![offer(&p)]));
+        let launch = actions.iter().find_map(|a| match a {
+            Action::Launch { tasks, .. } => Some(tasks[0].clone()),
+            _ => None,
+        });
+        let offered_cpus: u32 = cpus.iter().sum();
+        let offered_mem: u32 = mem.iter().sum();
+        let fits = Scalar::from(f64::from(offered_cpus) / 100.0) >= Scalar::from(f64::from(broker_cpus) / 100.0) + executor.cpus
+            && u64::from(offered_mem) >= broker_mem + u64::from(executor_mem);
+        prop_assert_eq!(launch.is_some(), fits);
+        let Some(launch) = launch else { return Ok(()) };
+        let info = task_info(&p, &launch, &ExecutorTemplate::default()).unwrap();
+        let executor_info = info.executor.as_ref().unwrap();
+        let used = amounts(info.resources.iter().chain(&executor_info.resources));
+        let offered = amounts(&p.resources);
+        for (id, amount) in &used {
+            let have = offered.get(id).copied().unwrap_or_default();
+            prop_assert!(*amount <= have, "asks {} of a resource the offer holds {} of", amount, have);
+        }
+        let total = |name: &str, list: &[v1::Resource]| -> Scalar {
+            list.iter().filter(|r| r.name == name).map(|r| Scalar::from(r.scalar.unwrap().value)).sum()
+        };
+        prop_assert_eq!(total("cpus", &info.resources), Scalar::from(f64::from(broker_cpus) / 100.0));
+        prop_assert_eq!(total("mem", &info.resources), Scalar::from(broker_mem));
+        prop_assert_eq!(total("cpus", &executor_info.resources), executor.cpus);
+        prop_assert_eq!(total("mem", &executor_info.resources), executor.mem);
+        prop_assert!(executor_info.resources.iter().all(|r| r.scalar.unwrap().value > 0.0));
+    }
 }
