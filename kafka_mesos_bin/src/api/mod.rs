@@ -295,8 +295,14 @@ fn reply(response: Response) -> serde_json::Value {
         Response::Stopped { brokers, status } => {
             serde_json::to_value(wait(&brokers, status, WaitOutcome::Stopped))
         }
-        Response::Restarted(list) => serde_json::to_value(RestartReply {
-            status: RestartOutcome::Restarted,
+        Response::Restarted {
+            brokers: list,
+            status,
+        } => serde_json::to_value(RestartReply {
+            status: match status {
+                WaitStatus::Scheduled => RestartOutcome::Scheduled,
+                WaitStatus::Done | WaitStatus::Timeout => RestartOutcome::Restarted,
+            },
             brokers: brokers(&list),
             message: None,
         }),

@@ -306,6 +306,8 @@ pub struct RemoveReply {
 pub enum RestartOutcome {
     /// Every broker was stopped and runs again.
     Restarted,
+    /// The restart was asked not to wait (`timeout=0s`): the roll goes on after the answer.
+    Scheduled,
     /// A broker did not stop or start in time; `message` says which.
     Timeout,
 }

@@ -314,6 +314,11 @@ async fn execute(cmd: &CmdSpec, parsed: &Parsed, ctx: &Context) -> Result<String
                     noun(reply.brokers.len()),
                     render(&reply.brokers)?
                 )),
+                RestartOutcome::Scheduled => Ok(format!(
+                    "{} scheduled to restart:\n{}",
+                    noun(reply.brokers.len()),
+                    render(&reply.brokers)?
+                )),
                 RestartOutcome::Timeout => Err(CliError::Timeout(
                     reply.message.unwrap_or_else(|| "restart timeout".into()),
                 )),
