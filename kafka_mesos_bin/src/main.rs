@@ -103,7 +103,7 @@ fn agents(args: &LocalMasterArgs) -> Result<Vec<AgentSpec>, String> {
                 cpus: e.cpus,
                 mem: e.mem,
                 disk: e.disk,
-                ports: (e.ports.range().start(), e.ports.range().end()),
+                ports: e.ports,
             })
             .collect());
     }
@@ -122,7 +122,8 @@ fn agents(args: &LocalMasterArgs) -> Result<Vec<AgentSpec>, String> {
         a.cpus = args.agent_cpus;
         a.mem = args.agent_mem;
         a.disk = args.agent_disk;
-        a.ports = (first, last);
+        a.ports = PortRange::new(first as u16, last as u16)
+            .ok_or_else(|| format!("agent {i}'s ports {first}..{last} are not a port range"))?;
     }
     Ok(out)
 }
@@ -151,14 +152,13 @@ async fn local_master(args: LocalMasterArgs) -> Result<(), String> {
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
         println!(
-            "  slave({}) {}: cpus {}, mem {}, disk {}, ports {}..{}, {}",
+            "  slave({}) {}: cpus {}, mem {}, disk {}, ports {}, {}",
             i + 1,
             a.hostname,
             a.cpus,
             a.mem,
             a.disk,
-            a.ports.0,
-            a.ports.1,
+            a.ports,
             attributes.join(",")
         );
     }

@@ -45,6 +45,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod conventions;
 pub mod fetch;
 pub mod master;
 pub mod process;

@@ -607,7 +607,7 @@ fn golden_agent() -> AgentSpec {
         cpus: 2.0,
         mem: 4096.0,
         disk: 10000.0,
-        ports: (31000, 31099),
+        ports: "31000..31099".parse().expect("a port range"),
     }
 }
 
