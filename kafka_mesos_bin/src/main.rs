@@ -58,9 +58,10 @@ struct LocalMasterArgs {
     /// "cpus": 4, "mem": 8192, "disk": 10240, "ports": "31000..31099"}, ...].
     #[arg(long)]
     agents_file: Option<PathBuf>,
-    /// Where the agents keep their sandboxes.
-    #[arg(long, default_value = "kafka-mesos-local")]
-    work_dir: PathBuf,
+    /// Where the agents keep their sandboxes [default: kafka-mesos-local-<uid> in the system's
+    /// temporary directory].
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
     /// Time between heartbeats on subscription streams.
     #[arg(long, default_value = "15s")]
     heartbeat: Period,
@@ -135,7 +136,10 @@ async fn local_master(args: LocalMasterArgs) -> Result<(), String> {
         agents: agents.clone(),
         heartbeat: Duration::from_millis(args.heartbeat.millis().max(1)),
         allocation_interval: Duration::from_millis(args.allocation_interval.millis().max(1)),
-        work_dir: args.work_dir.clone(),
+        work_dir: args
+            .work_dir
+            .clone()
+            .unwrap_or_else(LocalConfig::default_work_dir),
     };
     let master = LocalMaster::start(config, Arc::new(ProcessRunner::default()))
         .await

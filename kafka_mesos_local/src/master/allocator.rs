@@ -12,7 +12,11 @@ impl Master {
         }) {
             pool.subtract(&t.info.resources);
         }
-        for e in self.executors.values().filter(|e| e.agent == i) {
+        for e in self
+            .executors
+            .values()
+            .filter(|e| e.agent == i && !e.terminating)
+        {
             pool.subtract(&e.resources);
         }
         for o in self.offers.values().filter(|o| o.agent == i) {

@@ -2,7 +2,54 @@
 
 use super::*;
 
+/// How long an executor has between SHUTDOWN and being killed: its
+/// `ExecutorInfo.shutdown_grace_period`, else the agent's default (5 s, as Mesos's
+/// `--executor_shutdown_grace_period`).
+pub(super) fn shutdown_grace_period(info: &v1::ExecutorInfo) -> Duration {
+    info.shutdown_grace_period
+        .as_ref()
+        .map_or(DEFAULT_EXECUTOR_SHUTDOWN_GRACE_PERIOD, |d| {
+            Duration::from_nanos(u64::try_from(d.nanoseconds).unwrap_or(0))
+        })
+}
+
 impl Master {
+    /// Shuts an executor down as an agent does: SHUTDOWN on its stream (if it has subscribed),
+    /// then its processes are killed unless it exits within its shutdown grace period.
+    pub(super) fn shut_down_executor(&mut self, key: &(String, String)) -> Vec<Effect> {
+        let Some(e) = self.executors.get(key) else {
+            return vec![];
+        };
+        let mut effects = Vec::new();
+        if let Some(s) = &e.stream {
+            effects.push(Effect::ExecutorEvent(
+                s.clone(),
+                Box::new(executor_event(executor::event::Type::Shutdown)),
+            ));
+        }
+        effects.push(Effect::KillExecutor {
+            framework_id: key.0.clone(),
+            executor_id: key.1.clone(),
+            grace: shutdown_grace_period(&e.info),
+        });
+        effects
+    }
+
+    /// Whether the agents still know framework `id`: the master does, or executors of it are
+    /// still shutting down.
+    fn agent_knows_framework(&self, id: &str) -> bool {
+        self.frameworks.contains_key(id) || self.executors.keys().any(|(f, _)| f == id)
+    }
+
+    /// The executor's process has started with process id `pid` (reported in its updates as
+    /// `container_status.executor_pid`).
+    pub fn executor_started(&mut self, framework_id: &str, executor_id: &str, pid: u32) {
+        let key = (framework_id.to_string(), executor_id.to_string());
+        if let Some(e) = self.executors.get_mut(&key) {
+            e.pid = Some(pid);
+        }
+    }
+
     /// The environment the agent gives an executor (`executorEnvironment()` in Mesos's
     /// `slave.cpp`); the server adds `MESOS_SANDBOX` and `MESOS_DIRECTORY`.
     pub(super) fn executor_env(
@@ -17,12 +64,7 @@ impl Master {
             .get(framework_id)
             .and_then(|f| f.info.checkpoint)
             .unwrap_or(false);
-        let grace = info
-            .shutdown_grace_period
-            .as_ref()
-            .map_or(Duration::from_secs(5), |d| {
-                Duration::from_nanos(u64::try_from(d.nanoseconds).unwrap_or(0))
-            });
+        let grace = shutdown_grace_period(info);
         let mut env = BTreeMap::new();
         env.insert("MESOS_FRAMEWORK_ID".into(), framework_id.to_string());
         env.insert("MESOS_EXECUTOR_ID".into(), info.executor_id.value.clone());
@@ -107,7 +149,7 @@ impl Master {
             call.framework_id.value.clone(),
             call.executor_id.value.clone(),
         );
-        if !self.frameworks.contains_key(&key.0) {
+        if !self.agent_knows_framework(&key.0) {
             return (Answer::bad("Framework cannot be found"), vec![]);
         }
         let Some(e) = self.executors.get(&key).filter(|e| e.agent == agent) else {
@@ -116,8 +158,13 @@ impl Master {
         if !e.subscribed {
             return (Answer::forbidden("Executor is not subscribed"), vec![]);
         }
+        if e.terminating {
+            // The agent ignores what executors of a terminating framework send.
+            return (Answer::accepted(), vec![]);
+        }
         let executor_stream = e.stream.clone();
         let container_id = e.container_id.clone();
+        let executor_pid = e.pid;
         match call.r#type() {
             executor::call::Type::Update => {
                 let Some(update) = call.update else {
@@ -137,6 +184,7 @@ impl Master {
                         value: container_id,
                         ..Default::default()
                     }),
+                    executor_pid,
                     network_infos: vec![v1::NetworkInfo {
                         ip_addresses: vec![v1::network_info::IpAddress {
                             ip_address: Some(self.config.address.0.clone()),

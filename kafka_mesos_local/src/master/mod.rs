@@ -33,6 +33,10 @@ mod validation;
 /// Mesos's heartbeat interval on scheduler subscriptions (`DEFAULT_HEARTBEAT_INTERVAL`).
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(15);
 
+/// Mesos's default time an executor has between SHUTDOWN and being killed
+/// (`--executor_shutdown_grace_period`).
+pub const DEFAULT_EXECUTOR_SHUTDOWN_GRACE_PERIOD: Duration = Duration::from_secs(5);
+
 /// Mesos's default time between offer rounds (`--allocation_interval`).
 pub const DEFAULT_ALLOCATION_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -159,10 +163,14 @@ pub enum Effect {
         framework_id: String,
         /// The executor.
         executor: Box<v1::ExecutorInfo>,
+        /// Its container id, which names its sandbox (`.../runs/<container id>`).
+        container_id: String,
         /// The environment to give it (`MESOS_*`).
         env: BTreeMap<String, String>,
     },
-    /// Kill an executor's processes after `grace`.
+    /// Kill an executor's processes (`SIGKILL` to its process group) unless it exits by itself
+    /// within `grace`: it has been sent SHUTDOWN (`grace` is its shutdown grace period), or
+    /// its agent is lost (no grace).
     KillExecutor {
         /// The framework.
         framework_id: String,
@@ -225,6 +233,10 @@ struct Executor {
     queued: Vec<v1::TaskInfo>,
     /// Resources the executor itself holds.
     resources: Vec<v1::Resource>,
+    /// Its process id, once the runner has started it.
+    pid: Option<u32>,
+    /// Its framework is gone: the master has forgotten it, its agent waits for it to exit.
+    terminating: bool,
 }
 
 /// The master's state.

@@ -235,19 +235,7 @@ impl Master {
             Type::Shutdown => {
                 if let Some(shutdown) = call.shutdown {
                     let key = (framework_id.clone(), shutdown.executor_id.value.clone());
-                    if let Some(e) = self.executors.get(&key) {
-                        if let Some(s) = &e.stream {
-                            effects.push(Effect::ExecutorEvent(
-                                s.clone(),
-                                Box::new(executor_event(executor::event::Type::Shutdown)),
-                            ));
-                        }
-                        effects.push(Effect::KillExecutor {
-                            framework_id,
-                            executor_id: key.1,
-                            grace: Duration::from_secs(5),
-                        });
-                    }
+                    effects.extend(self.shut_down_executor(&key));
                 }
             }
             Type::Acknowledge => {
@@ -291,6 +279,8 @@ impl Master {
         (Answer::accepted(), effects)
     }
 
+    /// Removes a framework (TEARDOWN, or its failover timeout has passed): its stream ends, its
+    /// offers and tasks are gone, its executors are shut down.
     pub(super) fn teardown(&mut self, framework_id: &str) -> Vec<Effect> {
         let mut effects = Vec::new();
         if let Some(f) = self.frameworks.remove(framework_id) {
@@ -301,6 +291,7 @@ impl Master {
         }
         self.offers.retain(|_, o| o.framework_id != framework_id);
         self.tasks.retain(|(f, _), _| f != framework_id);
+        // The master forgets the executors; their agent keeps them until they have exited.
         let executors: Vec<(String, String)> = self
             .executors
             .keys()
@@ -308,18 +299,9 @@ impl Master {
             .cloned()
             .collect();
         for key in executors {
-            if let Some(e) = self.executors.remove(&key) {
-                if let Some(s) = e.stream {
-                    effects.push(Effect::ExecutorEvent(
-                        s,
-                        Box::new(executor_event(executor::event::Type::Shutdown)),
-                    ));
-                }
-                effects.push(Effect::KillExecutor {
-                    framework_id: key.0,
-                    executor_id: key.1,
-                    grace: Duration::from_secs(5),
-                });
+            effects.extend(self.shut_down_executor(&key));
+            if let Some(e) = self.executors.get_mut(&key) {
+                e.terminating = true;
             }
         }
         effects
@@ -441,6 +423,7 @@ impl Master {
             );
             if new_executor {
                 let env = self.executor_env(framework_id, &executor_info, agent);
+                let container_id = uuid::Uuid::new_v4().to_string();
                 self.executors.insert(
                     key.clone(),
                     Executor {
@@ -448,15 +431,18 @@ impl Master {
                         info: executor_info.clone(),
                         stream: None,
                         subscribed: false,
-                        container_id: uuid::Uuid::new_v4().to_string(),
+                        container_id: container_id.clone(),
                         queued: vec![task],
                         resources: executor_info.resources.clone(),
+                        pid: None,
+                        terminating: false,
                     },
                 );
                 effects.push(Effect::LaunchExecutor {
                     agent,
                     framework_id: framework_id.to_string(),
                     executor: Box::new(executor_info),
+                    container_id,
                     env,
                 });
             } else if let Some(e) = self.executors.get_mut(&key) {

@@ -45,16 +45,61 @@ struct Stream {
 
 /// Runs executors for the master: starts them in a sandbox and stops them.
 pub trait ExecutorRunner: Send + Sync + 'static {
-    /// Starts the executor in `sandbox`; calls `exited(message)` once its process has ended.
+    /// Starts the executor in `sandbox` (an absolute path, not created yet) with `env`; tells
+    /// `reports` its process id once started and why it ended once its process has exited.
     fn launch(
         &self,
         sandbox: PathBuf,
         executor: kafka_mesos_mesos::proto::v1::ExecutorInfo,
         env: std::collections::BTreeMap<String, String>,
-        exited: Box<dyn FnOnce(String) + Send>,
+        reports: ExecutorReports,
     );
-    /// Stops the executor's processes, forcibly after `grace`.
+    /// The executor has been sent SHUTDOWN (or its agent is lost): kills its processes
+    /// (`SIGKILL`, as Mesos's POSIX launcher destroys a container) unless it exits by itself
+    /// within `grace`.
     fn kill(&self, framework_id: &str, executor_id: &str, grace: Duration);
+}
+
+/// Where an [`ExecutorRunner`] reports what becomes of an executor it launched.
+pub struct ExecutorReports {
+    context: Arc<Context>,
+    framework_id: String,
+    executor_id: String,
+}
+
+impl std::fmt::Debug for ExecutorReports {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExecutorReports")
+            .field("framework_id", &self.framework_id)
+            .field("executor_id", &self.executor_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ExecutorReports {
+    /// The executor's process has started with process id `pid`; its updates carry it as
+    /// `container_status.executor_pid`.
+    pub fn started(&self, pid: u32) {
+        self.context
+            .shared
+            .lock()
+            .expect("master lock")
+            .master
+            .executor_started(&self.framework_id, &self.executor_id, pid);
+    }
+
+    /// The executor's process has ended (or could not start), for the reason in `message`:
+    /// its unfinished tasks fail.
+    pub fn exited(self, message: String) {
+        let effects = self
+            .context
+            .shared
+            .lock()
+            .expect("master lock")
+            .master
+            .executor_exited(&self.framework_id, &self.executor_id, &message);
+        self.context.apply(effects);
+    }
 }
 
 struct Shared {
@@ -93,20 +138,34 @@ pub struct LocalConfig {
     pub heartbeat: Duration,
     /// Offer round interval.
     pub allocation_interval: Duration,
-    /// Root of the agents' work directories (sandboxes).
+    /// Root of the agents' work directories (sandboxes); a relative path is taken from the
+    /// current directory when the master starts, so that executors always see absolute
+    /// `MESOS_DIRECTORY` and `MESOS_SANDBOX` paths, as on a real agent.
     pub work_dir: PathBuf,
+}
+
+impl LocalConfig {
+    /// Where the agents keep their sandboxes unless told otherwise: `kafka-mesos-local-<uid>`
+    /// in the system's temporary directory (`$TMPDIR`, else `/tmp`), one per user. Each run of
+    /// an executor has a directory of its own below it (`agent<i>/frameworks/<framework
+    /// id>/executors/<executor id>/runs/<container id>`), so runs never share a sandbox.
+    pub fn default_work_dir() -> PathBuf {
+        let uid = rustix::process::getuid().as_raw();
+        std::env::temp_dir().join(format!("kafka-mesos-local-{uid}"))
+    }
 }
 
 impl Default for LocalConfig {
     /// Mesos's defaults: port 5050, a HEARTBEAT every 15 s, an offer round every second;
-    /// three agents (as `kafka-mesos local-master`), sandboxes under `./kafka-mesos-local`.
+    /// three agents (as `kafka-mesos local-master`), sandboxes under
+    /// [`LocalConfig::default_work_dir`].
     fn default() -> Self {
         LocalConfig {
             port: 5050,
             agents: crate::master::AgentSpec::defaults(3),
             heartbeat: DEFAULT_HEARTBEAT,
             allocation_interval: DEFAULT_ALLOCATION_INTERVAL,
-            work_dir: PathBuf::from("kafka-mesos-local"),
+            work_dir: LocalConfig::default_work_dir(),
         }
     }
 }
@@ -118,7 +177,8 @@ struct Context {
 }
 
 impl LocalMaster {
-    /// Binds 127.0.0.1 and starts serving.
+    /// Binds 127.0.0.1 and starts serving. Fails if the port cannot be bound or the work
+    /// directory has no absolute form (an empty path, or no current directory).
     pub async fn start(
         config: LocalConfig,
         runner: Arc<dyn ExecutorRunner>,
@@ -141,7 +201,7 @@ impl LocalMaster {
         let context = Arc::new(Context {
             shared: shared.clone(),
             runner,
-            work_dir: config.work_dir.clone(),
+            work_dir: std::path::absolute(&config.work_dir)?,
         });
         let ticker = context.clone();
         let tick_stop = stop.clone();
@@ -295,7 +355,7 @@ fn executor_agent(path: &str) -> Option<Option<usize>> {
 }
 
 impl Context {
-    fn apply(&self, effects: Vec<Effect>) {
+    fn apply(self: &Arc<Self>, effects: Vec<Effect>) {
         let mut launches = Vec::new();
         {
             let mut shared = self.shared.lock().expect("master lock");
@@ -341,14 +401,15 @@ impl Context {
                         agent,
                         framework_id,
                         executor,
+                        container_id,
                         env,
                     } => {
-                        launches.push((agent, framework_id, executor, env));
+                        launches.push((agent, framework_id, executor, container_id, env));
                     }
                 }
             }
         }
-        for (agent, framework_id, executor, mut env) in launches {
+        for (agent, framework_id, executor, container_id, mut env) in launches {
             let executor_id = executor.executor_id.value.clone();
             let sandbox = self
                 .work_dir
@@ -358,26 +419,15 @@ impl Context {
                 .join("executors")
                 .join(&executor_id)
                 .join("runs")
-                .join(uuid::Uuid::new_v4().to_string());
+                .join(&container_id);
             env.insert("MESOS_SANDBOX".into(), sandbox.display().to_string());
             env.insert("MESOS_DIRECTORY".into(), sandbox.display().to_string());
-            let shared = self.shared.clone();
-            let runner = self.runner.clone();
-            let work_dir = self.work_dir.clone();
-            let me = Context {
-                shared: shared.clone(),
-                runner: runner.clone(),
-                work_dir,
+            let reports = ExecutorReports {
+                context: self.clone(),
+                framework_id,
+                executor_id,
             };
-            let exited = Box::new(move |message: String| {
-                let effects = shared.lock().expect("master lock").master.executor_exited(
-                    &framework_id,
-                    &executor_id,
-                    &message,
-                );
-                me.apply(effects);
-            });
-            runner.launch(sandbox, *executor, env, exited);
+            self.runner.launch(sandbox, *executor, env, reports);
         }
     }
 
