@@ -192,7 +192,6 @@ impl Master {
                         }],
                         ..Default::default()
                     }],
-                    ..Default::default()
                 });
                 let task_id = status.task_id.value.clone();
                 let mut effects = self.queue_update(&key.0, status);
