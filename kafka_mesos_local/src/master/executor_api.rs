@@ -247,6 +247,7 @@ impl Master {
         framework_id: &str,
         executor_id: &str,
         message: &str,
+        now: Instant,
     ) -> Vec<Effect> {
         let key = (framework_id.to_string(), executor_id.to_string());
         let Some(e) = self.executors.remove(&key) else {
@@ -277,8 +278,8 @@ impl Master {
                 executor_id: Some(v1::ExecutorId {
                     value: executor_id.to_string(),
                 }),
-                timestamp: Some(now_secs()),
-                uuid: Some(uuid()),
+                timestamp: Some(self.clock.unix_seconds(now)),
+                uuid: Some(self.ids.uuid_bytes()),
                 ..Default::default()
             };
             effects.extend(self.queue_update(framework_id, status));

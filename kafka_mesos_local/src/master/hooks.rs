@@ -18,7 +18,7 @@ impl Master {
     /// executors are killed and its live tasks become TASK_LOST (TASK_UNREACHABLE for a
     /// PARTITION_AWARE framework), reason REASON_AGENT_REMOVED. It makes no offers until
     /// [`restore_agent`](Self::restore_agent).
-    pub fn lose_agent(&mut self, i: usize) -> Vec<Effect> {
+    pub fn lose_agent(&mut self, i: usize, now: Instant) -> Vec<Effect> {
         if !self.agent_up(i) {
             return vec![];
         }
@@ -82,7 +82,7 @@ impl Master {
             };
             let message = format!("Agent {} is unreachable", self.config.agents[i].hostname);
             let reason = v1::task_status::Reason::AgentRemoved;
-            let status = self.master_status(i, task_id, state, reason, message);
+            let status = self.master_status(i, task_id, state, reason, message, now);
             effects.extend(self.queue_update(&framework_id, status));
         }
         effects
@@ -90,7 +90,7 @@ impl Master {
 
     /// Brings agent `i` back, empty: it offers its resources again, and tasks that were
     /// unreachable on it are reported gone (TASK_GONE, reason REASON_AGENT_REREGISTERED).
-    pub fn restore_agent(&mut self, i: usize) -> Vec<Effect> {
+    pub fn restore_agent(&mut self, i: usize, now: Instant) -> Vec<Effect> {
         let Some(up) = self.agents_up.get_mut(i) else {
             return vec![];
         };
@@ -108,7 +108,8 @@ impl Master {
         for (framework_id, task_id) in gone {
             let message = "The task is not running on the agent that came back".to_string();
             let reason = v1::task_status::Reason::AgentReregistered;
-            let status = self.master_status(i, task_id, v1::TaskState::TaskGone, reason, message);
+            let status =
+                self.master_status(i, task_id, v1::TaskState::TaskGone, reason, message, now);
             effects.extend(self.queue_update(&framework_id, status));
         }
         effects

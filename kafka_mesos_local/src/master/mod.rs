@@ -17,14 +17,19 @@ use std::time::{Duration, Instant};
 use kafka_mesos_core::range::PortRange;
 use kafka_mesos_mesos::proto::v1::{self, executor, scheduler};
 
+pub use clock::Clock;
+pub use ids::Ids;
+
 use crate::conventions::stout_duration;
 use resources::*;
 use updates::update_event;
 use validation::*;
 
 mod allocator;
+mod clock;
 mod executor_api;
 mod hooks;
+mod ids;
 mod resources;
 mod scheduler_api;
 mod updates;
@@ -244,6 +249,8 @@ struct Executor {
 pub struct Master {
     config: MasterConfig,
     id: String,
+    clock: Clock,
+    ids: Ids,
     frameworks: BTreeMap<String, Framework>,
     /// Frameworks torn down or gone past their failover timeout (Mesos's completed frameworks).
     removed: BTreeSet<String>,
@@ -252,7 +259,6 @@ pub struct Master {
     executors: BTreeMap<(String, String), Executor>,
     next_framework: u64,
     next_offer: u64,
-    next_stream: u64,
     last_allocation: Option<Instant>,
     /// Whether each agent is connected; a lost agent makes no offers.
     agents_up: Vec<bool>,
@@ -262,24 +268,23 @@ pub struct Master {
 
 /// How long an agent waits before resending an unacknowledged update, at first and at most.
 pub const UPDATE_RETRY: (Duration, Duration) = (Duration::from_secs(10), Duration::from_secs(600));
-fn uuid() -> Vec<u8> {
-    uuid::Uuid::new_v4().as_bytes().to_vec()
-}
-
-fn now_secs() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
 
 impl Master {
-    /// A master with `config`'s agents and no framework.
+    /// A master with `config`'s agents and no framework, on the system's clock, with random
+    /// ids.
     pub fn new(config: MasterConfig) -> Self {
+        Master::with_clock_and_ids(config, Clock::system(), Ids::random())
+    }
+
+    /// A master that takes its wall-clock times from `clock` and its ids from `ids`: with a
+    /// fixed clock and seeded ids, the same inputs give the same effects.
+    pub fn with_clock_and_ids(config: MasterConfig, clock: Clock, mut ids: Ids) -> Self {
         let agents = config.agents.len();
         Master {
             config,
-            id: uuid::Uuid::new_v4().to_string(),
+            id: ids.uuid().to_string(),
+            clock,
+            ids,
             frameworks: BTreeMap::new(),
             removed: BTreeSet::new(),
             offers: BTreeMap::new(),
@@ -287,7 +292,6 @@ impl Master {
             executors: BTreeMap::new(),
             next_framework: 0,
             next_offer: 0,
-            next_stream: 0,
             last_allocation: None,
             agents_up: vec![true; agents],
             update_retry: UPDATE_RETRY.0,
@@ -384,8 +388,7 @@ impl Master {
     }
 
     fn new_stream(&mut self) -> StreamId {
-        self.next_stream += 1;
-        uuid::Uuid::new_v4().to_string()
+        self.ids.uuid().to_string()
     }
 
     fn event(kind: scheduler::event::Type) -> scheduler::Event {

@@ -229,7 +229,7 @@ impl Master {
             }
             Type::Kill => {
                 if let Some(kill) = call.kill {
-                    effects.extend(self.kill(&framework_id, &stream, kill));
+                    effects.extend(self.kill(&framework_id, &stream, kill, now));
                 }
             }
             Type::Shutdown => {
@@ -261,7 +261,7 @@ impl Master {
             }
             Type::Reconcile => {
                 let tasks = call.reconcile.map(|r| r.tasks).unwrap_or_default();
-                effects.extend(self.reconcile(&framework_id, &stream, tasks));
+                effects.extend(self.reconcile(&framework_id, &stream, tasks, now));
             }
             Type::Message => {
                 if let Some(message) = call.message {
@@ -342,7 +342,8 @@ impl Master {
                 v1::TaskState::TaskLost
             };
             for t in &launches {
-                effects.push(Self::master_update(
+                effects.push(self.master_update(
+                    now,
                     stream,
                     &t.task_id.value,
                     Some(t.agent_id.value.clone()),
@@ -378,7 +379,8 @@ impl Master {
             }
             let task_id = task.task_id.value.clone();
             let error = |message: &str| {
-                Self::master_update(
+                self.master_update(
+                    now,
                     stream,
                     &task_id,
                     Some(task.agent_id.value.clone()),
@@ -423,7 +425,7 @@ impl Master {
             );
             if new_executor {
                 let env = self.executor_env(framework_id, &executor_info, agent);
-                let container_id = uuid::Uuid::new_v4().to_string();
+                let container_id = self.ids.uuid().to_string();
                 self.executors.insert(
                     key.clone(),
                     Executor {
@@ -468,6 +470,7 @@ impl Master {
         framework_id: &str,
         stream: &str,
         kill: scheduler::call::Kill,
+        now: Instant,
     ) -> Vec<Effect> {
         let task_id = kill.task_id.value.clone();
         let key = (framework_id.to_string(), task_id.clone());
@@ -479,6 +482,7 @@ impl Master {
                     task_id: kill.task_id,
                     agent_id: kill.agent_id,
                 }],
+                now,
             );
         };
         let agent_id = self.agent_id(task.agent);
@@ -509,8 +513,8 @@ impl Master {
                     source: Some(v1::task_status::Source::Agent as i32),
                     reason: Some(v1::task_status::Reason::TaskKilledDuringLaunch as i32),
                     agent_id: Some(v1::AgentId { value: agent_id }),
-                    timestamp: Some(now_secs()),
-                    uuid: Some(uuid()),
+                    timestamp: Some(self.clock.unix_seconds(now)),
+                    uuid: Some(self.ids.uuid_bytes()),
                     ..Default::default()
                 };
                 self.queue_update(framework_id, status)
@@ -526,6 +530,7 @@ impl Master {
         framework_id: &str,
         stream: &str,
         tasks: Vec<scheduler::call::reconcile::Task>,
+        now: Instant,
     ) -> Vec<Effect> {
         let latest = |t: &Task, task_id: &str, agent: String| {
             let last = t.status.as_ref();
@@ -541,7 +546,7 @@ impl Master {
                 executor_id: Some(v1::ExecutorId {
                     value: t.executor_id.clone(),
                 }),
-                timestamp: Some(now_secs()),
+                timestamp: Some(self.clock.unix_seconds(now)),
                 healthy: last.and_then(|s| s.healthy),
                 check_status: last.and_then(|s| s.check_status),
                 container_status: last.and_then(|s| s.container_status.clone()),
@@ -587,7 +592,8 @@ impl Master {
                 ),
                 (false, false) => (v1::TaskState::TaskLost, "Reconciliation: Task is unknown"),
             };
-            effects.push(Self::master_update(
+            effects.push(self.master_update(
+                now,
                 stream,
                 &t.task_id.value,
                 t.agent_id.map(|a| a.value),

@@ -5,12 +5,13 @@ use super::*;
 impl Master {
     /// An update the master makes about a task of agent `i`, acknowledged like an agent's.
     pub(super) fn master_status(
-        &self,
+        &mut self,
         i: usize,
         task_id: String,
         state: v1::TaskState,
         reason: v1::task_status::Reason,
         message: String,
+        now: Instant,
     ) -> v1::TaskStatus {
         v1::TaskStatus {
             task_id: v1::TaskId { value: task_id },
@@ -21,14 +22,20 @@ impl Master {
             agent_id: Some(v1::AgentId {
                 value: self.agent_id(i),
             }),
-            timestamp: Some(now_secs()),
-            uuid: Some(uuid()),
+            timestamp: Some(self.clock.unix_seconds(now)),
+            uuid: Some(self.ids.uuid_bytes()),
             ..Default::default()
         }
     }
 
     /// A master-generated update (no uuid), sent on the framework's stream.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the time and stream, then the status's own fields, each set by every caller"
+    )]
     pub(super) fn master_update(
+        &self,
+        now: Instant,
         stream: &str,
         task_id: &str,
         agent_id: Option<String>,
@@ -45,7 +52,7 @@ impl Master {
             source: Some(v1::task_status::Source::Master as i32),
             reason: Some(reason as i32),
             agent_id: agent_id.map(|value| v1::AgentId { value }),
-            timestamp: Some(now_secs()),
+            timestamp: Some(self.clock.unix_seconds(now)),
             ..Default::default()
         };
         Effect::SchedulerEvent(stream.to_string(), Box::new(update_event(status)))

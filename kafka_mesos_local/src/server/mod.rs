@@ -97,7 +97,12 @@ impl ExecutorReports {
             .lock()
             .expect("master lock")
             .master
-            .executor_exited(&self.framework_id, &self.executor_id, &message);
+            .executor_exited(
+                &self.framework_id,
+                &self.executor_id,
+                &message,
+                Instant::now(),
+            );
         self.context.apply(effects);
     }
 }
@@ -260,7 +265,7 @@ impl LocalMaster {
             .lock()
             .expect("master lock")
             .master
-            .lose_agent(i);
+            .lose_agent(i, Instant::now());
         self.context.apply(effects);
     }
 
@@ -271,7 +276,7 @@ impl LocalMaster {
             .lock()
             .expect("master lock")
             .master
-            .restore_agent(i);
+            .restore_agent(i, Instant::now());
         self.context.apply(effects);
     }
 
