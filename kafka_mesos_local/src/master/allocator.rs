@@ -98,7 +98,7 @@ impl Master {
                             ip: Some(host.clone()),
                             port: i32::from(*port),
                         },
-                        path: Some(format!("/slave({})", agent + 1)),
+                        path: Some(format!("/{}", agent_process_id(agent))),
                         ..Default::default()
                     }),
                     resources: resources.clone(),

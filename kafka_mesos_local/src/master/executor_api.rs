@@ -72,7 +72,7 @@ impl Master {
         env.insert("MESOS_SLAVE_ID".into(), self.agent_id(agent));
         env.insert(
             "MESOS_SLAVE_PID".into(),
-            format!("slave({})@{host}:{port}", agent + 1),
+            format!("{}@{host}:{port}", agent_process_id(agent)),
         );
         env.insert(
             "MESOS_CHECKPOINT".into(),

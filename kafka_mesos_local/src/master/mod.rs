@@ -20,7 +20,7 @@ use kafka_mesos_mesos::proto::v1::{self, executor, scheduler};
 pub use clock::Clock;
 pub use ids::Ids;
 
-use crate::conventions::stout_duration;
+use crate::conventions::{agent_process_id, stout_duration};
 use resources::*;
 use updates::update_event;
 use validation::*;

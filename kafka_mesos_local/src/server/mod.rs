@@ -26,6 +26,7 @@ use kafka_mesos_mesos::proto::v1::{executor, scheduler};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
+use crate::conventions::agent_of_path;
 use crate::master::{
     DEFAULT_ALLOCATION_INTERVAL, DEFAULT_HEARTBEAT, Effect, Format, Master, MasterConfig, StreamId,
 };
@@ -352,11 +353,8 @@ fn executor_agent(path: &str) -> Option<Option<usize>> {
     if reaches(path, "/api/v1/executor") {
         return Some(None);
     }
-    let (n, rest) = path.strip_prefix("/slave(")?.split_once(')')?;
-    if !reaches(rest, "/api/v1/executor") {
-        return None;
-    }
-    n.parse::<usize>().ok()?.checked_sub(1).map(Some)
+    let (agent, rest) = agent_of_path(path)?;
+    reaches(rest, "/api/v1/executor").then_some(Some(agent))
 }
 
 impl Context {
