@@ -58,9 +58,10 @@ struct LocalMasterArgs {
     /// "cpus": 4, "mem": 8192, "disk": 10240, "ports": "31000..31099"}, ...].
     #[arg(long)]
     agents_file: Option<PathBuf>,
-    /// Where the agents keep their sandboxes.
-    #[arg(long, default_value = "kafka-mesos-local")]
-    work_dir: PathBuf,
+    /// Where the agents keep their sandboxes [default: kafka-mesos-local-<uid> in the system's
+    /// temporary directory].
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
     /// Time between heartbeats on subscription streams.
     #[arg(long, default_value = "15s")]
     heartbeat: Period,
@@ -103,7 +104,7 @@ fn agents(args: &LocalMasterArgs) -> Result<Vec<AgentSpec>, String> {
                 cpus: e.cpus,
                 mem: e.mem,
                 disk: e.disk,
-                ports: (e.ports.range().start(), e.ports.range().end()),
+                ports: e.ports,
             })
             .collect());
     }
@@ -122,7 +123,8 @@ fn agents(args: &LocalMasterArgs) -> Result<Vec<AgentSpec>, String> {
         a.cpus = args.agent_cpus;
         a.mem = args.agent_mem;
         a.disk = args.agent_disk;
-        a.ports = (first, last);
+        a.ports = PortRange::new(first as u16, last as u16)
+            .ok_or_else(|| format!("agent {i}'s ports {first}..{last} are not a port range"))?;
     }
     Ok(out)
 }
@@ -134,7 +136,10 @@ async fn local_master(args: LocalMasterArgs) -> Result<(), String> {
         agents: agents.clone(),
         heartbeat: Duration::from_millis(args.heartbeat.millis().max(1)),
         allocation_interval: Duration::from_millis(args.allocation_interval.millis().max(1)),
-        work_dir: args.work_dir.clone(),
+        work_dir: args
+            .work_dir
+            .clone()
+            .unwrap_or_else(LocalConfig::default_work_dir),
     };
     let master = LocalMaster::start(config, Arc::new(ProcessRunner::default()))
         .await
@@ -151,14 +156,13 @@ async fn local_master(args: LocalMasterArgs) -> Result<(), String> {
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
         println!(
-            "  slave({}) {}: cpus {}, mem {}, disk {}, ports {}..{}, {}",
+            "  slave({}) {}: cpus {}, mem {}, disk {}, ports {}, {}",
             i + 1,
             a.hostname,
             a.cpus,
             a.mem,
             a.disk,
-            a.ports.0,
-            a.ports.1,
+            a.ports,
             attributes.join(",")
         );
     }

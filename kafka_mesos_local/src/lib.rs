@@ -8,9 +8,16 @@
 //! `kafka-mesos local-master` runs and what the end-to-end tests use; it is not a distributed
 //! system and does not try to be one.
 //!
-//! - [`master`]: the state machine (frameworks, offers, filters, tasks, executors, updates).
-//! - [`server`]: the HTTP server around it.
-//! - [`runner`], [`fetch`], [`process`]: sandboxes, the fetcher and executor processes.
+//! - [`master`]: the state machine (frameworks, offers, filters, tasks, executors, updates),
+//!   driven with the time of each input; its wall-clock times come from a [`master::Clock`] and
+//!   its ids from [`master::Ids`] (seeded for replayable tests). Inside: resources (on the
+//!   core's ranges), validation, the scheduler API, the executor API, the allocator, updates
+//!   and test hooks, one module each.
+//! - [`server`]: the HTTP server around it: the HTTP codec (response heads, content
+//!   negotiation, call bodies, RecordIO events) apart from routing and the driver loop.
+//! - [`runner`], [`fetch`], [`process`]: sandboxes (absolute paths below
+//!   [`server::LocalConfig::work_dir`]), the fetcher and executor processes, shut down as Mesos
+//!   does (SHUTDOWN, then `SIGKILL` after the executor's shutdown grace period).
 //!
 //! ```
 //! use std::sync::Arc;
@@ -45,6 +52,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod conventions;
 pub mod fetch;
 pub mod master;
 pub mod process;

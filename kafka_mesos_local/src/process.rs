@@ -180,6 +180,26 @@ impl ExecutorProcess {
         Ok(self.exited(status))
     }
 
+    /// Destroys the executor as Mesos's POSIX launcher destroys a container after the
+    /// executor's shutdown grace period: waits up to `grace` for it to exit by itself (it has
+    /// been sent SHUTDOWN), then sends `SIGKILL` to its process group. Returns its exit status.
+    pub async fn destroy_after(&mut self, grace: Duration) -> io::Result<ExitStatus> {
+        if let Some(status) = self.status {
+            return Ok(status);
+        }
+        if let Ok(status) = tokio::time::timeout(grace, self.child.wait()).await {
+            return Ok(self.exited(status?));
+        }
+        tracing::debug!(
+            pid = self.pid,
+            ?grace,
+            "executor still running after its shutdown grace period; SIGKILL"
+        );
+        self.signal_group(Signal::KILL)?;
+        let status = self.child.wait().await?;
+        Ok(self.exited(status))
+    }
+
     /// Records the leader's exit and kills what is left of its group.
     fn exited(&mut self, status: ExitStatus) -> ExitStatus {
         self.status = Some(status);

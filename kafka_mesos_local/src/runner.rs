@@ -10,8 +10,9 @@ use kafka_mesos_mesos::proto::v1;
 use tokio::sync::oneshot;
 
 use crate::fetch::{self, HttpClient};
+use crate::master::DEFAULT_EXECUTOR_SHUTDOWN_GRACE_PERIOD;
 use crate::process::ExecutorProcess;
-use crate::server::ExecutorRunner;
+use crate::server::{ExecutorReports, ExecutorRunner};
 
 /// For each running executor (framework id, executor id): how to stop it, given a grace period.
 type Running = Arc<Mutex<HashMap<(String, String), oneshot::Sender<Duration>>>>;
@@ -44,7 +45,7 @@ impl ExecutorRunner for ProcessRunner {
         sandbox: PathBuf,
         executor: v1::ExecutorInfo,
         env: BTreeMap<String, String>,
-        exited: Box<dyn FnOnce(String) + Send>,
+        reports: ExecutorReports,
     ) {
         let framework_id = env.get("MESOS_FRAMEWORK_ID").cloned().unwrap_or_default();
         let key = (framework_id, executor.executor_id.value.clone());
@@ -56,9 +57,9 @@ impl ExecutorRunner for ProcessRunner {
         let http = self.http.clone();
         let running = self.running.clone();
         tokio::spawn(async move {
-            let message = run(sandbox, executor, env, http, stop_rx).await;
+            let message = run(sandbox, executor, env, http, stop_rx, &reports).await;
             running.lock().expect("runner lock").remove(&key);
-            exited(message);
+            reports.exited(message);
         });
     }
 
@@ -77,6 +78,7 @@ async fn run(
     env: BTreeMap<String, String>,
     http: HttpClient,
     stop: oneshot::Receiver<Duration>,
+    reports: &ExecutorReports,
 ) -> String {
     if let Err(e) = tokio::fs::create_dir_all(&sandbox).await {
         return format!("Failed to create the sandbox {}: {e}", sandbox.display());
@@ -92,16 +94,17 @@ async fn run(
         Ok(p) => p,
         Err(e) => return format!("Failed to launch container: {e}"),
     };
+    reports.started(process.pid());
+    let ended = |status: std::io::Result<std::process::ExitStatus>| match status {
+        Ok(s) if s.success() => "Executor exited".to_string(),
+        Ok(s) => format!("Executor terminated: {s}"),
+        Err(e) => format!("Executor terminated: {e}"),
+    };
     tokio::select! {
-        status = process.wait() => match status {
-            Ok(s) if s.success() => "Executor exited".to_string(),
-            Ok(s) => format!("Executor terminated: {s}"),
-            Err(e) => format!("Executor terminated: {e}"),
-        },
+        status = process.wait() => ended(status),
         grace = stop => {
-            let grace = grace.unwrap_or(Duration::from_secs(5));
-            let _ = process.kill(grace).await;
-            "Executor terminated: killed".to_string()
+            let grace = grace.unwrap_or(DEFAULT_EXECUTOR_SHUTDOWN_GRACE_PERIOD);
+            ended(process.destroy_after(grace).await)
         }
     }
 }

@@ -26,7 +26,8 @@
 //!   5050 and 5051): they vary between runs of Mesos too.
 //! - HTTP chunk sizes are written in upper-case hex by hyper (`C0`), lower-case by libprocess
 //!   (`c0`); HTTP makes them the same. The chunk boundaries themselves are compared.
-//! - `container_status.executor_pid`: the embedded agent does not report executor pids.
+//! - `container_status.executor_pid` values: the executor's process id (here the test's own,
+//!   as the test plays the executor; the real-process tests check the real one).
 //! - 07 `ACCEPT` of a command task (`golden-task-no-allocation-info`): it needs Mesos's command
 //!   executor on a real agent; the embedded master answers the same 202 but then `TASK_ERROR`
 //!   (it runs tasks with an `ExecutorInfo` only), so the following offer differs too.
@@ -36,8 +37,7 @@
 //!   intervals where waiting 15 s would only slow the suite down (the default of 15 s is
 //!   checked on the configuration); the 6 s watch after SUPPRESS is 3 s here.
 //!
-//! Without the transcripts (they live outside the repository) the tests say so and pass,
-//! except under CI (`CI` set), where they fail.
+//! The transcripts are part of the repository: a test fails if one is missing.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -46,7 +46,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kafka_mesos_local::master::{AgentSpec, DEFAULT_ALLOCATION_INTERVAL, DEFAULT_HEARTBEAT};
-use kafka_mesos_local::server::{ExecutorRunner, LocalConfig, LocalMaster};
+use kafka_mesos_local::runner::ProcessRunner;
+use kafka_mesos_local::server::{ExecutorReports, ExecutorRunner, LocalConfig, LocalMaster};
 use kafka_mesos_mesos::proto::v1::{self, executor, scheduler};
 use prost::Message as _;
 use serde_json::Value;
@@ -78,15 +79,15 @@ struct Golden {
 }
 
 impl Golden {
-    fn load(name: &'static str) -> Option<Golden> {
+    fn load(name: &'static str) -> Golden {
         let path = golden_dir().join(name);
         let text = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
         let file: Value = serde_json::from_str(&text).expect("a transcript is JSON");
-        Some(Golden {
+        Golden {
             name,
             items: file["items"].as_array().expect("items").clone(),
-        })
+        }
     }
 
     /// The exchange (or stream opening) on connection `connection`.
@@ -302,17 +303,16 @@ impl Ids {
     }
 }
 
-/// Puts aside what varies between runs: timestamps and port numbers are replaced by
-/// placeholders (their presence still counts), `executor_pid` (not reported by the embedded
-/// agent) is dropped.
+/// Puts aside what varies between runs: timestamps, port numbers and process ids are replaced
+/// by placeholders (their presence still counts).
 fn normalize(value: &mut Value) {
     match value {
         Value::Object(o) => {
-            o.remove("executor_pid");
             for (k, v) in o.iter_mut() {
                 match k.as_str() {
                     "timestamp" => *v = Value::String("<timestamp>".into()),
                     "port" => *v = Value::String("<port>".into()),
+                    "executor_pid" => *v = Value::String("<pid>".into()),
                     _ => normalize(v),
                 }
             }
@@ -552,7 +552,8 @@ struct Launch {
     env: BTreeMap<String, String>,
 }
 
-/// Records launches and kills; the tests play the executors over HTTP themselves.
+/// Records launches and kills; the tests play the executors over HTTP themselves, so the
+/// executor's process is the test's own.
 #[derive(Default)]
 struct Recorder {
     launches: Mutex<Vec<Launch>>,
@@ -565,8 +566,9 @@ impl ExecutorRunner for Recorder {
         sandbox: PathBuf,
         executor: v1::ExecutorInfo,
         env: BTreeMap<String, String>,
-        _exited: Box<dyn FnOnce(String) + Send>,
+        reports: ExecutorReports,
     ) {
+        reports.started(std::process::id());
         self.launches.lock().unwrap().push(Launch {
             sandbox,
             executor,
@@ -607,29 +609,50 @@ fn golden_agent() -> AgentSpec {
         cpus: 2.0,
         mem: 4096.0,
         disk: 10000.0,
-        ports: (31000, 31099),
+        ports: "31000..31099".parse().expect("a port range"),
     }
 }
 
 struct Live {
     master: LocalMaster,
+    /// What a [`Recorder`] saw (nothing when the executors are real processes).
     runner: Arc<Recorder>,
     ids: Ids,
-    _work: tempfile::TempDir,
+    _work: Option<tempfile::TempDir>,
 }
 
 impl Live {
+    /// A master whose executors the tests play themselves (see [`Recorder`]).
     async fn start(heartbeat: Duration, allocation_interval: Duration) -> Live {
         let work = tempfile::tempdir().expect("a work directory");
         let runner = Arc::new(Recorder::default());
+        let mut live = Live::start_with(
+            heartbeat,
+            allocation_interval,
+            runner.clone(),
+            work.path().to_path_buf(),
+        )
+        .await;
+        live.runner = runner;
+        live._work = Some(work);
+        live
+    }
+
+    /// A master running its executors with `runner` in `work_dir`.
+    async fn start_with(
+        heartbeat: Duration,
+        allocation_interval: Duration,
+        runner: Arc<dyn ExecutorRunner>,
+        work_dir: PathBuf,
+    ) -> Live {
         let config = LocalConfig {
             port: 0,
             agents: vec![golden_agent()],
             heartbeat,
             allocation_interval,
-            work_dir: work.path().to_path_buf(),
+            work_dir,
         };
-        let master = LocalMaster::start(config, runner.clone())
+        let master = LocalMaster::start(config, runner)
             .await
             .expect("the embedded master starts");
         let port = master.address().port();
@@ -645,9 +668,9 @@ impl Live {
         ids.add("\"port\":5051", format!("\"port\":{port}"));
         Live {
             master,
-            runner,
+            runner: Arc::default(),
             ids,
-            _work: work,
+            _work: None,
         }
     }
 
@@ -886,9 +909,7 @@ fn the_default_heartbeat_is_mesos_15_seconds() {
 /// ends the stream. The periodic HEARTBEAT (15 s in the transcript) is timed on a 1 s interval.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s01_subscribe_protobuf() {
-    let Some(g) = Golden::load("01-subscribe-protobuf.json") else {
-        return;
-    };
+    let g = Golden::load("01-subscribe-protobuf.json");
     let mut live = Live::start(DEFAULT_HEARTBEAT, DEFAULT_ALLOCATION_INTERVAL).await;
     let mut a = live.subscribe(&g, "conn-1").await;
     let mut chunks = Vec::new();
@@ -952,9 +973,7 @@ async fn s01_subscribe_protobuf() {
 /// byte the golden text with the live ids.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s02_subscribe_accept_variants() {
-    let Some(g) = Golden::load("02-subscribe-accept-variants.json") else {
-        return;
-    };
+    let g = Golden::load("02-subscribe-accept-variants.json");
     let mut live = Live::start(DEFAULT_HEARTBEAT, DEFAULT_ALLOCATION_INTERVAL).await;
     for (label, subscribe, decline, teardown) in [
         ("stream-B1", "conn-3", "conn-4", "conn-5"),
@@ -977,9 +996,7 @@ async fn s02_subscribe_accept_variants() {
 /// outstanding offer stays); REVIVE offers again at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s03_decline_suppress_revive() {
-    let Some(g) = Golden::load("03-decline-suppress-revive.json") else {
-        return;
-    };
+    let g = Golden::load("03-decline-suppress-revive.json");
     let mut live = Live::start(DEFAULT_HEARTBEAT, DEFAULT_ALLOCATION_INTERVAL).await;
     let mut c = live.subscribe(&g, "conn-15").await;
     for seq in 0..3 {
@@ -1014,9 +1031,7 @@ async fn s03_decline_suppress_revive() {
 /// 07: every error answer of `/api/v1/scheduler` that needs no real agent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s07_errors() {
-    let Some(g) = Golden::load("07-errors.json") else {
-        return;
-    };
+    let g = Golden::load("07-errors.json");
     let mut live = Live::start(DEFAULT_HEARTBEAT, Duration::from_millis(200)).await;
     let mut s = live.subscribe(&g, "conn-22").await;
     for seq in 0..3 {
@@ -1100,9 +1115,7 @@ async fn s07_errors() {
 /// Mesos code intends (libprocess's `NotImplemented()`), and the subscription goes on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s07b_unknown_call_type_is_501_not_a_crash() {
-    let Some(g) = Golden::load("07b-unknown-call-type-crash.json") else {
-        return;
-    };
+    let g = Golden::load("07b-unknown-call-type-crash.json");
     let mut live = Live::start(DEFAULT_HEARTBEAT, Duration::from_millis(200)).await;
     let mut s = live.subscribe(&g, "conn-91").await;
     for seq in 0..2 {
@@ -1134,9 +1147,7 @@ async fn s07b_unknown_call_type_is_501_not_a_crash() {
 /// "Framework failed over" and the end of the first stream; the old stream id is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s08_framework_failover() {
-    let Some(g) = Golden::load("08-framework-failover.json") else {
-        return;
-    };
+    let g = Golden::load("08-framework-failover.json");
     let mut live = Live::start(DEFAULT_HEARTBEAT, Duration::from_millis(200)).await;
     let mut h = live.subscribe(&g, "conn-55").await;
     for seq in 0..3 {
@@ -1165,16 +1176,12 @@ async fn s08_framework_failover() {
 /// framework is gone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s04_05_10_06_09_one_framework_session() {
-    let (Some(g04), Some(gx), Some(g05), Some(g10), Some(g06), Some(g09)) = (
-        Golden::load("04-launch-custom-executor.json"),
-        Golden::load("04-executor-side.json"),
-        Golden::load("05-reconcile.json"),
-        Golden::load("10-executor-api-errors.json"),
-        Golden::load("06-kill.json"),
-        Golden::load("09-teardown.json"),
-    ) else {
-        return;
-    };
+    let g04 = Golden::load("04-launch-custom-executor.json");
+    let gx = Golden::load("04-executor-side.json");
+    let g05 = Golden::load("05-reconcile.json");
+    let g10 = Golden::load("10-executor-api-errors.json");
+    let g06 = Golden::load("06-kill.json");
+    let g09 = Golden::load("09-teardown.json");
     let mut live = Live::start(DEFAULT_HEARTBEAT, Duration::from_millis(200)).await;
 
     // 04: SUBSCRIBE, ACCEPT with a LAUNCH of a custom executor.
@@ -1296,9 +1303,7 @@ async fn s04_05_10_06_09_one_framework_session() {
 /// scheduler's: 405 with `Allow: POST` for GET, 400 without `Content-Type`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn routes_answer_as_libprocess() {
-    let Some(g) = Golden::load("07-errors.json") else {
-        return;
-    };
+    let g = Golden::load("07-errors.json");
     let live = Live::start(DEFAULT_HEARTBEAT, DEFAULT_ALLOCATION_INTERVAL).await;
     let get = g.http("conn-26");
     let missing_type = g.http("conn-23");
@@ -1328,4 +1333,383 @@ async fn routes_answer_as_libprocess() {
         );
         assert_eq!(got.body, b"404 Not Found.");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Real executor processes.
+// ---------------------------------------------------------------------------------------------
+
+/// Set (through `CommandInfo.environment`) in the executors the tests below start: this test
+/// binary, run again with the test's name as filter, then plays a custom executor instead of
+/// the test. Its value says how it treats SHUTDOWN: `obey` (exit) or `ignore`.
+const EXECUTOR_ROLE: &str = "KAFKA_MESOS_CONFORMANCE_EXECUTOR";
+
+/// What the executor saw, written as JSON to `executor.json` in its sandbox.
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+struct ExecutorReport {
+    pid: u32,
+    cwd: String,
+    mesos_directory: Option<String>,
+    mesos_sandbox: Option<String>,
+    events: Vec<String>,
+}
+
+/// Plays the executor when this process was started as one (see [`EXECUTOR_ROLE`]); returns
+/// false (and does nothing) in the test process itself.
+async fn play_executor_if_started_as_one() -> bool {
+    use kafka_mesos_mesos::executor::{ExecutorClient, ExecutorEnv, ExecutorEvent};
+    let Ok(role) = std::env::var(EXECUTOR_ROLE) else {
+        return false;
+    };
+    let env = ExecutorEnv::from_env().expect("started by the agent as an executor");
+    let mut report = ExecutorReport {
+        pid: std::process::id(),
+        cwd: std::env::current_dir().unwrap().display().to_string(),
+        mesos_directory: std::env::var("MESOS_DIRECTORY").ok(),
+        mesos_sandbox: std::env::var("MESOS_SANDBOX").ok(),
+        events: vec![],
+    };
+    let write = |report: &ExecutorReport| {
+        let text = serde_json::to_vec(report).unwrap();
+        std::fs::write("executor.json.new", text).unwrap();
+        std::fs::rename("executor.json.new", "executor.json").unwrap();
+    };
+    let (client, mut events) = ExecutorClient::start(env);
+    while let Some(event) = events.recv().await {
+        match event {
+            ExecutorEvent::Subscribed(_) => report.events.push("SUBSCRIBED".into()),
+            ExecutorEvent::Launch(task) => {
+                report.events.push("LAUNCH".into());
+                let data = report.pid.to_string().into_bytes();
+                client
+                    .update(
+                        &task.task_id.value,
+                        v1::TaskState::TaskRunning,
+                        None,
+                        Some(data),
+                    )
+                    .await
+                    .expect("TASK_RUNNING is accepted");
+            }
+            ExecutorEvent::Shutdown => {
+                report.events.push("SHUTDOWN".into());
+                write(&report);
+                if role == "obey" {
+                    std::process::exit(0);
+                }
+            }
+            other => report.events.push(format!("{other:?}")),
+        }
+        write(&report);
+    }
+    // The stream ended: wait to be killed.
+    write(&report);
+    std::future::pending::<()>().await;
+    true
+}
+
+/// Whether process `pid` exists (it is reaped by the embedded agent once it has exited).
+fn process_exists(pid: u32) -> bool {
+    let pid = rustix::process::Pid::from_raw(pid as i32).expect("a process id");
+    rustix::process::test_kill_process(pid).is_ok()
+}
+
+/// A framework of the golden session (04's SUBSCRIBE) on a master that runs executors as real
+/// processes: this test binary, re-run as an executor that runs `test` (the test's name).
+struct RealSession {
+    live: Live,
+    d: EventStream,
+    work: tempfile::TempDir,
+    g04: Golden,
+}
+
+impl RealSession {
+    async fn start() -> RealSession {
+        let work = tempfile::tempdir().expect("a work directory");
+        let mut live = Live::start_with(
+            DEFAULT_HEARTBEAT,
+            Duration::from_millis(200),
+            Arc::new(ProcessRunner::default()),
+            work.path().to_path_buf(),
+        )
+        .await;
+        let g04 = Golden::load("04-launch-custom-executor.json");
+        let mut d = live.subscribe(&g04, "conn-60").await;
+        for seq in 0..3 {
+            live.expect(&g04, &mut d, "stream-D", seq).await;
+        }
+        RealSession { live, d, work, g04 }
+    }
+
+    /// Launches this binary as executor `executor` (task `task`), SHUTDOWN handled as `role`
+    /// says, with `grace` as its shutdown grace period; returns the scheduler's TASK_RUNNING
+    /// (acknowledged) and the executor's report.
+    async fn launch(
+        &mut self,
+        test: &str,
+        role: &str,
+        grace: Option<Duration>,
+    ) -> (v1::TaskStatus, ExecutorReport) {
+        let golden_offer = &self.g04.record("stream-D", 2)["decoded"]["offers"]["offers"][0];
+        let offer_id = self
+            .live
+            .ids
+            .str(golden_offer["id"]["value"].as_str().unwrap());
+        let agent_id = self
+            .live
+            .ids
+            .str(golden_offer["agent_id"]["value"].as_str().unwrap());
+        let framework = self
+            .live
+            .ids
+            .str(golden_offer["framework_id"]["value"].as_str().unwrap());
+        let exe = std::env::current_exe().unwrap().display().to_string();
+        let scalar = |name: &str, value: f64| v1::Resource {
+            name: name.into(),
+            r#type: v1::value::Type::Scalar as i32,
+            scalar: Some(v1::value::Scalar { value }),
+            ..Default::default()
+        };
+        let task = v1::TaskInfo {
+            name: "real".into(),
+            task_id: v1::TaskId {
+                value: "real-task".into(),
+            },
+            agent_id: v1::AgentId { value: agent_id },
+            resources: vec![scalar("cpus", 0.1), scalar("mem", 32.0)],
+            executor: Some(v1::ExecutorInfo {
+                executor_id: v1::ExecutorId {
+                    value: "real-executor".into(),
+                },
+                command: Some(v1::CommandInfo {
+                    value: Some(exe.clone()),
+                    shell: Some(false),
+                    arguments: vec![exe, "--exact".into(), test.into(), "--nocapture".into()],
+                    environment: Some(v1::Environment {
+                        variables: vec![v1::environment::Variable {
+                            name: EXECUTOR_ROLE.into(),
+                            value: Some(role.into()),
+                            ..Default::default()
+                        }],
+                    }),
+                    ..Default::default()
+                }),
+                shutdown_grace_period: grace.map(|g| v1::DurationInfo {
+                    nanoseconds: g.as_nanos() as i64,
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let framework_id = v1::FrameworkId { value: framework };
+        let accept = kafka_mesos_mesos::calls::accept(
+            &framework_id,
+            &[v1::OfferId { value: offer_id }],
+            vec![kafka_mesos_mesos::calls::launch(vec![task])],
+            None,
+        );
+        let address = self.live.address();
+        let got = reply(address, &raw_call(address, &stream_id(&self.d), &accept)).await;
+        assert_eq!(
+            got.status(),
+            202,
+            "ACCEPT: {}",
+            String::from_utf8_lossy(&got.body)
+        );
+        let status = loop {
+            let record = self.d.record(WAIT).await;
+            let event = scheduler::Event::decode(&record.bytes[..]).unwrap();
+            if let Some(update) = event.update {
+                break update.status;
+            }
+        };
+        assert_eq!(status.state(), v1::TaskState::TaskRunning, "{status:?}");
+        let ack = kafka_mesos_mesos::calls::acknowledge(
+            &framework_id,
+            &status.agent_id.as_ref().unwrap().value,
+            &status.task_id.value,
+            status
+                .uuid
+                .as_ref()
+                .expect("an executor's update has a uuid"),
+        );
+        let got = reply(address, &raw_call(address, &stream_id(&self.d), &ack)).await;
+        assert_eq!(got.status(), 202);
+        let report = self.report(|r| r.events.contains(&"LAUNCH".into())).await;
+        (status, report)
+    }
+
+    /// The executor's report once `ready` holds for it.
+    async fn report(&self, ready: impl Fn(&ExecutorReport) -> bool) -> ExecutorReport {
+        let root = self.work.path().to_path_buf();
+        eventually(WAIT, "the executor's report", || {
+            let path = find_file(&root, "executor.json")?;
+            let report: ExecutorReport = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+            ready(&report).then_some(report)
+        })
+        .await
+    }
+}
+
+/// The first file named `name` below `dir`.
+fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if let Some(found) = find_file(&path, name) {
+                return Some(found);
+            }
+        } else if path.file_name().is_some_and(|n| n == name) {
+            return Some(path);
+        }
+    }
+    None
+}
+
+/// Waits for process `pid` to be gone; returns how long that took.
+async fn gone(pid: u32) -> Duration {
+    let started = Instant::now();
+    eventually(WAIT, "the executor's process exits", || {
+        (!process_exists(pid)).then_some(())
+    })
+    .await;
+    started.elapsed()
+}
+
+/// 09 with a real executor process: TEARDOWN ends the stream, the executor gets SHUTDOWN and
+/// exits (long before its 5 s grace period), the framework is gone as in the transcript.
+/// The executor's update on the way carries its process id as `executor_pid`, and its
+/// `MESOS_DIRECTORY` and `MESOS_SANDBOX` are its absolute working directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s09_teardown_shuts_a_real_executor_down() {
+    if play_executor_if_started_as_one().await {
+        return;
+    }
+    let mut session = RealSession::start().await;
+    let (status, report) = session
+        .launch("s09_teardown_shuts_a_real_executor_down", "obey", None)
+        .await;
+    // The agent's part of the update: container id, the executor's pid, its address.
+    let g04 = Golden::load("04-launch-custom-executor.json");
+    let golden = &g04.record("stream-D", 4)["decoded"]["update"]["status"];
+    let container = status.container_status.as_ref().expect("container_status");
+    assert_eq!(container.executor_pid, Some(report.pid));
+    let keys = |v: &Value| -> Vec<String> { v.as_object().unwrap().keys().cloned().collect() };
+    assert_eq!(
+        keys(&serde_json::to_value(container).unwrap()),
+        keys(&golden["container_status"]),
+        "container_status has Mesos's fields"
+    );
+    assert_eq!(status.data, Some(report.pid.to_string().into_bytes()));
+    // The sandbox: absolute, the working directory, below the work directory, named by the
+    // container id as on a real agent.
+    let sandbox = report.mesos_sandbox.clone().expect("MESOS_SANDBOX");
+    assert_eq!(report.mesos_directory.as_deref(), Some(sandbox.as_str()));
+    assert!(Path::new(&sandbox).is_absolute(), "{sandbox}");
+    assert_eq!(
+        std::fs::canonicalize(&report.cwd).unwrap(),
+        std::fs::canonicalize(&sandbox).unwrap()
+    );
+    let container_id = container.container_id.as_ref().unwrap().value.clone();
+    assert!(
+        sandbox.ends_with(&format!("/executors/real-executor/runs/{container_id}")),
+        "{sandbox}"
+    );
+    assert!(
+        Path::new(&sandbox).starts_with(session.work.path()),
+        "{sandbox} below {}",
+        session.work.path().display()
+    );
+
+    let g09 = Golden::load("09-teardown.json");
+    session.live.call(&g09, "conn-85").await;
+    session.d.expect_end(WAIT).await;
+    let took = gone(report.pid).await;
+    assert!(
+        took < Duration::from_secs(4),
+        "the executor exits on SHUTDOWN, before its grace period: {took:?}"
+    );
+    let report = session.report(|_| true).await;
+    let gx = Golden::load("04-executor-side.json");
+    assert_eq!(gx.record("executor-stream", 6)["event_type"], "SHUTDOWN");
+    assert_eq!(report.events, ["SUBSCRIBED", "LAUNCH", "SHUTDOWN"]);
+    session.live.call(&g09, "conn-86").await;
+    let mut removed = session.live.subscribe(&g09, "conn-87").await;
+    session
+        .live
+        .expect(&g09, &mut removed, "stream-D-after-teardown", 0)
+        .await;
+    removed.expect_end(WAIT).await;
+}
+
+/// An executor that ignores SHUTDOWN is killed once its shutdown grace period has passed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s09_teardown_kills_a_real_executor_after_its_grace_period() {
+    if play_executor_if_started_as_one().await {
+        return;
+    }
+    let mut session = RealSession::start().await;
+    let grace = Duration::from_millis(1500);
+    let (_, report) = session
+        .launch(
+            "s09_teardown_kills_a_real_executor_after_its_grace_period",
+            "ignore",
+            Some(grace),
+        )
+        .await;
+    let g09 = Golden::load("09-teardown.json");
+    session.live.call(&g09, "conn-85").await;
+    session.d.expect_end(WAIT).await;
+    session
+        .report(|r| r.events.contains(&"SHUTDOWN".into()))
+        .await;
+    let took = gone(report.pid).await;
+    assert!(
+        took >= grace - Duration::from_millis(300),
+        "killed only after the grace period ({grace:?}): {took:?}"
+    );
+    session.live.call(&g09, "conn-86").await;
+}
+
+/// Sandboxes are absolute paths, by default outside the current directory; a relative work
+/// directory is taken from the current directory when the master starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandboxes_are_absolute_paths() {
+    let default = LocalConfig::default().work_dir;
+    assert!(default.is_absolute(), "{}", default.display());
+    assert!(!default.starts_with(std::env::current_dir().unwrap()));
+
+    let runner = Arc::new(Recorder::default());
+    let relative = PathBuf::from("relative-work");
+    let mut live = Live::start_with(
+        DEFAULT_HEARTBEAT,
+        DEFAULT_ALLOCATION_INTERVAL,
+        runner.clone(),
+        relative.clone(),
+    )
+    .await;
+    let g04 = Golden::load("04-launch-custom-executor.json");
+    let mut d = live.subscribe(&g04, "conn-60").await;
+    for seq in 0..3 {
+        live.expect(&g04, &mut d, "stream-D", seq).await;
+    }
+    live.call(&g04, "conn-61").await;
+    let launch = eventually(WAIT, "the executor is launched", || {
+        runner.launches.lock().unwrap().first().cloned()
+    })
+    .await;
+    let expected_root = std::env::current_dir().unwrap().join(&relative);
+    assert!(
+        launch.sandbox.starts_with(&expected_root),
+        "{}",
+        launch.sandbox.display()
+    );
+    for name in ["MESOS_DIRECTORY", "MESOS_SANDBOX"] {
+        assert_eq!(
+            launch.env.get(name).map(PathBuf::from).as_ref(),
+            Some(&launch.sandbox),
+            "{name}"
+        );
+    }
+    assert!(!relative.exists(), "the recorder creates no sandbox");
 }

@@ -398,7 +398,7 @@ fn launch_updates_acknowledgements_reconcile_kill() {
     );
 
     // The executor dies: the task fails.
-    let effects = m.executor_exited(&sub.framework.value, "t1-e", "Executor terminated");
+    let effects = m.executor_exited(&sub.framework.value, "t1-e", "Executor terminated", t0);
     let failed = events(&effects, &sub.stream);
     // RUNNING is still unacknowledged, so the failure waits behind it.
     assert!(failed.is_empty());
@@ -497,7 +497,7 @@ fn lost_agents_and_their_tasks() {
         None,
     );
     m.scheduler_call(accept, Some(&stream), t0);
-    let effects = m.lose_agent(0);
+    let effects = m.lose_agent(0, t0);
     let lost: Vec<_> = events(&effects, &stream)
         .into_iter()
         .filter_map(|e| e.update)
@@ -512,11 +512,119 @@ fn lost_agents_and_their_tasks() {
         lost[0].uuid.as_ref().unwrap(),
     );
     assert_eq!(m.scheduler_call(ack, Some(&stream), t0).0.status, 202);
-    let effects = m.restore_agent(0);
+    let effects = m.restore_agent(0, t0);
     let gone: Vec<_> = events(&effects, &stream)
         .into_iter()
         .filter_map(|e| e.update)
         .map(|u| u.status.state())
         .collect();
     assert_eq!(gone, [v1::TaskState::TaskGone]);
+}
+
+/// Drives `m` through a session (subscribe, launch, the executor's subscription and update,
+/// the executor's and the agent's loss, a teardown) with times from `t0`; returns every effect.
+fn session(m: &mut Master, t0: Instant) -> Vec<Effect> {
+    let at = |ms: u64| t0 + Duration::from_millis(ms);
+    let mut all = Vec::new();
+    let (stream, effects) = m.subscribe(&subscribe_call(None), at(0)).unwrap();
+    let offers = events(&effects, &stream)[2].offers.clone().unwrap().offers;
+    let framework = offers[0].framework_id.clone();
+    all.extend(effects);
+    all.extend(m.tick(at(1500)));
+    let accept = kafka_mesos_mesos::calls::accept(
+        &framework,
+        &[offers[0].id.clone()],
+        vec![kafka_mesos_mesos::calls::launch(vec![
+            launch_task(&offers[0], "t1"),
+            launch_task(&offers[0], "t2"),
+        ])],
+        None,
+    );
+    all.extend(m.scheduler_call(accept, Some(&stream), at(1600)).1);
+    let call = |kind: executor::call::Type, task: &str| executor::Call {
+        executor_id: v1::ExecutorId {
+            value: format!("{task}-e"),
+        },
+        framework_id: framework.clone(),
+        r#type: Some(kind as i32),
+        subscribe: (kind == executor::call::Type::Subscribe).then(Default::default),
+        ..Default::default()
+    };
+    m.executor_started(&framework.value, "t1-e", 4242);
+    all.extend(
+        m.executor_subscribe(&call(executor::call::Type::Subscribe, "t1"), 0)
+            .unwrap()
+            .1,
+    );
+    let mut update = call(executor::call::Type::Update, "t1");
+    update.update = Some(executor::call::Update {
+        status: v1::TaskStatus {
+            task_id: v1::TaskId { value: "t1".into() },
+            state: v1::TaskState::TaskRunning as i32,
+            source: Some(v1::task_status::Source::Executor as i32),
+            uuid: Some(Ids::seeded(99).uuid_bytes()),
+            ..Default::default()
+        },
+    });
+    all.extend(m.executor_call(update, 0).1);
+    all.extend(m.executor_exited(&framework.value, "t2-e", "Executor terminated", at(2000)));
+    all.extend(m.lose_agent(0, at(2100)));
+    let reconcile = kafka_mesos_mesos::calls::reconcile(&framework, &[]);
+    all.extend(m.scheduler_call(reconcile, Some(&stream), at(2200)).1);
+    all.extend(m.tick(at(20_000)));
+    let teardown = kafka_mesos_mesos::calls::teardown(&framework);
+    all.extend(m.scheduler_call(teardown, Some(&stream), at(20_100)).1);
+    all
+}
+
+#[test]
+fn a_seed_and_a_clock_replay_a_session_exactly() {
+    let config = || MasterConfig {
+        agents: AgentSpec::defaults(2),
+        heartbeat: Duration::from_secs(15),
+        allocation_interval: Duration::from_secs(1),
+        address: ("127.0.0.1".into(), 5050),
+    };
+    let run = |seed: u64| {
+        let t0 = Instant::now();
+        let clock = Clock::starting_at(t0, 1_700_000_000.0);
+        let mut m = Master::with_clock_and_ids(config(), clock, Ids::seeded(seed));
+        session(&mut m, t0)
+    };
+    let first = run(1);
+    assert!(first.len() > 10, "{first:?}");
+    assert_eq!(first, run(1), "same seed, same clock: the same effects");
+    assert_ne!(first, run(2), "another seed gives other ids");
+
+    // The ids come from the seed and the timestamps from the clock.
+    let updates: Vec<v1::TaskStatus> = first
+        .iter()
+        .filter_map(|e| match e {
+            Effect::SchedulerEvent(_, ev) => ev.update.clone().map(|u| u.status),
+            _ => None,
+        })
+        .collect();
+    let failed = updates
+        .iter()
+        .find(|s| s.state() == v1::TaskState::TaskFailed)
+        .expect("t2 fails with its executor");
+    assert_eq!(failed.timestamp, Some(1_700_000_002.0));
+    let running = updates
+        .iter()
+        .find(|s| s.state() == v1::TaskState::TaskRunning)
+        .expect("t1 runs");
+    assert_eq!(
+        running.container_status.as_ref().unwrap().executor_pid,
+        Some(4242)
+    );
+    let mut ids = Ids::seeded(1);
+    let master_id = ids.uuid().to_string();
+    assert!(
+        failed
+            .agent_id
+            .as_ref()
+            .unwrap()
+            .value
+            .starts_with(&master_id)
+    );
 }
