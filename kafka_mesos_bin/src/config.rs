@@ -566,7 +566,7 @@ pub fn read_agents_file(path: &Path) -> Result<Vec<AgentSpec>, String> {
             cpus: e.cpus,
             mem: e.mem,
             disk: e.disk,
-            ports: (e.ports.range().start(), e.ports.range().end()),
+            ports: e.ports,
         })
         .collect())
 }

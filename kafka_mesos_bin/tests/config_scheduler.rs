@@ -357,7 +357,7 @@ fn local_agents_come_from_a_count_or_a_file() {
         .config(&with_required(&["--local-agents", "5"]))
         .unwrap();
     assert_eq!(c.local_agents.len(), 5);
-    assert_eq!(c.local_agents[4].ports, (31400, 31499));
+    assert_eq!(c.local_agents[4].ports.to_string(), "31400..31499");
 
     dir.write(
         "agents.json",
@@ -372,7 +372,7 @@ fn local_agents_come_from_a_count_or_a_file() {
         c.local_agents[0].attributes,
         [("rack".to_string(), "r1".to_string())]
     );
-    assert_eq!(c.local_agents[0].ports, (31000, 31009));
+    assert_eq!(c.local_agents[0].ports.to_string(), "31000..31009");
 
     dir.write("bad.json", r#"[{"host": "a1"}]"#);
     let message = dir.error(&with_required(&["--local-agents-file", "bad.json"]));
