@@ -849,7 +849,16 @@ impl SchedulerConfig {
         let local_agents = match raw.existing_file("local-agents-file", cwd)? {
             Some(path) => read_agents_file(&path)
                 .map_err(|reason| invalid("local-agents-file", &path.to_string_lossy(), reason))?,
-            None => AgentSpec::defaults(local_agents_count),
+            // Each simulated agent is a loopback address of its own, so brokers' endpoints
+            // are reachable and `hostname=unique` sees distinct hosts.
+            None => AgentSpec::defaults(local_agents_count)
+                .into_iter()
+                .enumerate()
+                .map(|(i, mut agent)| {
+                    agent.hostname = format!("127.0.0.{}", i + 1);
+                    agent
+                })
+                .collect(),
         };
         let broker_runtime = raw.parsed_or("broker-runtime", BrokerRuntime::Tansu, |v| {
             v.parse::<BrokerRuntime>()

@@ -7,6 +7,7 @@
 //! - [`executor`]: `kafka-mesos executor`, which runs one broker for a Mesos agent.
 //! - [`files`]: the files agents fetch (executor, broker distribution, JRE), served on the API port.
 //! - [`logging`]: the scheduler's log (`--debug`, `--log`, `RUST_LOG`).
+//! - [`scheduler`]: `kafka-mesos scheduler`, which wires the rest together.
 //! - [`store`]: where the scheduler's state lives (`--storage file:...` or `zk:...`).
 
 pub mod api;
@@ -15,4 +16,5 @@ pub mod config;
 pub mod executor;
 pub mod files;
 pub mod logging;
+pub mod scheduler;
 pub mod store;

@@ -240,12 +240,39 @@ fn executor_main() -> ExitCode {
     report(result)
 }
 
+/// `kafka-mesos scheduler [options] [config.properties]`.
+fn scheduler_main(args: &[String]) -> ExitCode {
+    if std::env::var_os("KM_NO_SCHEDULER").is_some() {
+        return report(Err("unsupported command scheduler".into()));
+    }
+    let cwd = match std::env::current_dir() {
+        Ok(d) => d,
+        Err(e) => return report(Err(format!("cannot read the working directory: {e}"))),
+    };
+    let config = match kafka_mesos_bin::config::SchedulerConfig::from_args(args.to_vec(), &cwd) {
+        Ok(c) => c,
+        Err(e) => {
+            println!("{}", kafka_mesos_bin::cli::spec::scheduler_help());
+            return report(Err(e.to_string()));
+        }
+    };
+    if let Some(file) = &config.config_file {
+        println!("Loading config defaults from {}", file.display());
+    }
+    let result = runtime().and_then(|rt| {
+        rt.block_on(kafka_mesos_bin::scheduler::run(config, &cwd))
+            .map_err(|e| e.to_string())
+    });
+    report(result)
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("local-master") => return local_master_main(args),
         Some("completions") => return completions(&args[2..]),
         Some("executor") => return executor_main(),
+        Some("scheduler") => return scheduler_main(&args[2..]),
         _ => {}
     }
     let ctx = Context::system();

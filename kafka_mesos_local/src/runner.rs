@@ -14,14 +14,25 @@ use crate::master::DEFAULT_EXECUTOR_SHUTDOWN_GRACE_PERIOD;
 use crate::process::ExecutorProcess;
 use crate::server::{ExecutorReports, ExecutorRunner};
 
-/// For each running executor (framework id, executor id): how to stop it, given a grace period.
-type Running = Arc<Mutex<HashMap<(String, String), oneshot::Sender<Duration>>>>;
+/// How a running executor is stopped.
+#[derive(Debug, Clone, Copy)]
+enum Stop {
+    /// It was sent SHUTDOWN: it gets this long to exit, then its process group is killed.
+    After(Duration),
+    /// The host goes away: SIGTERM to its process group, this long, then SIGKILL.
+    Terminate(Duration),
+}
+
+/// For each running executor (framework id, executor id): how to stop it.
+type Running = Arc<Mutex<HashMap<(String, String), oneshot::Sender<Stop>>>>;
 
 /// Starts executors on this host, one process group each.
 #[derive(Clone)]
 pub struct ProcessRunner {
     http: HttpClient,
     running: Running,
+    /// Executors launched and not yet gone.
+    live: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl std::fmt::Debug for ProcessRunner {
@@ -35,7 +46,34 @@ impl Default for ProcessRunner {
         ProcessRunner {
             http: fetch::http_client(),
             running: Arc::default(),
+            live: Arc::default(),
         }
+    }
+}
+
+impl ProcessRunner {
+    /// Stops every executor still running (SIGTERM to its process group, `grace`, then SIGKILL)
+    /// and waits until they are gone, or `limit` passed: for a host that shuts its agents down
+    /// with the master.
+    pub async fn stop_all(&self, grace: Duration, limit: Duration) {
+        let stops: Vec<oneshot::Sender<Stop>> = self
+            .running
+            .lock()
+            .expect("runner lock")
+            .drain()
+            .map(|(_, stop)| stop)
+            .collect();
+        let count = stops.len();
+        for stop in stops {
+            let _ = stop.send(Stop::Terminate(grace));
+        }
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.live.load(std::sync::atomic::Ordering::SeqCst) > 0
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tracing::debug!(count, "executors stopped");
     }
 }
 
@@ -56,9 +94,12 @@ impl ExecutorRunner for ProcessRunner {
             .insert(key.clone(), stop_tx);
         let http = self.http.clone();
         let running = self.running.clone();
+        let live = self.live.clone();
+        live.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         tokio::spawn(async move {
             let message = run(sandbox, executor, env, http, stop_rx, &reports).await;
             running.lock().expect("runner lock").remove(&key);
+            live.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
             reports.exited(message);
         });
     }
@@ -66,7 +107,7 @@ impl ExecutorRunner for ProcessRunner {
     fn kill(&self, framework_id: &str, executor_id: &str, grace: Duration) {
         let key = (framework_id.to_string(), executor_id.to_string());
         if let Some(stop) = self.running.lock().expect("runner lock").remove(&key) {
-            let _ = stop.send(grace);
+            let _ = stop.send(Stop::After(grace));
         }
     }
 }
@@ -77,7 +118,7 @@ async fn run(
     executor: v1::ExecutorInfo,
     env: BTreeMap<String, String>,
     http: HttpClient,
-    stop: oneshot::Receiver<Duration>,
+    stop: oneshot::Receiver<Stop>,
     reports: &ExecutorReports,
 ) -> String {
     if let Err(e) = tokio::fs::create_dir_all(&sandbox).await {
@@ -102,9 +143,9 @@ async fn run(
     };
     tokio::select! {
         status = process.wait() => ended(status),
-        grace = stop => {
-            let grace = grace.unwrap_or(DEFAULT_EXECUTOR_SHUTDOWN_GRACE_PERIOD);
-            ended(process.destroy_after(grace).await)
+        stop = stop => match stop.unwrap_or(Stop::After(DEFAULT_EXECUTOR_SHUTDOWN_GRACE_PERIOD)) {
+            Stop::After(grace) => ended(process.destroy_after(grace).await),
+            Stop::Terminate(grace) => ended(process.kill(grace).await),
         }
     }
 }

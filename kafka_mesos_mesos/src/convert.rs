@@ -173,8 +173,9 @@ pub fn task_resources(
 /// ([`kafka_mesos_core::scheduler::Config::executor`]), since they come out of the same offer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExecutorTemplate {
-    /// The command, run by a shell in the sandbox (e.g. `./kafka-mesos executor`).
-    pub command: String,
+    /// The program and its arguments, run in the sandbox without a shell (e.g.
+    /// `["./kafka-mesos", "executor"]`), so that a stop signal reaches the executor itself.
+    pub command: Vec<String>,
     /// Files to fetch into the sandbox.
     pub uris: Vec<v1::command_info::Uri>,
     /// Extra environment variables.
@@ -186,7 +187,7 @@ pub struct ExecutorTemplate {
 impl Default for ExecutorTemplate {
     fn default() -> Self {
         ExecutorTemplate {
-            command: "./kafka-mesos executor".into(),
+            command: vec!["./kafka-mesos".into(), "executor".into()],
             uris: Vec::new(),
             environment: Vec::new(),
             user: None,
@@ -221,8 +222,9 @@ pub fn task_info(
     let command = v1::CommandInfo {
         uris: template.uris.clone(),
         environment: Some(v1::Environment { variables }),
-        shell: Some(true),
-        value: Some(template.command.clone()),
+        shell: Some(false),
+        value: template.command.first().cloned(),
+        arguments: template.command.clone(),
         user: template.user.clone(),
         ..Default::default()
     };

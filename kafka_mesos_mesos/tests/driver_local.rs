@@ -36,7 +36,7 @@ fn driver_config(master: &LocalMaster, seed: u64) -> DriverConfig {
     let mut config = DriverConfig::new(client);
     config.seed = seed;
     config.executor = ExecutorTemplate {
-        command: env!("CARGO_BIN_EXE_kafka-mesos-run-executor").into(),
+        command: vec![env!("CARGO_BIN_EXE_kafka-mesos-run-executor").into()],
         environment: vec![("KAFKA_MESOS_RUN_ARGV".into(), r#"["sleep", "600"]"#.into())],
         ..ExecutorTemplate::default()
     };

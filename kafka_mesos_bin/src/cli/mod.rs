@@ -149,9 +149,10 @@ pub async fn run(args: &[String], ctx: &Context) -> Result<String, CliError> {
     match command.as_str() {
         "help" | "--help" | "-h" => help(rest),
         "--version" | "-V" => Ok(format!("kafka-mesos {}\n", env!("CARGO_PKG_VERSION"))),
+        // `main` runs the scheduler itself; here it is only reached through `cli::run`.
         "scheduler" => Err(CliError::Usage {
             help: spec::scheduler_help(),
-            message: "the scheduler cannot be started by this build yet".into(),
+            message: "the scheduler runs from the kafka-mesos binary: kafka-mesos scheduler".into(),
         }),
         group @ ("broker" | "topic") => {
             let commands = group_commands(group).unwrap_or_default();

@@ -91,8 +91,17 @@ pub async fn run() -> Result<(), ExecutorError> {
     let (broker_tx, mut broker_events) = mpsc::channel::<BrokerEvent>(8);
     let mut task: Option<Running> = None;
     let mut ended = false;
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(|e| ExecutorError::Disconnected(format!("cannot watch SIGTERM: {e}")))?;
     loop {
         tokio::select! {
+            // The agent (or whoever runs it) ends the executor: the broker, in a process group
+            // of its own, goes with it.
+            _ = terminate.recv() => match task.as_mut() {
+                Some(t) => stop(t, shutdown_grace.saturating_sub(Duration::from_secs(1))),
+                None => return Ok(()),
+            },
             event = events.recv() => match event {
                 None => return Err(ExecutorError::Disconnected("the agent connection ended".into())),
                 Some(ExecutorEvent::Disconnected(reason)) => {

@@ -161,7 +161,7 @@ fn task_infos_carry_the_executor_and_the_launch_config() {
         },
     };
     let template = ExecutorTemplate {
-        command: "./kafka-mesos executor".into(),
+        command: vec!["./kafka-mesos".into(), "executor".into()],
         uris: vec![v1::command_info::Uri {
             value: "http://sched:7000/executor/kafka-mesos".into(),
             executable: Some(true),
@@ -184,7 +184,13 @@ fn task_infos_carry_the_executor_and_the_launch_config() {
     assert_eq!(executor.executor_id.value, "kafka-0-bbbb");
     assert_eq!(executor.framework_id.as_ref().unwrap().value, "dbd2-0000");
     let command = executor.command.as_ref().unwrap();
-    assert_eq!(command.value.as_deref(), Some("./kafka-mesos executor"));
+    assert_eq!(command.value.as_deref(), Some("./kafka-mesos"));
+    assert_eq!(
+        command.shell,
+        Some(false),
+        "no shell between the agent and the executor"
+    );
+    assert_eq!(command.arguments, ["./kafka-mesos", "executor"]);
     assert_eq!(command.uris[0].executable, Some(true));
     assert_eq!(command.user.as_deref(), Some("kafka"));
     let env: Vec<(&str, &str)> = command
