@@ -133,10 +133,7 @@ impl Master {
     }
 
     fn host(&self) -> HostPort {
-        HostPort {
-            host: "127.0.0.1".into(),
-            port: self.addr.port(),
-        }
+        HostPort::new("127.0.0.1", self.addr.port()).unwrap()
     }
 
     fn requests(&self) -> Vec<Recorded> {
@@ -478,7 +475,7 @@ async fn expect_failed(rx: &mut mpsc::Receiver<SchedulerEvent>) -> ClientError {
 /// one `Content-Type` and one `Accept`, both exactly protobuf, `Host`, and `Content-Length`.
 fn assert_protobuf_request(r: &Recorded, master: &HostPort) {
     assert_eq!(r.method, "POST");
-    assert_eq!(r.path, calls::SCHEDULER_PATH);
+    assert_eq!(r.path, kafka_mesos_mesos::api::SCHEDULER_PATH);
     assert_eq!(r.all("content-type"), [PROTOBUF], "{r:?}");
     assert_eq!(r.all("accept"), [PROTOBUF], "{r:?}");
     assert_eq!(r.header("host"), Some(&master.to_string()[..]));
