@@ -8,6 +8,12 @@
 //! chosen chunks. Status lines, headers and error bodies are those of a real Mesos 1.12 master
 //! (`testdata/mesos-1.12/07-errors.json`, `08-framework-failover.json`). Backoffs are
 //! 10–50 ms and every wait has a timeout, so the whole file runs in about a second.
+//!
+//! Timing is checked here only from below (a retry comes no sooner than its backoff): these
+//! tests run on the real clock, because tokio's paused clock jumps ahead while a loopback
+//! connection is still being set up and fires request timeouts that never happen for real. The
+//! exact timing rules (backoff doubling and its cap, heartbeat deadlines, immediate or delayed
+//! re-subscription) are tested without any network or runtime in `session::tests`.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -699,7 +705,7 @@ async fn redirect_to_the_leader_is_followed() {
 }
 
 /// `503 No leader elected` is retried (after a backoff) without telling the application; the
-/// next attempt subscribes.
+/// next attempt subscribes, after the first backoff.
 #[tokio::test]
 async fn no_leader_elected_is_retried() {
     let master = Master::start(|r, n| match (r.call_type(), n) {
@@ -728,14 +734,15 @@ async fn no_leader_elected_is_retried() {
             after,
         } => {
             assert_eq!(message, "No leader elected");
-            assert!(after >= Duration::from_millis(10));
+            assert_eq!(after, Duration::from_millis(10));
         }
         other => panic!("expected Retrying after a 503, got {other:?}"),
     }
     let (id, at, _) = expect_subscribed(&mut rx).await;
+    let waited = started.elapsed();
     assert!(
-        started.elapsed() >= Duration::from_millis(10),
-        "retried after the backoff"
+        waited >= Duration::from_millis(10),
+        "retried after the backoff, not after {waited:?}"
     );
     assert_eq!(id, fw("F-1"));
     assert_eq!(at, master.host());
@@ -789,7 +796,8 @@ async fn stream_cut_inside_a_record_resubscribes_with_the_framework_id() {
 }
 
 /// The same with the chunked body ended properly (zero-length chunk) in the middle of a record:
-/// the reason names the unfinished record too.
+/// the reason names the unfinished record too. The subscription lasted 20 ms, so the next one
+/// comes after a backoff.
 #[tokio::test]
 async fn stream_ended_inside_a_record_resubscribes_with_the_framework_id() {
     let master = Master::start(|_, n| match n {
@@ -814,10 +822,10 @@ async fn stream_ended_inside_a_record_resubscribes_with_the_framework_id() {
     assert!(reason.contains("inside a record"), "{reason}");
     let (id, _, _) = expect_subscribed(&mut rx).await;
     assert_eq!(id, fw("F-1"));
+    let waited = disconnected_at.elapsed();
     assert!(
-        disconnected_at.elapsed() < Duration::from_millis(500),
-        "subscribed again at once, not after {:?}",
-        disconnected_at.elapsed()
+        waited >= Duration::from_millis(10),
+        "subscribed again after a backoff, not after {waited:?}"
     );
     let subscribes = master.subscribes();
     assert_eq!(subscribes.len(), 2);
@@ -891,15 +899,10 @@ async fn missed_heartbeats_end_the_subscription() {
     assert!(reason.contains("heartbeats missed"), "{reason}");
     let limit = heartbeat * missed;
     let heartbeats_until = heartbeat * BEATS as u32;
-    // Not while heartbeats were still coming (without them it would be after `limit`)...
+    // Not while heartbeats were still coming (without them it would be after `limit`).
     assert!(
         after >= heartbeats_until,
-        "disconnected after {after:?}, while heartbeats were still coming"
-    );
-    // ...and soon after the last one: `limit` plus scheduling slack.
-    assert!(
-        after <= heartbeats_until + limit + Duration::from_millis(400),
-        "disconnected only after {after:?} (limit {limit:?} after the last heartbeat)"
+        "disconnected after {after:?}, while heartbeats were still coming (limit {limit:?})"
     );
     let (id, _, heartbeat) = expect_subscribed(&mut rx).await;
     assert_eq!(id, fw("F-1"));
@@ -1084,7 +1087,7 @@ async fn a_json_stream_is_not_read_and_the_subscription_is_retried() {
 
 /// A stream that ends before its SUBSCRIBED (a master going away right after answering) was
 /// never a subscription: the client does not report `Disconnected` for it, and retries with
-/// its backoff rather than at once.
+/// its backoffs (10, 20 and 40 ms) rather than at once.
 #[tokio::test]
 async fn a_stream_ending_before_subscribed_is_retried_with_backoff() {
     const EMPTY: usize = 3;
@@ -1102,14 +1105,22 @@ async fn a_stream_ending_before_subscribed_is_retried_with_backoff() {
     .await;
     let started = Instant::now();
     let (client, mut rx) = SchedulerClient::start(config(&master));
-    let (id, _, _) = expect_subscribed(&mut rx).await;
+    let mut waits = Vec::new();
+    let id = loop {
+        match tokio::time::timeout(WAIT, rx.recv()).await.unwrap().unwrap() {
+            SchedulerEvent::Retrying { after, error } => {
+                assert!(matches!(error, ClientError::Protocol(_)), "{error}");
+                waits.push(after);
+            }
+            SchedulerEvent::Subscribed { framework_id, .. } => break framework_id,
+            other => panic!("expected Retrying or Subscribed, got {other:?}"),
+        }
+    };
     assert_eq!(id, fw("F-1"));
-    // Backoffs of 10, 20 and 40 ms.
-    assert!(
-        started.elapsed() >= Duration::from_millis(70),
-        "{:?}",
-        started.elapsed()
-    );
+    let ms = Duration::from_millis;
+    assert_eq!(waits, [ms(10), ms(20), ms(40)]);
+    let waited = started.elapsed();
+    assert!(waited >= ms(70), "{waited:?}");
     let subscribes = master.subscribes();
     assert_eq!(subscribes.len(), EMPTY + 1);
     for s in &subscribes {
