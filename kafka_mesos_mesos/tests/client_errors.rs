@@ -1107,7 +1107,11 @@ async fn a_stream_ending_before_subscribed_is_retried_with_backoff() {
     let (client, mut rx) = SchedulerClient::start(config(&master));
     let mut waits = Vec::new();
     let id = loop {
-        match tokio::time::timeout(WAIT, rx.recv()).await.unwrap().unwrap() {
+        match tokio::time::timeout(WAIT, rx.recv())
+            .await
+            .unwrap()
+            .unwrap()
+        {
             SchedulerEvent::Retrying { after, error } => {
                 assert!(matches!(error, ClientError::Protocol(_)), "{error}");
                 waits.push(after);
@@ -1127,4 +1131,129 @@ async fn a_stream_ending_before_subscribed_is_retried_with_backoff() {
         assert_subscribe(s, &master.host(), None);
     }
     client.stop();
+}
+
+/// The driver on tokio's paused clock, against a port nobody listens on (loopback refuses at
+/// once, so no real wait is involved): each failed attempt is reported with the backoff before
+/// the next, doubling up to the maximum, and the attempts are exactly that far apart.
+#[tokio::test(start_paused = true)]
+async fn refused_connections_back_off_on_virtual_time() {
+    let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let host = HostPort::new("127.0.0.1", port).unwrap();
+    let mut config = ClientConfig::new(MasterAddress::Hosts(vec![host.clone()]), framework());
+    config.backoff_min = Duration::from_secs(1);
+    config.backoff_max = Duration::from_secs(15);
+    let started = tokio::time::Instant::now();
+    let (client, mut rx) = SchedulerClient::start(config);
+    let mut seen = Vec::new();
+    for _ in 0..6 {
+        let event = tokio::time::timeout(Duration::from_secs(60), rx.recv())
+            .await
+            .expect("an event")
+            .expect("the client runs");
+        let SchedulerEvent::Retrying { error, after } = event else {
+            panic!("expected Retrying, got {event:?}");
+        };
+        assert!(
+            matches!(&error, ClientError::Unreachable { master, reason } if *master == host.to_string() && reason.contains("refused")),
+            "{error}"
+        );
+        seen.push((started.elapsed().as_secs(), after.as_secs()));
+    }
+    // Attempt n fails at once, at the sum of the waits before it.
+    assert_eq!(seen, [(0, 1), (1, 2), (3, 4), (7, 8), (15, 15), (30, 15)]);
+    client.stop();
+}
+
+/// The next event, which must be `Retrying`; returns its error.
+async fn expect_retrying(rx: &mut mpsc::Receiver<SchedulerEvent>) -> ClientError {
+    match tokio::time::timeout(WAIT, rx.recv()).await {
+        Ok(Some(SchedulerEvent::Retrying { error, .. })) => error,
+        other => panic!("expected Retrying, got {other:?}"),
+    }
+}
+
+/// A SUBSCRIBED whose heartbeat interval is NaN or infinite (which `Duration` cannot hold) is an
+/// invalid answer: the client retries rather than panicking in its task, and the next
+/// subscription works.
+#[tokio::test]
+async fn a_heartbeat_interval_that_is_not_a_number_is_retried() {
+    let master = Master::start(|_, n| match n {
+        0 => vec![
+            stream_head("stream-1"),
+            events(&[subscribed("F-1", f64::NAN)]),
+            Step::Hold,
+        ],
+        1 => vec![
+            stream_head("stream-2"),
+            events(&[subscribed("F-1", f64::INFINITY)]),
+            Step::Hold,
+        ],
+        _ => subscription("stream-3", "F-1"),
+    })
+    .await;
+    let (client, mut rx) = SchedulerClient::start(config(&master));
+    for interval in ["NaN", "inf"] {
+        let error = expect_retrying(&mut rx).await;
+        let text = error.to_string();
+        assert!(matches!(error, ClientError::Protocol(_)), "{text}");
+        assert!(
+            text.contains(&format!("heartbeat interval of Some({interval}) seconds")),
+            "{text}"
+        );
+    }
+    let (id, _, heartbeat) = expect_subscribed(&mut rx).await;
+    assert_eq!((id, heartbeat), (fw("F-1"), Duration::from_secs(15)));
+    let subscribes = master.subscribes();
+    assert_eq!(subscribes.len(), 3);
+    // The rejected SUBSCRIBEDs did not count: still subscribing as a new framework.
+    assert_subscribe(&subscribes[2], &master.host(), None);
+    client.stop();
+}
+
+/// A `307` whose `Location` names no usable master (characters a URL cannot hold, no port, a
+/// list) is retried as an invalid answer; the client's task goes on instead of panicking.
+#[tokio::test]
+async fn a_redirect_to_an_unusable_location_is_retried() {
+    let master = Master::start(|_, n| {
+        let location = [
+            "//ma^ster:5050/master/api/v1/scheduler",
+            "//m1:5050,m2:5050/master/api/v1/scheduler",
+            "//[zz]:5050/master/api/v1/scheduler",
+        ];
+        vec![answer(
+            "307 Temporary Redirect",
+            &[("Location", location[n % location.len()])],
+            "",
+        )]
+    })
+    .await;
+    let (client, mut rx) = SchedulerClient::start(config(&master));
+    for _ in 0..3 {
+        let error = expect_retrying(&mut rx).await;
+        assert!(
+            error
+                .to_string()
+                .contains("redirects to an unreadable location"),
+            "{error}"
+        );
+    }
+    assert_eq!(client.master(), None);
+    client.stop();
+}
+
+/// An empty master list (which `--master` parsing never gives, but a `ClientConfig` can hold)
+/// ends the client with a clear error instead of a division by zero in its task.
+#[tokio::test]
+async fn an_empty_master_list_fails_clearly() {
+    let config = ClientConfig::new(MasterAddress::Hosts(Vec::new()), framework());
+    let (_client, mut rx) = SchedulerClient::start(config);
+    let e = expect_failed(&mut rx).await;
+    assert_eq!(
+        e,
+        ClientError::NoLeader("the master address lists no master".into())
+    );
+    closed(&mut rx).await;
 }

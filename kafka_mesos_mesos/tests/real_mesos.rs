@@ -246,7 +246,12 @@ async fn calls_with_a_wrong_stream_or_framework_are_refused() {
         &[],
     );
     let response = http
-        .request(endpoint.request(&call).unwrap().map(http_body_util::Full::new))
+        .request(
+            endpoint
+                .request(&call)
+                .unwrap()
+                .map(http_body_util::Full::new),
+        )
         .await
         .unwrap();
     assert_eq!(
