@@ -6,14 +6,15 @@
 //! the framework has them.
 //!
 //! ```
-//! use kafka_mesos_mesos::calls::{Endpoint, SCHEDULER_PATH, revive};
+//! use kafka_mesos_mesos::api::SCHEDULER_PATH;
+//! use kafka_mesos_mesos::calls::{Endpoint, revive};
 //! use kafka_mesos_mesos::master::HostPort;
 //! use kafka_mesos_mesos::proto::v1::FrameworkId;
 //!
-//! let master = HostPort { host: "127.0.0.1".into(), port: 5050 };
+//! let master = HostPort::new("127.0.0.1", 5050).unwrap();
 //! let endpoint = Endpoint::new(master, SCHEDULER_PATH).with_stream_id("S-1");
 //! let call = revive(&FrameworkId { value: "F".into() }, &[]);
-//! let request = endpoint.request(&call);
+//! let request = endpoint.request(&call).unwrap();
 //! assert_eq!(request.uri(), "http://127.0.0.1:5050/master/api/v1/scheduler");
 //! assert_eq!(request.headers()["Mesos-Stream-Id"], "S-1");
 //! assert_eq!(request.headers()["Content-Type"], "application/x-protobuf");
@@ -26,27 +27,9 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, Request};
 use prost::Message;
 
+use crate::api::{PROTOBUF, STREAM_ID_HEADER};
 use crate::master::HostPort;
 use crate::proto::v1::{self, scheduler::Call, scheduler::call};
-
-/// The scheduler API path; valid on every master (the bare `/api/v1/scheduler` alias is
-/// missing in some builds).
-pub const SCHEDULER_PATH: &str = "/master/api/v1/scheduler";
-
-/// The protobuf media type, the only one this client speaks.
-pub const PROTOBUF: &str = "application/x-protobuf";
-
-/// The executor API path for the agent named by `MESOS_SLAVE_PID` (`slave(1)@ip:port` gives
-/// `/slave(1)/api/v1/executor`), or `/api/v1/executor` without one.
-pub fn executor_path(slave_pid: Option<&str>) -> String {
-    match slave_pid
-        .and_then(|pid| pid.split_once('@'))
-        .map(|(id, _)| id)
-    {
-        Some(id) if !id.is_empty() => format!("/{id}/api/v1/executor"),
-        _ => "/api/v1/executor".to_string(),
-    }
-}
 
 /// Principal and secret for HTTP Basic authentication.
 #[derive(Clone, PartialEq, Eq)]
@@ -116,8 +99,13 @@ impl Endpoint {
         format!("http://{}{}", self.host, self.path)
     }
 
-    /// The HTTP request for `message` (a scheduler or executor `Call`).
-    pub fn request(&self, message: &impl Message) -> Request<Bytes> {
+    /// The HTTP request for `message` (a scheduler or executor `Call`). The host is valid by
+    /// construction; a path or stream id that cannot go into a request is an error.
+    pub fn request(&self, message: &impl Message) -> Result<Request<Bytes>, InvalidRequest> {
+        let invalid = |problem: String| InvalidRequest {
+            url: self.url(),
+            problem,
+        };
         let body = Bytes::from(message.encode_to_vec());
         let mut builder = Request::builder()
             .method(Method::POST)
@@ -126,18 +114,30 @@ impl Endpoint {
             .header(http::header::CONTENT_TYPE, PROTOBUF)
             .header(http::header::ACCEPT, PROTOBUF);
         if let Some(stream_id) = &self.stream_id {
-            builder = builder.header("Mesos-Stream-Id", stream_id.as_str());
+            let value = HeaderValue::from_str(stream_id).map_err(|_| {
+                invalid(format!("the stream id {stream_id:?} is not a header value"))
+            })?;
+            builder = builder.header(STREAM_ID_HEADER, value);
         }
-        if let Some(credentials) = &self.credentials
-            && let Ok(value) = HeaderValue::from_str(&credentials.header())
-        {
+        if let Some(credentials) = &self.credentials {
+            let value = HeaderValue::from_str(&credentials.header())
+                .map_err(|_| invalid("the credentials are not a header value".into()))?;
             builder = builder.header(http::header::AUTHORIZATION, value);
         }
         builder = builder.header(http::header::CONTENT_LENGTH, body.len());
-        builder
-            .body(body)
-            .expect("method, URI and headers are valid")
+        builder.body(body).map_err(|e| invalid(e.to_string()))
     }
+}
+
+/// Why an [`Endpoint`] cannot make a request: its path or stream id holds characters a URL or
+/// header cannot (the host is checked when it is built).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot build a request to {url:?}: {problem}")]
+pub struct InvalidRequest {
+    /// The URL the request would go to.
+    pub url: String,
+    /// What is wrong.
+    pub problem: String,
 }
 
 fn call(framework_id: Option<&v1::FrameworkId>, kind: call::Type) -> Call {
@@ -373,6 +373,7 @@ pub fn message(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::SCHEDULER_PATH;
     use crate::proto::v1::executor;
 
     fn fw() -> v1::FrameworkId {
@@ -380,10 +381,7 @@ mod tests {
     }
 
     fn master() -> HostPort {
-        HostPort {
-            host: "127.0.0.1".into(),
-            port: 5050,
-        }
+        HostPort::new("127.0.0.1", 5050).unwrap()
     }
 
     #[test]
@@ -393,7 +391,9 @@ mod tests {
             name: "kafka".into(),
             ..Default::default()
         };
-        let r = Endpoint::new(master(), SCHEDULER_PATH).request(&subscribe(&info));
+        let r = Endpoint::new(master(), SCHEDULER_PATH)
+            .request(&subscribe(&info))
+            .unwrap();
         assert_eq!(r.method(), Method::POST);
         assert_eq!(r.uri(), "http://127.0.0.1:5050/master/api/v1/scheduler");
         let headers: Vec<(&str, &str)> = r
@@ -437,11 +437,13 @@ mod tests {
         let e = Endpoint::new(master(), SCHEDULER_PATH)
             .with_stream_id("S")
             .with_credentials(Some(creds.clone()));
-        let r = e.request(&decline(
-            &fw(),
-            &[v1::OfferId { value: "O".into() }],
-            Some(Duration::from_millis(1500)),
-        ));
+        let r = e
+            .request(&decline(
+                &fw(),
+                &[v1::OfferId { value: "O".into() }],
+                Some(Duration::from_millis(1500)),
+            ))
+            .unwrap();
         assert_eq!(r.headers()["mesos-stream-id"], "S");
         assert_eq!(r.headers()["authorization"], "Basic a2Fma2E6czNjcmV0");
         assert_eq!(
@@ -534,25 +536,30 @@ mod tests {
     }
 
     #[test]
-    fn executor_paths_follow_the_agent_pid() {
-        assert_eq!(
-            executor_path(Some("slave(1)@127.0.0.1:5051")),
-            "/slave(1)/api/v1/executor"
-        );
-        assert_eq!(executor_path(None), "/api/v1/executor");
-        assert_eq!(executor_path(Some("garbage")), "/api/v1/executor");
+    fn executor_requests_go_to_the_agents_process() {
+        let agent = crate::api::AgentProcess::from_pid("slave(1)@127.0.0.1:5051");
         let e = Endpoint::new(
-            HostPort {
-                host: "127.0.0.1".into(),
-                port: 5051,
-            },
-            &executor_path(Some("slave(1)@127.0.0.1:5051")),
+            HostPort::new("127.0.0.1", 5051).unwrap(),
+            &crate::api::executor_path(agent),
         );
-        let r = e.request(&executor::Call {
-            r#type: Some(executor::call::Type::Subscribe as i32),
-            ..Default::default()
-        });
+        let r = e
+            .request(&executor::Call {
+                r#type: Some(executor::call::Type::Subscribe as i32),
+                ..Default::default()
+            })
+            .unwrap();
         assert_eq!(r.uri(), "http://127.0.0.1:5051/slave(1)/api/v1/executor");
         assert!(r.headers().get("mesos-stream-id").is_none());
+    }
+
+    #[test]
+    fn requests_that_cannot_be_built_are_errors() {
+        let call = revive(&fw(), &[]);
+        let bad_path = Endpoint::new(master(), "/a path with spaces");
+        let err = bad_path.request(&call).unwrap_err();
+        assert_eq!(err.url, "http://127.0.0.1:5050/a path with spaces");
+        let bad_stream = Endpoint::new(master(), SCHEDULER_PATH).with_stream_id("S\n1");
+        let err = bad_stream.request(&call).unwrap_err().to_string();
+        assert!(err.contains("stream id"), "{err}");
     }
 }

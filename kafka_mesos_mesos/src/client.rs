@@ -1,150 +1,43 @@
 //! The scheduler client: subscribes to the leading master, keeps the subscription alive and
 //! sends calls.
 //!
-//! [`SchedulerClient::start`] spawns a task that finds the leader (a list of masters, following
-//! `307` redirects, or ZooKeeper), subscribes, decodes the RecordIO event stream and reports
-//! [`SchedulerEvent`]s on a channel. It watches heartbeats (a subscription with no event for
-//! `missed_heartbeats` intervals is dropped), retries `503`, `404` and connection failures with
-//! capped exponential backoff, and after any disconnection subscribes again with the framework
-//! id it was given (framework failover). Calls go out on separate connections with the current
+//! [`SchedulerClient::start`] spawns a task that drives a [`Session`] (the decisions: which
+//! master, `307` redirects, backoff, heartbeats, re-subscription with the framework id, which
+//! failures are final) over hyper, and with ZooKeeper when the master is `zk://`. It reports
+//! [`SchedulerEvent`]s on a channel. Calls go out on separate connections with the current
 //! `Mesos-Stream-Id`.
+//!
+//! The task is a short loop with this contract: carry out the session's outputs in order
+//! (sending a report waits for room in the channel, so a slow application slows the reading of
+//! the stream rather than losing events), then wait for whichever comes first: the current
+//! exchange's next step (a leader from ZooKeeper, an answer's head, a piece of its body, its
+//! end) or the session's timeout; read the clock once and feed the session.
 
-use std::sync::{Arc, Mutex};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::StatusCode;
 use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use prost::Message as _;
 use tokio::sync::mpsc;
 
-use crate::calls::{self, Credentials, Endpoint, PROTOBUF, SCHEDULER_PATH};
-use crate::master::{HostPort, MasterAddress};
-use crate::proto::v1::{self, scheduler::Event, scheduler::event};
-use crate::recordio;
+use crate::ErrorChain;
+use crate::calls::Endpoint;
+use crate::master::{HostPort, ZkUrl};
+use crate::proto::v1;
+use crate::session::{Input, Moment, Output, Session, status_error};
 use crate::zk::LeaderDetector;
 
-/// A subscription that lasted this long counts as healthy: when it ends, the client
-/// subscribes again without waiting.
-const STABLE_SUBSCRIPTION: Duration = Duration::from_secs(10);
+pub use crate::session::{ClientConfig, ClientError, SchedulerEvent};
 
-/// How the client subscribes and how patient it is.
-#[derive(Debug, Clone)]
-pub struct ClientConfig {
-    /// Where the masters are.
-    pub master: MasterAddress,
-    /// The framework; its `id`, when set, re-subscribes as that framework.
-    pub framework: v1::FrameworkInfo,
-    /// HTTP Basic credentials.
-    pub credentials: Option<Credentials>,
-    /// Heartbeat intervals without any event after which the subscription is dropped.
-    pub missed_heartbeats: u32,
-    /// First wait before subscribing again.
-    pub backoff_min: Duration,
-    /// Longest wait before subscribing again.
-    pub backoff_max: Duration,
-    /// How long a call or a subscription attempt may take.
-    pub request_timeout: Duration,
-}
-
-impl ClientConfig {
-    /// Defaults: 5 missed heartbeats, backoff from 1 s to 15 s, 75 s request timeout.
-    pub fn new(master: MasterAddress, framework: v1::FrameworkInfo) -> Self {
-        ClientConfig {
-            master,
-            framework,
-            credentials: None,
-            missed_heartbeats: 5,
-            backoff_min: Duration::from_secs(1),
-            backoff_max: Duration::from_secs(15),
-            request_timeout: Duration::from_secs(75),
-        }
-    }
-}
-
-/// What the client reports.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SchedulerEvent {
-    /// Subscribed (again): the framework id to persist, and the master.
-    Subscribed {
-        /// The framework id.
-        framework_id: v1::FrameworkId,
-        /// The leading master.
-        master: HostPort,
-        /// Mesos's heartbeat interval.
-        heartbeat: Duration,
-    },
-    /// An event other than SUBSCRIBED and HEARTBEAT (OFFERS, UPDATE, RESCIND, MESSAGE, ...).
-    Event(Box<Event>),
-    /// An attempt to subscribe failed; the client tries again after `after` (nothing to do
-    /// but report it: a master that cannot be reached at all shows up here first).
-    Retrying {
-        /// Why the attempt failed.
-        error: ClientError,
-        /// How long the client waits before the next attempt.
-        after: Duration,
-    },
-    /// The subscription ended; the client subscribes again by itself.
-    Disconnected {
-        /// Why.
-        reason: String,
-    },
-    /// The client gave up: retrying cannot help (bad credentials, the framework was removed,
-    /// another scheduler took the framework over).
-    Failed(ClientError),
-}
-
-/// Why a subscription or a call failed.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ClientError {
-    /// The master could not be reached.
-    #[error("cannot reach the Mesos master at {master}: {reason}")]
-    Unreachable {
-        /// The master tried.
-        master: String,
-        /// What went wrong.
-        reason: String,
-    },
-    /// The master refused the credentials (HTTP 401).
-    #[error(
-        "the Mesos master at {master} refused the credentials (401): check --principal and --secret"
-    )]
-    Unauthorized {
-        /// The master.
-        master: String,
-    },
-    /// The master answered with an error status.
-    #[error("the Mesos master at {master} answered {status}: {message}")]
-    Status {
-        /// The master.
-        master: String,
-        /// The HTTP status.
-        status: u16,
-        /// The body of the answer.
-        message: String,
-    },
-    /// Mesos sent an ERROR event (e.g. the framework failed over to another scheduler).
-    #[error("Mesos ended the subscription: {0}")]
-    Mesos(String),
-    /// The stream was not what Mesos sends.
-    #[error("invalid answer from the Mesos master: {0}")]
-    Protocol(String),
-    /// No subscription is active, so the call cannot be sent.
-    #[error("not subscribed to a Mesos master")]
-    NotSubscribed,
-    /// No leading master is known.
-    #[error("no leading Mesos master: {0}")]
-    NoLeader(String),
-    /// The master did not answer in time.
-    #[error("the Mesos master at {0} did not answer in time")]
-    Timeout(String),
-}
-
+/// What calls need from the subscription.
 #[derive(Debug, Default)]
-struct Session {
+struct Shared {
     endpoint: Option<Endpoint>,
     framework_id: Option<v1::FrameworkId>,
 }
@@ -155,30 +48,36 @@ type HttpClient = Client<HttpConnector, Full<Bytes>>;
 #[derive(Debug, Clone)]
 pub struct SchedulerClient {
     http: HttpClient,
-    session: Arc<Mutex<Session>>,
+    shared: Arc<Mutex<Shared>>,
     request_timeout: Duration,
     stop: Arc<tokio::sync::Notify>,
+}
+
+/// The lock, even if a thread panicked while holding it (the data stays consistent: every
+/// update is a single assignment).
+fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl SchedulerClient {
     /// Starts subscribing in the background; events arrive on the returned channel.
     pub fn start(config: ClientConfig) -> (SchedulerClient, mpsc::Receiver<SchedulerEvent>) {
         let http: HttpClient = Client::builder(TokioExecutor::new()).build_http();
-        let session = Arc::new(Mutex::new(Session {
+        let shared = Arc::new(Mutex::new(Shared {
             endpoint: None,
             framework_id: config.framework.id.clone(),
         }));
         let (tx, rx) = mpsc::channel(1024);
         let client = SchedulerClient {
             http: http.clone(),
-            session: session.clone(),
+            shared: shared.clone(),
             request_timeout: config.request_timeout,
             stop: Arc::new(tokio::sync::Notify::new()),
         };
         let stop = client.stop.clone();
         tokio::spawn(async move {
             tokio::select! {
-                _ = subscription_loop(config, http, session, tx) => {}
+                _ = drive(config, http, shared, tx) => {}
                 _ = stop.notified() => {}
             }
         });
@@ -187,21 +86,12 @@ impl SchedulerClient {
 
     /// The framework id, once subscribed.
     pub fn framework_id(&self) -> Option<v1::FrameworkId> {
-        self.session
-            .lock()
-            .expect("session lock")
-            .framework_id
-            .clone()
+        lock(&self.shared).framework_id.clone()
     }
 
     /// The master the client is subscribed to.
     pub fn master(&self) -> Option<HostPort> {
-        self.session
-            .lock()
-            .expect("session lock")
-            .endpoint
-            .as_ref()
-            .map(|e| e.host.clone())
+        lock(&self.shared).endpoint.as_ref().map(|e| e.host.clone())
     }
 
     /// Stops the subscription loop (the framework stays registered until its failover timeout).
@@ -211,21 +101,18 @@ impl SchedulerClient {
 
     /// Sends a call on the current subscription and waits for Mesos to accept it (202).
     pub async fn call(&self, call: v1::scheduler::Call) -> Result<(), ClientError> {
-        let endpoint = self
-            .session
-            .lock()
-            .expect("session lock")
+        let endpoint = lock(&self.shared)
             .endpoint
             .clone()
             .ok_or(ClientError::NotSubscribed)?;
-        let request = endpoint.request(&call).map(Full::new);
+        let request = endpoint.request(&call)?.map(Full::new);
         let master = endpoint.host.to_string();
         let response = tokio::time::timeout(self.request_timeout, self.http.request(request))
             .await
             .map_err(|_| ClientError::Timeout(master.clone()))?
             .map_err(|e| ClientError::Unreachable {
                 master: master.clone(),
-                reason: error_chain(&e),
+                reason: ErrorChain(&e).to_string(),
             })?;
         let status = response.status();
         if status.is_success() {
@@ -241,425 +128,144 @@ impl SchedulerClient {
     }
 }
 
-fn status_error(master: &str, status: StatusCode, message: String) -> ClientError {
-    if status == StatusCode::UNAUTHORIZED {
-        ClientError::Unauthorized {
-            master: master.to_string(),
-        }
-    } else {
-        ClientError::Status {
-            master: master.to_string(),
-            status: status.as_u16(),
-            message,
-        }
-    }
+/// A leader lookup in ZooKeeper, which hands the detector back for the next one.
+type Lookup =
+    Pin<Box<dyn Future<Output = (Option<LeaderDetector>, Result<HostPort, String>)> + Send>>;
+
+/// What the driver is waiting for from the network.
+enum Exchange {
+    /// Nothing.
+    Idle,
+    /// ZooKeeper naming the leader.
+    Detecting(Lookup),
+    /// The head of the answer to a SUBSCRIBE.
+    Requesting(hyper_util::client::legacy::ResponseFuture),
+    /// The answer's body.
+    Reading(Incoming),
 }
 
-/// What one subscription attempt ended with.
-enum Attempt {
-    /// Follow the redirect to the leader.
-    Redirect(HostPort),
-    /// Try again later (this master or the next).
-    Retry(ClientError),
-    /// Give up.
-    Fatal(ClientError),
-    /// The subscription worked, then ended.
-    Ended(String),
-    /// The event channel is closed: nobody listens any more.
-    Closed,
-}
-
-async fn subscription_loop(
-    config: ClientConfig,
-    http: HttpClient,
-    session: Arc<Mutex<Session>>,
-    tx: mpsc::Sender<SchedulerEvent>,
-) {
-    let mut backoff = config.backoff_min;
-    let mut next_master = 0usize;
-    let mut redirect: Option<HostPort> = None;
-    let mut redirects = 0;
-    let mut detector: Option<LeaderDetector> = None;
-    loop {
-        let master = match redirect.take() {
-            Some(m) => m,
-            None => match pick_master(&config, &mut next_master, &mut detector).await {
-                Ok(m) => m,
+impl Exchange {
+    /// The exchange's next step, as the session's input. Cancel-safe: dropping the future
+    /// before it completes loses nothing.
+    async fn next(&mut self, detector: &mut Option<LeaderDetector>) -> Input {
+        match self {
+            Exchange::Idle => std::future::pending().await,
+            Exchange::Detecting(lookup) => {
+                let (kept, leader) = lookup.as_mut().await;
+                *detector = kept;
+                *self = Exchange::Idle;
+                Input::Leader(leader)
+            }
+            Exchange::Requesting(response) => match Pin::new(response).await {
+                Ok(response) => {
+                    let (head, body) = response.into_parts();
+                    *self = Exchange::Reading(body);
+                    Input::Head {
+                        status: head.status,
+                        headers: head.headers,
+                    }
+                }
                 Err(e) => {
-                    tracing::warn!("{e}");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(config.backoff_max);
-                    continue;
+                    *self = Exchange::Idle;
+                    Input::Unreachable(ErrorChain(&e).to_string())
                 }
             },
-        };
-        let framework_id = session.lock().expect("session lock").framework_id.clone();
-        let mut framework = config.framework.clone();
-        framework.id = framework_id;
-        let attempt_started = tokio::time::Instant::now();
-        match subscribe_once(&config, &http, &master, &framework, &session, &tx).await {
-            Attempt::Redirect(leader) if redirects < 5 => {
-                tracing::info!("master {master} redirects to the leader {leader}");
-                redirects += 1;
-                redirect = Some(leader);
-                continue;
-            }
-            Attempt::Redirect(leader) => {
-                tracing::warn!("too many redirects (last to {leader})");
-            }
-            Attempt::Retry(e) => {
-                tracing::warn!("subscription to {master} failed: {e}");
-                let event = SchedulerEvent::Retrying {
-                    error: e,
-                    after: backoff,
-                };
-                if tx.send(event).await.is_err() {
-                    return;
+            Exchange::Reading(body) => loop {
+                match body.frame().await {
+                    None => {
+                        *self = Exchange::Idle;
+                        return Input::End;
+                    }
+                    // hyper's message alone ("error reading a body from connection") hides
+                    // why; the chain says what happened to the stream.
+                    Some(Err(e)) => {
+                        *self = Exchange::Idle;
+                        return Input::Broken(ErrorChain(&e).to_string());
+                    }
+                    Some(Ok(frame)) => {
+                        if let Ok(data) = frame.into_data() {
+                            return Input::Body(data);
+                        }
+                    }
                 }
-            }
-            Attempt::Fatal(e) => {
-                let _ = tx.send(SchedulerEvent::Failed(e)).await;
-                return;
-            }
-            Attempt::Ended(reason) => {
-                session.lock().expect("session lock").endpoint = None;
-                if tx
-                    .send(SchedulerEvent::Disconnected { reason })
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-                // A subscription that lasted a while is re-established at once; one that keeps
-                // ending right after it starts backs off, so a master that accepts and hangs
-                // up is not hammered.
-                if attempt_started.elapsed() >= STABLE_SUBSCRIPTION {
-                    backoff = config.backoff_min;
-                } else {
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(config.backoff_max);
-                }
-                // Re-subscribe to the same master first.
-                redirect = Some(master);
-                redirects = 0;
-                continue;
-            }
-            Attempt::Closed => return,
-        }
-        redirects = 0;
-        next_master += 1;
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(config.backoff_max);
-    }
-}
-
-async fn pick_master(
-    config: &ClientConfig,
-    next: &mut usize,
-    detector: &mut Option<LeaderDetector>,
-) -> Result<HostPort, ClientError> {
-    match &config.master {
-        MasterAddress::Hosts(hosts) => Ok(hosts[*next % hosts.len()].clone()),
-        MasterAddress::ZooKeeper(url) => {
-            if detector.is_none() {
-                let d = LeaderDetector::connect(url, Duration::from_secs(10))
-                    .await
-                    .map_err(|e| ClientError::NoLeader(e.to_string()))?;
-                *detector = Some(d);
-            }
-            let d = detector.as_ref().expect("just set");
-            match d.leader().await {
-                Ok(Some(leader)) => Ok(leader),
-                Ok(None) => Err(ClientError::NoLeader(format!(
-                    "no master registered under {url}"
-                ))),
-                Err(e) => {
-                    *detector = None;
-                    Err(ClientError::NoLeader(e.to_string()))
-                }
-            }
+            },
         }
     }
 }
 
-/// The leader named by a `307` answer's scheme-relative `Location: //host:port/path`.
-pub fn redirect_target(location: &str) -> Option<HostPort> {
-    let rest = location
-        .strip_prefix("//")
-        .or_else(|| location.strip_prefix("http://"))?;
-    let authority = rest.split('/').next()?;
-    match authority.parse::<MasterAddress>().ok()? {
-        MasterAddress::Hosts(mut hosts) if hosts.len() == 1 => hosts.pop(),
-        _ => None,
-    }
-}
-
-async fn subscribe_once(
-    config: &ClientConfig,
-    http: &HttpClient,
-    master: &HostPort,
-    framework: &v1::FrameworkInfo,
-    session: &Arc<Mutex<Session>>,
-    tx: &mpsc::Sender<SchedulerEvent>,
-) -> Attempt {
-    let endpoint =
-        Endpoint::new(master.clone(), SCHEDULER_PATH).with_credentials(config.credentials.clone());
-    let request = endpoint
-        .request(&calls::subscribe(framework))
-        .map(Full::new);
-    let name = master.to_string();
-    let response = match tokio::time::timeout(config.request_timeout, http.request(request)).await {
-        Err(_) => return Attempt::Retry(ClientError::Timeout(name)),
-        Ok(Err(e)) => {
-            return Attempt::Retry(ClientError::Unreachable {
-                master: name,
-                reason: error_chain(&e),
-            });
-        }
-        Ok(Ok(r)) => r,
+/// Reads the leader from ZooKeeper, connecting first when there is no detector.
+async fn detect_leader(
+    url: ZkUrl,
+    detector: Option<LeaderDetector>,
+) -> (Option<LeaderDetector>, Result<HostPort, String>) {
+    let detector = match detector {
+        Some(d) => d,
+        None => match LeaderDetector::connect(&url, Duration::from_secs(10)).await {
+            Ok(d) => d,
+            Err(e) => return (None, Err(e.to_string())),
+        },
     };
-    let status = response.status();
-    if status == StatusCode::TEMPORARY_REDIRECT {
-        let location = response
-            .headers()
-            .get(http::header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        return match redirect_target(location) {
-            Some(leader) => Attempt::Redirect(leader),
-            None => Attempt::Retry(ClientError::Protocol(format!(
-                "redirect to an unreadable location {location:?}"
-            ))),
-        };
+    match detector.leader().await {
+        Ok(Some(leader)) => (Some(detector), Ok(leader)),
+        Ok(None) => (
+            Some(detector),
+            Err(format!("no master registered under {url}")),
+        ),
+        // The connection may be broken: connect again next time.
+        Err(e) => (None, Err(e.to_string())),
     }
-    if status != StatusCode::OK {
-        let body = tokio::time::timeout(config.request_timeout, response.into_body().collect())
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .map(|b| String::from_utf8_lossy(&b.to_bytes()).trim().to_string())
-            .unwrap_or_default();
-        let error = status_error(&name, status, body);
-        return match status {
-            StatusCode::SERVICE_UNAVAILABLE | StatusCode::NOT_FOUND => Attempt::Retry(error),
-            s if s.is_server_error() => Attempt::Retry(error),
-            _ => Attempt::Fatal(error),
-        };
-    }
-    let content_type = response
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if content_type != PROTOBUF {
-        return Attempt::Retry(ClientError::Protocol(format!(
-            "the stream's Content-Type is {content_type:?}, not {PROTOBUF}"
-        )));
-    }
-    let Some(stream_id) = response
-        .headers()
-        .get("Mesos-Stream-Id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-    else {
-        return Attempt::Retry(ClientError::Protocol(
-            "the subscription has no Mesos-Stream-Id".into(),
-        ));
-    };
-    let mut body = response.into_body();
-    let mut decoder = recordio::Decoder::default();
-    // Until SUBSCRIBED tells the real interval, wait as long as a call may take.
-    let mut silence_limit = config.request_timeout;
-    let mut subscribed = false;
+}
+
+/// The subscription task: carries out the session's outputs and feeds it the network's
+/// answers and the time.
+async fn drive(
+    config: ClientConfig,
+    http: HttpClient,
+    shared: Arc<Mutex<Shared>>,
+    tx: mpsc::Sender<SchedulerEvent>,
+) {
+    let origin = tokio::time::Instant::now();
+    let now = || Moment::from_start(origin.elapsed());
+    let mut session = Session::new(config, now());
+    let mut detector: Option<LeaderDetector> = None;
+    let mut exchange = Exchange::Idle;
     loop {
-        let frame = match tokio::time::timeout(silence_limit, body.frame()).await {
-            Err(_) => {
-                return if subscribed {
-                    Attempt::Ended(format!(
-                        "no event from {name} for {} s (heartbeats missed)",
-                        silence_limit.as_secs_f64()
-                    ))
-                } else {
-                    Attempt::Retry(ClientError::Timeout(name))
-                };
-            }
-            Ok(None) => {
-                let cut = unfinished_record(&decoder);
-                return ended(subscribed, format!("{name} closed the subscription{cut}"));
-            }
-            Ok(Some(Err(e))) => {
-                // hyper's message alone ("error reading a body from connection") hides why;
-                // the cause and an unfinished record say what happened to the stream.
-                let cut = unfinished_record(&decoder);
-                return ended(
-                    subscribed,
-                    format!("the subscription to {name} broke: {}{cut}", error_chain(&e)),
-                );
-            }
-            Ok(Some(Ok(frame))) => frame,
-        };
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
-        decoder.feed(&data);
-        loop {
-            let record = match decoder.next_record() {
-                Ok(Some(r)) => r,
-                Ok(None) => break,
-                Err(e) => return ended(subscribed, format!("invalid stream from {name}: {e}")),
-            };
-            let event = match Event::decode(record) {
-                Ok(e) => e,
-                Err(e) => {
-                    return ended(subscribed, format!("undecodable event from {name}: {e}"));
+        while let Some(output) = session.poll_output() {
+            match output {
+                Output::DetectLeader(url) => {
+                    exchange = Exchange::Detecting(Box::pin(detect_leader(url, detector.take())));
                 }
-            };
-            match event.r#type() {
-                event::Type::Subscribed => {
-                    let Some(s) = event.subscribed else {
-                        return ended(
-                            subscribed,
-                            format!("SUBSCRIBED from {name} without its payload"),
-                        );
-                    };
-                    let heartbeat = Duration::from_secs_f64(
-                        s.heartbeat_interval_seconds
-                            .unwrap_or(15.0)
-                            .clamp(0.001, 3600.0),
-                    );
-                    silence_limit = heartbeat * config.missed_heartbeats.max(1);
-                    subscribed = true;
-                    {
-                        let mut session = session.lock().expect("session lock");
-                        session.framework_id = Some(s.framework_id.clone());
-                        session.endpoint = Some(endpoint.clone().with_stream_id(&stream_id));
-                    }
-                    let e = SchedulerEvent::Subscribed {
-                        framework_id: s.framework_id,
-                        master: master.clone(),
-                        heartbeat,
-                    };
-                    if tx.send(e).await.is_err() {
-                        return Attempt::Closed;
-                    }
+                Output::Subscribe(transmit) => {
+                    exchange = Exchange::Requesting(http.request(transmit.request.map(Full::new)));
                 }
-                event::Type::Heartbeat => {}
-                event::Type::Error => {
-                    let message = event.error.map(|e| e.message).unwrap_or_default();
-                    session.lock().expect("session lock").endpoint = None;
-                    return Attempt::Fatal(ClientError::Mesos(message));
+                Output::Close => exchange = Exchange::Idle,
+                Output::Calls(endpoint) => {
+                    let mut shared = lock(&shared);
+                    shared.endpoint = endpoint;
+                    shared.framework_id = session.framework_id().cloned();
                 }
-                _ if !subscribed => {
-                    return Attempt::Retry(ClientError::Protocol(
-                        "the first event is not SUBSCRIBED".into(),
-                    ));
-                }
-                _ => {
-                    if tx
-                        .send(SchedulerEvent::Event(Box::new(event)))
-                        .await
-                        .is_err()
-                    {
-                        return Attempt::Closed;
+                Output::Report(event) => {
+                    if tx.send(event).await.is_err() {
+                        return;
                     }
                 }
             }
         }
-    }
-}
-
-/// How a stream that ended (or broke) after SUBSCRIBED, or before it, is handled: the first is
-/// a disconnection (reported, then a new subscription at once), the second never was a
-/// subscription (not reported as a disconnection; retried with backoff like a failed attempt,
-/// so a master that keeps answering and hanging up is not hammered).
-fn ended(subscribed: bool, reason: String) -> Attempt {
-    if subscribed {
-        Attempt::Ended(reason)
-    } else {
-        Attempt::Retry(ClientError::Protocol(reason))
-    }
-}
-
-/// ` (RecordIO stream ended inside a record ...)` when the stream stopped in the middle of a
-/// record, else nothing.
-fn unfinished_record(decoder: &recordio::Decoder) -> String {
-    decoder
-        .finish()
-        .err()
-        .map(|e| format!(" ({e})"))
-        .unwrap_or_default()
-}
-
-/// An error and its causes, `outer: inner: ...` (hyper's errors name only their kind, e.g.
-/// `client error (Connect)`, and keep the reason, e.g. `Connection refused`, as a source).
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
+        if session.is_finished() {
+            return;
         }
-        source = cause.source();
-    }
-    text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redirects_name_the_leader() {
-        assert_eq!(
-            redirect_target("//localhost:5052/master/api/v1/scheduler")
-                .unwrap()
-                .to_string(),
-            "localhost:5052"
-        );
-        assert_eq!(
-            redirect_target("http://10.0.0.2:5050/api/v1/scheduler")
-                .unwrap()
-                .to_string(),
-            "10.0.0.2:5050"
-        );
-        assert_eq!(redirect_target("/relative"), None);
-        assert_eq!(redirect_target(""), None);
-    }
-
-    #[derive(Debug, thiserror::Error)]
-    #[error("{text}")]
-    struct Nested {
-        text: &'static str,
-        #[source]
-        source: Option<Box<Nested>>,
-    }
-
-    #[test]
-    fn error_reasons_keep_their_causes() {
-        let e = Nested {
-            text: "client error (Connect)",
-            source: Some(Box::new(Nested {
-                text: "tcp connect error",
-                source: Some(Box::new(Nested {
-                    text: "Connection refused (os error 111)",
-                    source: None,
-                })),
-            })),
+        let wake = session
+            .poll_timeout()
+            .and_then(|t| origin.checked_add(t.since_start()));
+        let timer = async {
+            match wake {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
         };
-        assert_eq!(
-            error_chain(&e),
-            "client error (Connect): tcp connect error: Connection refused (os error 111)"
-        );
-        // A cause already in the text is not repeated.
-        let e = Nested {
-            text: "broke: early eof",
-            source: Some(Box::new(Nested {
-                text: "early eof",
-                source: None,
-            })),
-        };
-        assert_eq!(error_chain(&e), "broke: early eof");
+        tokio::select! {
+            input = exchange.next(&mut detector) => session.handle(now(), input),
+            () = timer => session.handle_timeout(now()),
+        }
     }
 }

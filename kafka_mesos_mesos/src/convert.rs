@@ -226,7 +226,6 @@ pub fn task_info(
         value: template.command.first().cloned(),
         arguments: template.command.clone(),
         user: template.user.clone(),
-        ..Default::default()
     };
     let executor_resources = task_resources(offer, &launch.executor_resources)?;
     let executor = v1::ExecutorInfo {

@@ -15,18 +15,19 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use http::StatusCode;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use prost::Message as _;
 use tokio::sync::mpsc;
 
-use crate::calls::{Endpoint, PROTOBUF, executor_path};
-use crate::master::{HostPort, MasterAddress};
+use crate::ErrorChain;
+use crate::api::{AgentProcess, executor_path};
+use crate::calls::{Endpoint, InvalidRequest};
+use crate::duration::MesosDuration;
+use crate::master::HostPort;
 use crate::proto::v1::{self, executor::Call, executor::Event, executor::call, executor::event};
-use crate::recordio;
+use crate::stream::{Api, EventStream, StreamError};
 
 /// The executor's environment, as set by the agent.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,8 +38,9 @@ pub struct ExecutorEnv {
     pub executor_id: String,
     /// `MESOS_AGENT_ENDPOINT`.
     pub agent: HostPort,
-    /// `MESOS_SLAVE_PID`, which names the agent's API path.
-    pub slave_pid: Option<String>,
+    /// The agent's process, from `MESOS_SLAVE_PID` (`slave(1)@ip:port`), which prefixes its
+    /// API path.
+    pub agent_process: Option<AgentProcess>,
     /// `MESOS_CHECKPOINT == "1"`.
     pub checkpoint: bool,
     /// `MESOS_RECOVERY_TIMEOUT`.
@@ -69,27 +71,6 @@ pub enum EnvError {
     },
 }
 
-/// Reads a Mesos duration: a number and a unit (`ns`, `us`, `ms`, `secs`, `mins`, `hrs`,
-/// `days`, `weeks`), e.g. `2secs`, `15mins`, `1.5secs`.
-pub fn parse_mesos_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number.parse().ok()?;
-    let seconds = match unit {
-        "ns" => 1e-9,
-        "us" => 1e-6,
-        "ms" => 1e-3,
-        "secs" => 1.0,
-        "mins" => 60.0,
-        "hrs" => 3600.0,
-        "days" => 86_400.0,
-        "weeks" => 604_800.0,
-        _ => return None,
-    };
-    Duration::try_from_secs_f64(value * seconds).ok()
-}
-
 impl ExecutorEnv {
     /// Reads the environment through `get` (usually `std::env::var`).
     pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Self, EnvError> {
@@ -101,29 +82,39 @@ impl ExecutorEnv {
         let duration = |name: &'static str, default: Duration| -> Result<Duration, EnvError> {
             match get(name) {
                 None => Ok(default),
-                Some(v) => parse_mesos_duration(&v).ok_or_else(|| EnvError::Invalid {
-                    name,
-                    value: v.clone(),
-                    problem: "expected a number and a unit such as 2secs or 15mins".into(),
-                }),
+                Some(v) => match v.parse::<MesosDuration>() {
+                    Ok(d) => Ok(d.into()),
+                    Err(e) => Err(EnvError::Invalid {
+                        name,
+                        value: v.clone(),
+                        problem: format!("{}; {}", e.problem, crate::duration::EXPECTED),
+                    }),
+                },
             }
         };
         let endpoint = required("MESOS_AGENT_ENDPOINT")?;
-        let agent = match endpoint.parse::<MasterAddress>() {
-            Ok(MasterAddress::Hosts(mut h)) if h.len() == 1 => h.pop().expect("one host"),
-            _ => {
-                return Err(EnvError::Invalid {
-                    name: "MESOS_AGENT_ENDPOINT",
-                    value: endpoint,
-                    problem: "expected ip:port".into(),
-                });
-            }
+        let agent = endpoint
+            .parse::<HostPort>()
+            .map_err(|e| EnvError::Invalid {
+                name: "MESOS_AGENT_ENDPOINT",
+                value: endpoint.clone(),
+                problem: format!("{}; expected ip:port", e.problem),
+            })?;
+        let agent_process = match get("MESOS_SLAVE_PID") {
+            None => None,
+            Some(pid) => Some(
+                AgentProcess::from_pid(&pid).ok_or_else(|| EnvError::Invalid {
+                    name: "MESOS_SLAVE_PID",
+                    value: pid.clone(),
+                    problem: "expected slave(N)@ip:port".into(),
+                })?,
+            ),
         };
         Ok(ExecutorEnv {
             framework_id: required("MESOS_FRAMEWORK_ID")?,
             executor_id: required("MESOS_EXECUTOR_ID")?,
             agent,
-            slave_pid: get("MESOS_SLAVE_PID"),
+            agent_process,
             checkpoint: get("MESOS_CHECKPOINT").as_deref() == Some("1"),
             recovery_timeout: duration("MESOS_RECOVERY_TIMEOUT", Duration::from_secs(15 * 60))?,
             subscription_backoff_max: duration(
@@ -180,6 +171,10 @@ pub enum UpdateError {
     /// The agent could not be reached; the update is kept and sent again on re-subscription.
     #[error("the agent could not be reached: {0}")]
     Unreachable(String),
+    /// The request cannot be built (not expected: the agent's address is checked when the
+    /// environment is read).
+    #[error(transparent)]
+    InvalidRequest(#[from] InvalidRequest),
 }
 
 #[derive(Debug, Default)]
@@ -203,7 +198,7 @@ impl ExecutorClient {
     /// Subscribes to the agent in the background; events arrive on the returned channel.
     pub fn start(env: ExecutorEnv) -> (ExecutorClient, mpsc::Receiver<ExecutorEvent>) {
         let http: HttpClient = Client::builder(TokioExecutor::new()).build_http();
-        let endpoint = Endpoint::new(env.agent.clone(), &executor_path(env.slave_pid.as_deref()));
+        let endpoint = Endpoint::new(env.agent.clone(), &executor_path(env.agent_process));
         let client = ExecutorClient {
             env: Arc::new(env),
             http,
@@ -297,11 +292,11 @@ impl ExecutorClient {
     }
 
     async fn send(&self, call: &Call) -> Result<(), UpdateError> {
-        let request = self.endpoint.request(call).map(Full::new);
+        let request = self.endpoint.request(call)?.map(Full::new);
         let response = tokio::time::timeout(Duration::from_secs(30), self.http.request(request))
             .await
             .map_err(|_| UpdateError::Unreachable("timed out".into()))?
-            .map_err(|e| UpdateError::Unreachable(e.to_string()))?;
+            .map_err(|e| UpdateError::Unreachable(ErrorChain(&e).to_string()))?;
         if response.status().is_success() {
             return Ok(());
         }
@@ -348,7 +343,7 @@ impl ExecutorClient {
             }
             tracing::warn!("executor subscription: {reason}; retrying in {backoff:?}");
             tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(
+            backoff = backoff.saturating_mul(2).min(
                 self.env
                     .subscription_backoff_max
                     .max(Duration::from_millis(100)),
@@ -369,52 +364,51 @@ impl ExecutorClient {
                 unacknowledged_updates: pending.updates.values().cloned().collect(),
             }
         };
-        let request = self.endpoint.request(&Call {
-            subscribe: Some(subscribe),
-            ..self.call(call::Type::Subscribe)
-        });
+        let request = self
+            .endpoint
+            .request(&Call {
+                subscribe: Some(subscribe),
+                ..self.call(call::Type::Subscribe)
+            })
+            .map_err(|e| e.to_string())?;
         let response = self
             .http
             .request(request.map(Full::new))
             .await
-            .map_err(|e| e.to_string())?;
-        if response.status() != StatusCode::OK {
-            let status = response.status();
-            let body = response
-                .into_body()
-                .collect()
-                .await
-                .map(|b| b.to_bytes())
-                .unwrap_or_default();
-            return Err(format!(
-                "the agent answered {status}: {}",
-                String::from_utf8_lossy(&body).trim()
-            ));
-        }
-        let content_type = response
-            .headers()
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        if content_type != PROTOBUF {
-            return Err(format!(
-                "the agent's stream is {content_type:?}, not {PROTOBUF}"
-            ));
-        }
-        let mut body = response.into_body();
-        let mut decoder = recordio::Decoder::default();
+            .map_err(|e| ErrorChain(&e).to_string())?;
+        let (head, mut body) = response.into_parts();
+        let mut events = match EventStream::<Event>::open(Api::Executor, head.status, &head.headers)
+        {
+            Ok(events) => events,
+            Err(StreamError::Status(status)) => {
+                let text = body
+                    .collect()
+                    .await
+                    .map(|b| b.to_bytes())
+                    .unwrap_or_default();
+                return Err(format!(
+                    "the agent answered {status}: {}",
+                    String::from_utf8_lossy(&text).trim()
+                ));
+            }
+            Err(e) => return Err(format!("the agent's answer is not an event stream: {e}")),
+        };
         loop {
             let frame = match body.frame().await {
-                None => return Ok(false),
-                Some(Err(e)) => return Err(e.to_string()),
+                None => {
+                    return match events.unfinished_record() {
+                        None => Ok(false),
+                        Some(e) => Err(format!("the agent closed the subscription ({e})")),
+                    };
+                }
+                Some(Err(e)) => return Err(ErrorChain(&e).to_string()),
                 Some(Ok(f)) => f,
             };
             let Ok(data) = frame.into_data() else {
                 continue;
             };
-            decoder.feed(&data);
-            while let Some(record) = decoder.next_record().map_err(|e| e.to_string())? {
-                let event = Event::decode(record).map_err(|e| format!("undecodable event: {e}"))?;
+            events.feed(&data);
+            while let Some(event) = events.next_event().map_err(|e| e.to_string())? {
                 let out = match event.r#type() {
                     event::Type::Subscribed => {
                         *subscribed = true;
@@ -499,9 +493,10 @@ mod tests {
         assert_eq!(env.recovery_timeout, Duration::from_secs(900));
         assert_eq!(env.subscription_backoff_max, Duration::from_secs(2));
         assert_eq!(
-            executor_path(env.slave_pid.as_deref()),
+            executor_path(env.agent_process),
             "/slave(1)/api/v1/executor"
         );
+        assert_eq!(env.shutdown_grace_period, Duration::from_secs(5));
         let err = ExecutorEnv::from_vars(vars(&[])).unwrap_err().to_string();
         assert!(err.contains("MESOS_AGENT_ENDPOINT is not set"), "{err}");
         let err = ExecutorEnv::from_vars(vars(&[
@@ -516,26 +511,43 @@ mod tests {
     }
 
     #[test]
-    fn mesos_durations() {
-        assert_eq!(parse_mesos_duration("2secs"), Some(Duration::from_secs(2)));
-        assert_eq!(
-            parse_mesos_duration("15mins"),
-            Some(Duration::from_secs(900))
-        );
-        assert_eq!(
-            parse_mesos_duration("1.5secs"),
-            Some(Duration::from_millis(1500))
-        );
-        assert_eq!(
-            parse_mesos_duration("100ms"),
-            Some(Duration::from_millis(100))
-        );
-        assert_eq!(
-            parse_mesos_duration("2weeks"),
-            Some(Duration::from_secs(1_209_600))
-        );
-        for bad in ["", "secs", "5", "5 secs", "5s", "-1secs"] {
-            assert_eq!(parse_mesos_duration(bad), None, "{bad:?}");
+    fn bad_variables_say_which_and_what_is_accepted() {
+        let base = [
+            ("MESOS_AGENT_ENDPOINT", "127.0.0.1:5051"),
+            ("MESOS_FRAMEWORK_ID", "f"),
+            ("MESOS_EXECUTOR_ID", "e"),
+        ];
+        for (name, value, expected) in [
+            (
+                "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD",
+                "5 secs",
+                "units: ns, us",
+            ),
+            ("MESOS_SUBSCRIPTION_BACKOFF_MAX", "NaNsecs", "units: ns, us"),
+            ("MESOS_SLAVE_PID", "garbage", "expected slave(N)@ip:port"),
+            ("MESOS_AGENT_ENDPOINT", "127.0.0.1", "expected ip:port"),
+            ("MESOS_AGENT_ENDPOINT", "host name:5051", "expected ip:port"),
+        ] {
+            let mut pairs: Vec<(&str, &str)> =
+                base.iter().copied().filter(|(n, _)| *n != name).collect();
+            pairs.push((name, value));
+            let err = ExecutorEnv::from_vars(vars(&pairs))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(name) && err.contains(expected),
+                "{name}={value:?}: {err}"
+            );
         }
+        let env = ExecutorEnv::from_vars(vars(&[
+            ("MESOS_AGENT_ENDPOINT", "127.0.0.1:5051"),
+            ("MESOS_FRAMEWORK_ID", "f"),
+            ("MESOS_EXECUTOR_ID", "e"),
+            ("MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD", "1.5mins"),
+        ]))
+        .unwrap();
+        assert_eq!(env.shutdown_grace_period, Duration::from_secs(90));
+        assert_eq!(env.agent_process, None);
+        assert_eq!(executor_path(env.agent_process), "/api/v1/executor");
     }
 }

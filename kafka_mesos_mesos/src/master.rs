@@ -17,13 +17,86 @@ use std::str::FromStr;
 /// The port a master listens on when none is given.
 pub const DEFAULT_MASTER_PORT: u16 = 5050;
 
-/// A `host:port` endpoint.
+/// A `host:port` endpoint that can be put in a URL as it is: the host is a host name (letters,
+/// digits, `-`, `.`, `_`, `~`), an IPv4 address or an IPv6 address (kept without brackets), and
+/// the port is not 0. Built only by [`HostPort::new`] or parsing, so a request to it always builds.
+///
+/// ```
+/// use kafka_mesos_mesos::master::HostPort;
+/// let v6: HostPort = "[::1]:5050".parse().unwrap();
+/// assert_eq!((v6.host(), v6.port()), ("::1", 5050));
+/// assert_eq!(v6.to_string(), "[::1]:5050");
+/// assert!(HostPort::new("bad host", 5050).is_err());
+/// assert!("master".parse::<HostPort>().is_err(), "the port is required");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct HostPort {
-    /// Host name or address (IPv6 without brackets).
-    pub host: String,
-    /// Port.
-    pub port: u16,
+    host: String,
+    port: u16,
+}
+
+/// Why a host and port cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "invalid host:port {input:?}: {problem}; expected a host name (letters, digits, '-', '.', '_', '~'), an IPv4 address or a bracketed IPv6 address, then :port (1-65535)"
+)]
+pub struct HostPortError {
+    /// The value given.
+    pub input: String,
+    /// What is wrong.
+    pub problem: String,
+}
+
+impl HostPort {
+    /// The endpoint `host:port`; IPv6 addresses are given without brackets.
+    pub fn new(host: impl Into<String>, port: u16) -> Result<HostPort, HostPortError> {
+        let host = host.into();
+        let problem = if port == 0 {
+            Some("port 0 is not a port".to_string())
+        } else {
+            host_problem(&host)
+        };
+        match problem {
+            None => Ok(HostPort { host, port }),
+            Some(problem) => Err(HostPortError {
+                input: format!("{host}:{port}"),
+                problem,
+            }),
+        }
+    }
+
+    /// The host name or address (IPv6 without brackets).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+/// What makes `host` unusable in a URL, if anything.
+fn host_problem(host: &str) -> Option<String> {
+    if host.is_empty() {
+        return Some("the host is empty".into());
+    }
+    if host.contains(':') {
+        return match host.parse::<std::net::Ipv6Addr>() {
+            Ok(_) => None,
+            Err(_) => Some(format!(
+                "{host:?} is neither a host name nor an IPv6 address"
+            )),
+        };
+    }
+    if host
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+    {
+        None
+    } else {
+        Some(format!("{host:?} is not a host name"))
+    }
 }
 
 impl fmt::Display for HostPort {
@@ -33,6 +106,18 @@ impl fmt::Display for HostPort {
         } else {
             write!(f, "{}:{}", self.host, self.port)
         }
+    }
+}
+
+impl FromStr for HostPort {
+    type Err = HostPortError;
+
+    /// Reads `host:port` or `[ipv6]:port`; the port is required.
+    fn from_str(input: &str) -> Result<Self, Self::Err> {
+        parse_host_port(input, None).map_err(|problem| HostPortError {
+            input: input.to_string(),
+            problem,
+        })
     }
 }
 
@@ -83,7 +168,9 @@ pub struct MasterAddressError {
     pub problem: String,
 }
 
-fn parse_host_port(text: &str, default_port: u16) -> Result<HostPort, String> {
+/// Reads `host[:port]` or `[ipv6][:port]`; without a port, `default_port` (or an error when
+/// there is none).
+fn parse_host_port(text: &str, default_port: Option<u16>) -> Result<HostPort, String> {
     let text = text.trim();
     if text.is_empty() {
         return Err("a host is empty".into());
@@ -92,6 +179,9 @@ fn parse_host_port(text: &str, default_port: u16) -> Result<HostPort, String> {
         let (host, after) = rest
             .split_once(']')
             .ok_or("an IPv6 address is missing its ]")?;
+        if host.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(format!("[{host}] is not an IPv6 address"));
+        }
         match after.strip_prefix(':') {
             Some(p) => (host, Some(p)),
             None if after.is_empty() => (host, None),
@@ -103,24 +193,15 @@ fn parse_host_port(text: &str, default_port: u16) -> Result<HostPort, String> {
             None => (text, None),
         }
     };
-    if host.is_empty()
-        || host
-            .chars()
-            .any(|c| c.is_whitespace() || c == '/' || c == '@')
-    {
-        return Err(format!("{host:?} is not a host name"));
-    }
-    let port = match port {
-        None => default_port,
-        Some(p) => match p.parse::<u16>() {
+    let port = match (port, default_port) {
+        (Some(p), _) => match p.parse::<u16>() {
             Ok(n) if n > 0 => n,
             _ => return Err(format!("{p:?} is not a port")),
         },
+        (None, Some(default)) => default,
+        (None, None) => return Err("the port is missing".into()),
     };
-    Ok(HostPort {
-        host: host.to_string(),
-        port,
-    })
+    HostPort::new(host, port).map_err(|e| e.problem)
 }
 
 impl FromStr for MasterAddress {
@@ -151,7 +232,7 @@ impl FromStr for MasterAddress {
                 return Err(err("no ZooKeeper host is given".into()));
             }
             for h in hosts.split(',') {
-                parse_host_port(h, 2181).map_err(err)?;
+                parse_host_port(h, Some(2181)).map_err(err)?;
             }
             let path = if path.len() > 1 {
                 path.trim_end_matches('/')
@@ -173,7 +254,7 @@ impl FromStr for MasterAddress {
         }
         let hosts = plain
             .split(',')
-            .map(|h| parse_host_port(h, DEFAULT_MASTER_PORT))
+            .map(|h| parse_host_port(h, Some(DEFAULT_MASTER_PORT)))
             .collect::<Result<Vec<_>, _>>()
             .map_err(err)?;
         Ok(MasterAddress::Hosts(hosts))
@@ -246,20 +327,14 @@ pub fn leader_address(child: &str, data: &[u8]) -> Result<HostPort, LeaderInfoEr
             .or_else(|| address.get("hostname"))
             .and_then(|h| h.as_str());
         if let (Some(host), Some(port)) = (host, address.get("port").and_then(port)) {
-            return Ok(HostPort {
-                host: host.to_string(),
-                port,
-            });
+            return HostPort::new(host, port).map_err(|e| invalid(e.to_string()));
         }
     }
     match (
         info.get("hostname").and_then(|h| h.as_str()),
         info.get("port").and_then(port),
     ) {
-        (Some(host), Some(port)) => Ok(HostPort {
-            host: host.to_string(),
-            port,
-        }),
+        (Some(host), Some(port)) => HostPort::new(host, port).map_err(|e| invalid(e.to_string())),
         _ => Err(invalid(
             "neither address.ip and address.port nor hostname and port are present".into(),
         )),
@@ -333,6 +408,13 @@ mod tests {
             "zk://nopass@h:1/m",
             "h1,,h2",
             "zk://h:x/m",
+            "ma^ster:5050",
+            "m\"x:5050",
+            "host%41:5050",
+            "[zz]:5050",
+            "[::1]x",
+            "exa\u{7f}mple",
+            "zk://h{}:2181/mesos",
         ] {
             let err = bad.parse::<MasterAddress>().unwrap_err().to_string();
             assert!(err.contains("zk://host:2181/mesos"), "{bad:?}: {err}");
@@ -372,5 +454,78 @@ mod tests {
             .to_string();
         assert!(err.contains("address.ip"), "{err}");
         assert!(leader_address("json.info_1", b"not json").is_err());
+    }
+
+    #[test]
+    fn leader_registrations_with_unusable_hosts_are_invalid() {
+        let err = leader_address(
+            "json.info_1",
+            br#"{"address":{"ip":"10.0.0.1/x","port":5050}}"#,
+        )
+        .unwrap_err();
+        assert!(matches!(err, LeaderInfoError::Invalid { .. }), "{err}");
+        assert!(err.to_string().contains("not a host name"), "{err}");
+        let err = leader_address("json.info_1", br#"{"hostname":"m","port":0}"#).unwrap_err();
+        assert!(err.to_string().contains("port 0"), "{err}");
+    }
+
+    #[test]
+    fn host_ports_are_checked_when_built() {
+        assert_eq!(
+            HostPort::new("m1.example", 5050).unwrap().to_string(),
+            "m1.example:5050"
+        );
+        assert_eq!(
+            HostPort::new("fe80::1", 1).unwrap().to_string(),
+            "[fe80::1]:1"
+        );
+        for (host, port) in [
+            ("", 1),
+            ("a b", 1),
+            ("a/b", 1),
+            ("a@b", 1),
+            ("h", 0),
+            (":::", 1),
+        ] {
+            let err = HostPort::new(host, port).unwrap_err().to_string();
+            assert!(err.contains("expected a host name"), "{host:?}: {err}");
+        }
+        assert_eq!(
+            "h:7".parse::<HostPort>().unwrap(),
+            HostPort::new("h", 7).unwrap()
+        );
+        assert!(
+            "h".parse::<HostPort>()
+                .unwrap_err()
+                .to_string()
+                .contains("port is missing")
+        );
+    }
+
+    proptest::proptest! {
+        /// Whatever the text, a host:port that parses prints back to itself and is a valid URI
+        /// authority (so requests to it always build).
+        #[test]
+        fn parsed_host_ports_are_valid_authorities(text in "\\PC{0,30}") {
+            if let Ok(h) = text.parse::<HostPort>() {
+                let shown = h.to_string();
+                proptest::prop_assert_eq!(shown.parse::<HostPort>().unwrap(), h.clone());
+                proptest::prop_assert!(shown.parse::<http::uri::Authority>().is_ok(), "{}", shown);
+            }
+        }
+
+        /// The same for host names made of the accepted characters, and IPv6 addresses.
+        #[test]
+        fn built_host_ports_are_valid_authorities(
+            host in "[a-zA-Z0-9._~-]{1,20}|[0-9a-f:]{2,39}",
+            port in 1u16..,
+        ) {
+            if let Ok(h) = HostPort::new(host.clone(), port) {
+                proptest::prop_assert!(h.to_string().parse::<http::uri::Authority>().is_ok(), "{}", h);
+                proptest::prop_assert_eq!(h.to_string().parse::<HostPort>().unwrap(), h);
+            } else {
+                proptest::prop_assert!(host.contains(':'), "{}", host);
+            }
+        }
     }
 }

@@ -237,7 +237,7 @@ async fn calls_with_a_wrong_stream_or_framework_are_refused() {
     };
     let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<http_body_util::Full<bytes::Bytes>>();
-    let endpoint = calls::Endpoint::new(hosts[0].clone(), calls::SCHEDULER_PATH)
+    let endpoint = calls::Endpoint::new(hosts[0].clone(), kafka_mesos_mesos::api::SCHEDULER_PATH)
         .with_stream_id("not-a-stream");
     let call = calls::revive(
         &v1::FrameworkId {
@@ -246,7 +246,12 @@ async fn calls_with_a_wrong_stream_or_framework_are_refused() {
         &[],
     );
     let response = http
-        .request(endpoint.request(&call).map(http_body_util::Full::new))
+        .request(
+            endpoint
+                .request(&call)
+                .unwrap()
+                .map(http_body_util::Full::new),
+        )
         .await
         .unwrap();
     assert_eq!(

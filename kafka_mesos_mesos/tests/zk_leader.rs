@@ -102,7 +102,7 @@ async fn follows_the_oldest_registration() {
     let _third = register(&client, &path, 5054).await;
     client.delete(&second, None).await.unwrap();
     wait_for(&mut rx, Some("127.0.0.1:5054")).await;
-    assert_eq!(detector.leader().await.unwrap().unwrap().port, 5054);
+    assert_eq!(detector.leader().await.unwrap().unwrap().port(), 5054);
 }
 
 #[tokio::test]

@@ -283,10 +283,7 @@ fn client_events_become_scheduler_inputs_and_offers_are_kept() {
     let mut book = OfferBook::new();
     let subscribed = SchedulerEvent::Subscribed {
         framework_id: v1::FrameworkId { value: "F".into() },
-        master: crate::master::HostPort {
-            host: "m".into(),
-            port: 5050,
-        },
+        master: crate::master::HostPort::new("m", 5050).unwrap(),
         heartbeat: std::time::Duration::from_secs(15),
     };
     assert_eq!(
