@@ -3,129 +3,37 @@
 //! broker output exact except task ids, endpoints and dates.
 
 mod api_support;
+mod seed_cli;
 
 use std::net::SocketAddr;
-use std::path::Path;
 
 use api_support::{Mesos, SimulatedScheduler, serve};
-
-const SEED: &str = include_str!("seed/kafka-mesos-README.txt");
-
-/// The seed's lines after the line `marker` up to the line `end`, without trailing blank
-/// lines, each ending with a newline.
-fn seed_block(marker: &str, end: &str) -> String {
-    let lines: Vec<&str> = SEED.lines().collect();
-    let start = lines
-        .iter()
-        .position(|l| *l == marker)
-        .unwrap_or_else(|| panic!("the seed has no line {marker:?}"))
-        + 1;
-    let len = lines[start..]
-        .iter()
-        .position(|l| *l == end)
-        .unwrap_or_else(|| panic!("the seed has no line {end:?} after {marker:?}"));
-    let mut block = &lines[start..start + len];
-    while block.last().is_some_and(|l| l.trim().is_empty()) {
-        block = &block[..block.len() - 1];
-    }
-    block.iter().map(|l| format!("{l}\n")).collect()
-}
-
-/// The arguments of a seed command line (`# ./kafka-mesos.sh broker add 0`), with the
-/// shell's `\\` read as `\`.
-fn seed_args(line: &str) -> Vec<String> {
-    line.trim_start_matches('#')
-        .trim_start()
-        .trim_start_matches("./kafka-mesos.sh ")
-        .split(' ')
-        .map(|a| a.replace("\\\\", "\\"))
-        .collect()
-}
-
-/// Task ids, endpoints and dates depend on the run; everything else must match.
-fn normalize(text: &str) -> String {
-    text.lines()
-        .map(|l| {
-            let trimmed = l.trim_start();
-            let indent = &l[..l.len() - trimmed.len()];
-            if indent == "    " && trimmed.starts_with("id: ") {
-                format!("{indent}id: <task id>")
-            } else if trimmed.starts_with("endpoint: ") {
-                format!("{indent}endpoint: <endpoint>")
-            } else if let Some(i) = l.find(", expires:") {
-                format!("{}, expires:<date>", &l[..i])
-            } else {
-                l.to_string()
-            }
-        })
-        .map(|l| format!("{l}\n"))
-        .collect::<String>()
-        .trim_end()
-        .to_string()
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-async fn km_in(dir: &Path, api: Option<&str>, args: &[&str]) -> Run {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_kafka-mesos"));
-    cmd.args(args)
-        .current_dir(dir)
-        .env("TZ", "UTC")
-        .env_remove("KM_API");
-    if let Some(api) = api {
-        cmd.env("KM_API", api);
-    }
-    let out = cmd.output().await.expect("run kafka-mesos");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
+use seed_cli::{Run, SeedCli, km_in, normalize, seed_args, seed_block};
 
 struct Cluster {
-    addr: SocketAddr,
-    dir: tempfile::TempDir,
+    cli: SeedCli,
+    _dir: tempfile::TempDir,
 }
 
 impl Cluster {
     async fn new(mesos: Mesos) -> Cluster {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let addr: SocketAddr = serve(SimulatedScheduler::new(mesos)).await;
         Cluster {
-            addr: serve(SimulatedScheduler::new(mesos)).await,
-            dir: tempfile::tempdir().expect("a temp dir"),
+            cli: SeedCli {
+                api: format!("http://{addr}"),
+                dir: dir.path().to_path_buf(),
+            },
+            _dir: dir,
         }
     }
 
     async fn km(&self, args: &[&str]) -> Run {
-        km_in(
-            self.dir.path(),
-            Some(&format!("http://{}", self.addr)),
-            args,
-        )
-        .await
+        self.cli.km(args).await
     }
 
-    /// Runs a seed command (`broker add 0`) and compares its output with the seed's.
     async fn seed(&self, line: &str, end: &str) -> Run {
-        let args = seed_args(line);
-        let run = self
-            .km(&args.iter().map(String::as_str).collect::<Vec<_>>())
-            .await;
-        assert_eq!(run.code, 0, "{line}: {}", run.stderr);
-        assert_eq!(
-            normalize(&run.stdout),
-            normalize(&seed_block(line, end)),
-            "{line}"
-        );
-        assert!(
-            run.stdout.ends_with("\n\n"),
-            "{line}: no blank line after the last block"
-        );
-        run
+        self.cli.seed(line, end).await
     }
 }
 
@@ -327,8 +235,8 @@ async fn usage_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_address_from_option_environment_or_properties() {
     let c = Cluster::new(Mesos::Responsive).await;
-    let api = format!("http://{}", c.addr);
-    let run = km_in(c.dir.path(), None, &["broker", "list", "--api", &api]).await;
+    let api = c.cli.api.clone();
+    let run = km_in(c.cli.dir.as_path(), None, &["broker", "list", "--api", &api]).await;
     assert_eq!(
         (run.code, run.stdout.as_str()),
         (0, "no brokers\n"),
@@ -336,22 +244,22 @@ async fn api_address_from_option_environment_or_properties() {
         run.stderr
     );
     let run = km_in(
-        c.dir.path(),
+        c.cli.dir.as_path(),
         None,
         &["broker", "list", &format!("--api={api}")],
     )
     .await;
     assert_eq!(run.stdout, "no brokers\n");
     std::fs::write(
-        c.dir.path().join("kafka-mesos.properties"),
+        c.cli.dir.as_path().join("kafka-mesos.properties"),
         format!("storage=file:kafka-mesos.json\napi={api}\n"),
     )
     .unwrap();
-    let run = km_in(c.dir.path(), None, &["broker", "list"]).await;
+    let run = km_in(c.cli.dir.as_path(), None, &["broker", "list"]).await;
     assert_eq!(run.stdout, "no brokers\n", "{}", run.stderr);
     // The option wins over the file.
     let run = km_in(
-        c.dir.path(),
+        c.cli.dir.as_path(),
         None,
         &["broker", "list", "--api", "http://127.0.0.1:1"],
     )
@@ -375,7 +283,7 @@ async fn server_errors_file_options_and_timeouts() {
     );
     assert_eq!(run.stdout, "");
 
-    let props = c.dir.path().join("server.properties");
+    let props = c.cli.dir.as_path().join("server.properties");
     std::fs::write(&props, "# Kafka\nlog.dirs=/a,/b\nnum.io.threads = 16\n").unwrap();
     c.km(&["broker", "add", "0"]).await;
     let run = c
