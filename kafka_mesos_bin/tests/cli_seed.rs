@@ -236,7 +236,12 @@ async fn usage_errors() {
 async fn api_address_from_option_environment_or_properties() {
     let c = Cluster::new(Mesos::Responsive).await;
     let api = c.cli.api.clone();
-    let run = km_in(c.cli.dir.as_path(), None, &["broker", "list", "--api", &api]).await;
+    let run = km_in(
+        c.cli.dir.as_path(),
+        None,
+        &["broker", "list", "--api", &api],
+    )
+    .await;
     assert_eq!(
         (run.code, run.stdout.as_str()),
         (0, "no brokers\n"),
