@@ -363,3 +363,177 @@ fn a_scheduler_without_a_master_says_what_is_missing() {
         "the scheduler's help comes first"
     );
 }
+
+/// The tansu broker binary, from `$KAFKA_MESOS_TEST_TANSU` (`scripts/install-tools.sh` installs
+/// it; `.ci/run` sets the variable).
+fn tansu() -> PathBuf {
+    let path = std::env::var("KAFKA_MESOS_TEST_TANSU").unwrap_or_default();
+    assert!(
+        !path.is_empty(),
+        "KAFKA_MESOS_TEST_TANSU must name the tansu binary (scripts/install-tools.sh installs it)"
+    );
+    PathBuf::from(path)
+}
+
+/// `kcat ARGS` with the librdkafka of `$KAFKA_MESOS_TEST_RDKAFKA` (a directory, as
+/// `scripts/install-tools.sh` fills it), `input` on its stdin.
+fn kcat(args: &[&str], input: &str) -> std::process::Output {
+    let mut cmd = Command::new("kcat");
+    cmd.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Ok(lib) = std::env::var("KAFKA_MESOS_TEST_RDKAFKA") {
+        cmd.env("LD_LIBRARY_PATH", lib);
+    }
+    let mut child = cmd.spawn().expect("kcat runs (Debian's kcat package)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// The task ids in a `broker list`/`start` output, by broker.
+fn task_ids(output: &str) -> Vec<String> {
+    output
+        .lines()
+        .filter_map(|l| l.strip_prefix("    id: "))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The endpoints in a `broker list`/`start` output, by broker.
+fn endpoints(output: &str) -> Vec<String> {
+    output
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("endpoint: "))
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs KAFKA_MESOS_TEST_TANSU (the tansu broker binary) and kcat"]
+async fn tansu_brokers_serve_a_real_kafka_client_and_come_back_after_a_crash() {
+    let tansu = tansu();
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("run");
+    let tmp = work.path().join("tmp");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&tmp).unwrap();
+    let scheduler = Scheduler::start(
+        &dir,
+        &tmp,
+        free_port(),
+        &["--tansu-bin", tansu.to_str().unwrap()],
+    );
+    let cli = SeedCli {
+        api: scheduler.api.clone(),
+        dir: dir.clone(),
+    };
+    let added = cli
+        .km(&[
+            "broker",
+            "add",
+            "0..2",
+            "--mem",
+            "512",
+            "--heap",
+            "256",
+            "--constraints",
+            "hostname=unique",
+            "--failover-delay",
+            "1s",
+        ])
+        .await;
+    assert_eq!(added.code, 0, "{}", added.stderr);
+    let started = cli.km(&["broker", "start", "0..2"]).await;
+    assert_eq!(started.code, 0, "{}", started.stderr);
+    let reported = endpoints(&started.stdout);
+    assert_eq!(reported.len(), 3, "{}", started.stdout);
+    let hosts: std::collections::BTreeSet<&str> = reported
+        .iter()
+        .map(|e| e.split(':').next().unwrap())
+        .collect();
+    assert_eq!(hosts.len(), 3, "one broker per agent: {reported:?}");
+    for rack in ["rack=r0", "rack=r1", "rack=r2"] {
+        assert!(started.stdout.contains(rack), "{rack}: {}", started.stdout);
+    }
+
+    // A real Kafka client produces to a broker's reported endpoint and consumes it back.
+    let broker = &reported[1];
+    let task_before = task_ids(&started.stdout)[1].clone();
+    let created = Command::new(&tansu)
+        .args([
+            "topic",
+            "create",
+            "testTopic",
+            "--broker",
+            &format!("tcp://{broker}"),
+        ])
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{created:?}");
+    let produced = kcat(
+        &["-P", "-b", broker, "-t", "testTopic", "-p", "0"],
+        "test\n",
+    );
+    assert!(produced.status.success(), "{produced:?}");
+    let consumed = kcat(
+        &["-C", "-b", broker, "-t", "testTopic", "-p", "0", "-e"],
+        "",
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&consumed.stdout),
+        "test\n",
+        "{consumed:?}"
+    );
+
+    // kill -9 of broker 1's process: it is restarted after its failover delay, on its host.
+    let port = broker.rsplit(':').next().unwrap();
+    let pid = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().parse::<i32>().is_ok())
+        .find(|e| {
+            std::fs::read(e.path().join("cmdline")).is_ok_and(|c| {
+                let c = String::from_utf8_lossy(&c);
+                c.contains("tansu") && c.contains(&format!(":{port}\0"))
+            })
+        })
+        .map(|e| e.file_name().to_string_lossy().parse::<i32>().unwrap())
+        .expect("broker 1's tansu process");
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid).unwrap(),
+        rustix::process::Signal::KILL,
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let listed = cli.km(&["broker", "list", "1"]).await;
+        let restarted = task_ids(&listed.stdout)
+            .first()
+            .is_some_and(|t| *t != task_before);
+        if restarted
+            && listed.stdout.contains("    running: true")
+            && endpoints(&listed.stdout).first() == Some(broker)
+        {
+            let probe = kcat(&["-L", "-b", broker, "-m", "5"], "");
+            if probe.status.success() {
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "broker 1 did not come back: {}",
+            listed.stdout
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let tmp_text = tmp.to_string_lossy().to_string();
+    assert!(scheduler.stop().success());
+    assert_eq!(processes_mentioning(&tmp_text), 0, "processes left running");
+}
