@@ -170,7 +170,12 @@ pub async fn run(config: SchedulerConfig, cwd: &Path) -> Result<(), SchedulerErr
 
     let finished = tokio::select! {
         () = shutdown_signal() => {
-            tracing::info!("stopping: the framework and its brokers stay registered with Mesos");
+            match &config.master {
+                Master::Local => tracing::info!("stopping"),
+                Master::Mesos(_) => tracing::info!(
+                    "stopping: the framework and its brokers stay with Mesos for the next scheduler"
+                ),
+            }
             handle.shutdown();
             None
         }
