@@ -11,8 +11,8 @@
 //! 2. Missing replicas go to the least-loaded allowed brokers (on a new rack while the partition
 //!    needs one).
 //! 3. While some broker holds two replicas more than another, a replica moves from the busiest
-//!    broker to a less-loaded one. A replica placed in step 2 is moved in preference, as moving
-//!    it again costs nothing.
+//!    broker to a less-loaded one. Replicas placed in step 2 are moved in preference, directly
+//!    or along a chain of brokers, as moving them again costs nothing.
 //! 4. Leaders (the first replica) stay where they are when they can; the others go to the
 //!    replica with the fewest leaders, then leadership is shifted along chains of partitions
 //!    until leader counts are within one. Where no chain helps (a broker holding many
@@ -80,7 +80,8 @@ pub struct RebalancePlan {
     pub changes: Layout,
     /// Replicas placed on a broker that did not hold them (the data to copy).
     pub moves: usize,
-    /// No plan meeting the replica counts and balance moves fewer replicas than this.
+    /// No plan that gives every partition its replica count and balances replicas moves fewer
+    /// replicas than this.
     pub lower_bound: usize,
     /// Every broker that holds a replica before or after the plan (removed brokers included).
     pub brokers: BTreeMap<BrokerId, BrokerChange>,
@@ -297,10 +298,7 @@ impl Planner {
         self.held[from as usize]
             .iter()
             .map(|p| *p as usize)
-            .filter(|&p| {
-                let part = &self.parts[p];
-                part.holds(from) && !part.holds(to) && self.swap_keeps_spread(p, Some(from), to)
-            })
+            .filter(|&p| self.can_move(p, from, to))
             .max_by_key(|&p| {
                 let c = self.class[p];
                 (
@@ -314,26 +312,81 @@ impl Planner {
     /// Step 3: move replicas from the busiest brokers to the least busy until loads are
     /// within one, or no move is possible (rack rules can forbid them).
     fn balance(&mut self) {
-        while let Some((p, from, to)) = self.next_move() {
-            self.remove(p, from);
-            self.add(p, to);
+        while let Some(path) = self.next_move() {
+            for (p, from, to) in path {
+                self.remove(p, from);
+                self.add(p, to);
+            }
         }
     }
 
-    /// The next balancing move: `(partition, from, to)` from the busiest broker that has one to
-    /// a broker with at least two replicas fewer, the least loaded first.
-    fn next_move(&self) -> Option<(usize, u32, u32)> {
+    /// The next balancing step: moves `(partition, from, to)` that take one replica from the
+    /// busiest broker that has one to a broker with at least two replicas fewer, the least
+    /// loaded first. Moving replicas this plan placed costs nothing, so a chain of such moves
+    /// (`from → x → to`) is preferred to moving a replica that was there before.
+    fn next_move(&self) -> Option<Vec<(usize, u32, u32)>> {
         let (min, max) = (self.by_load.first()?.0, self.by_load.last()?.0);
         if max <= min + 1 {
             return None;
         }
-        for &(high, from) in self.by_load.iter().rev() {
-            for &(low, to) in &self.by_load {
-                if low + 2 > high {
-                    break;
-                }
-                if let Some(p) = self.movable(from, to) {
-                    return Some((p, from, to));
+        let pairs = || {
+            self.by_load.iter().rev().flat_map(move |&(high, from)| {
+                self.by_load
+                    .iter()
+                    .take_while(move |&&(low, _)| low + 2 <= high)
+                    .map(move |&(_, to)| (from, to))
+            })
+        };
+        for (from, to) in pairs() {
+            if let Some(p) = self.movable(from, to)
+                && !self.parts[p].was_on(from)
+            {
+                return Some(vec![(p, from, to)]);
+            }
+            if let Some(path) = self.free_chain(from, to) {
+                return Some(path);
+            }
+        }
+        pairs().find_map(|(from, to)| Some(vec![(self.movable(from, to)?, from, to)]))
+    }
+
+    /// Whether `p` can move from `from` to `to`.
+    fn can_move(&self, p: usize, from: u32, to: u32) -> bool {
+        let part = &self.parts[p];
+        part.holds(from) && !part.holds(to) && self.swap_keeps_spread(p, Some(from), to)
+    }
+
+    /// A chain of moves of replicas placed by this plan that takes one replica off `from` and
+    /// adds one to `to`, leaving the brokers between with the load they had.
+    fn free_chain(&self, from: u32, to: u32) -> Option<Vec<(usize, u32, u32)>> {
+        let mut via: HashMap<u32, (usize, u32)> = HashMap::new();
+        let mut queue = VecDeque::from([from]);
+        let mut seen = vec![false; self.n];
+        seen[from as usize] = true;
+        while let Some(x) = queue.pop_front() {
+            let free = self.held[x as usize]
+                .iter()
+                .map(|p| *p as usize)
+                .filter(|&p| self.parts[p].holds(x) && !self.parts[p].was_on(x));
+            for p in free {
+                for y in 0..self.n as u32 {
+                    if seen[y as usize] || !self.can_move(p, x, y) {
+                        continue;
+                    }
+                    seen[y as usize] = true;
+                    via.insert(y, (p, x));
+                    if y == to {
+                        let mut path = Vec::new();
+                        let mut at = to;
+                        while at != from {
+                            let (p, x) = via[&at];
+                            path.push((p, x, at));
+                            at = x;
+                        }
+                        path.reverse();
+                        return Some(path);
+                    }
+                    queue.push_back(y);
                 }
             }
         }

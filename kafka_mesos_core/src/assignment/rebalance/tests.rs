@@ -75,8 +75,8 @@ fn spread(v: &[usize]) -> usize {
 }
 
 /// Every partition of `current` is in the plan with `rf` distinct allowed replicas, covering
-/// `min(rf, racks)` racks; the counts in the plan agree with its target; moves are at least the
-/// lower bound.
+/// `min(rf, racks)` racks; the counts in the plan agree with its target; a balanced plan moves
+/// no fewer replicas than the lower bound.
 fn check_valid(
     current: &Layout,
     brokers: &[(BrokerId, Option<String>)],
@@ -111,8 +111,11 @@ fn check_valid(
         }
     }
     prop_assert_eq!(plan.moves, moves);
-    prop_assert!(plan.moves >= plan.lower_bound, "{} < {}", plan.moves, plan.lower_bound);
     let (replica_counts, leader_counts) = counts(&plan.target, brokers);
+    // The bound is for plans with balanced replicas (racks of unequal size can forbid those).
+    if spread(&replica_counts) <= 1 {
+        prop_assert!(plan.moves >= plan.lower_bound, "{} < {}", plan.moves, plan.lower_bound);
+    }
     for (i, (b, _)) in brokers.iter().enumerate() {
         prop_assert_eq!(plan.brokers[b].replicas_after, replica_counts[i]);
         prop_assert_eq!(plan.brokers[b].leaders_after, leader_counts[i]);
@@ -394,3 +397,4 @@ proptest! {
         );
     }
 }
+
