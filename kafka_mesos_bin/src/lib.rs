@@ -8,6 +8,7 @@
 //! - [`files`]: the files agents fetch (executor, broker distribution, JRE), served on the API port.
 //! - [`logging`]: the scheduler's log (`--debug`, `--log`, `RUST_LOG`).
 //! - [`store`]: where the scheduler's state lives (`--storage file:...` or `zk:...`).
+//! - [`topics`]: topics through the Kafka Admin protocol against the running brokers.
 
 pub mod api;
 pub mod cli;
@@ -16,3 +17,4 @@ pub mod executor;
 pub mod files;
 pub mod logging;
 pub mod store;
+pub mod topics;
