@@ -12,7 +12,8 @@
 //!    needs one).
 //! 3. While some broker holds two replicas more than another, a replica moves from the busiest
 //!    broker to a less-loaded one. Replicas placed in step 2 are moved in preference, directly
-//!    or along a chain of brokers, as moving them again costs nothing.
+//!    or along a chain of brokers, as moving them again costs nothing. Where rack rules forbid
+//!    every direct move, a chain through brokers of the right racks is used.
 //! 4. Leaders (the first replica) stay where they are when they can; the others go to the
 //!    replica with the fewest leaders, then leadership is shifted along chains of partitions
 //!    until leader counts are within one. Where no chain helps (a broker holding many
@@ -337,17 +338,21 @@ impl Planner {
                     .map(move |&(_, to)| (from, to))
             })
         };
-        for (from, to) in pairs() {
-            if let Some(p) = self.movable(from, to)
-                && !self.parts[p].was_on(from)
-            {
-                return Some(vec![(p, from, to)]);
-            }
-            if let Some(path) = self.free_chain(from, to) {
-                return Some(path);
-            }
-        }
-        pairs().find_map(|(from, to)| Some(vec![(self.movable(from, to)?, from, to)]))
+        // The first pair with any move decides: a free move, else a chain of free moves, else
+        // a replica that was in place. Looking further for free moves costs a scan per pair.
+        // When no direct move exists (rack rules), a chain through other brokers may.
+        pairs()
+            .find_map(|(from, to)| {
+                let p = self.movable(from, to)?;
+                if !self.parts[p].was_on(from) {
+                    return Some(vec![(p, from, to)]);
+                }
+                Some(
+                    self.chain(from, to, true)
+                        .unwrap_or_else(|| vec![(p, from, to)]),
+                )
+            })
+            .or_else(|| pairs().find_map(|(from, to)| self.chain(from, to, false)))
     }
 
     /// Whether `p` can move from `from` to `to`.
@@ -356,9 +361,10 @@ impl Planner {
         part.holds(from) && !part.holds(to) && self.swap_keeps_spread(p, Some(from), to)
     }
 
-    /// A chain of moves of replicas placed by this plan that takes one replica off `from` and
-    /// adds one to `to`, leaving the brokers between with the load they had.
-    fn free_chain(&self, from: u32, to: u32) -> Option<Vec<(usize, u32, u32)>> {
+    /// A chain of moves that takes one replica off `from` and adds one to `to`, leaving the
+    /// brokers between with the load they had; with `free_only`, of replicas placed by this
+    /// plan only.
+    fn chain(&self, from: u32, to: u32, free_only: bool) -> Option<Vec<(usize, u32, u32)>> {
         let mut via: HashMap<u32, (usize, u32)> = HashMap::new();
         let mut queue = VecDeque::from([from]);
         let mut seen = vec![false; self.n];
@@ -367,7 +373,7 @@ impl Planner {
             let free = self.held[x as usize]
                 .iter()
                 .map(|p| *p as usize)
-                .filter(|&p| self.parts[p].holds(x) && !self.parts[p].was_on(x));
+                .filter(|&p| self.parts[p].holds(x) && !(free_only && self.parts[p].was_on(x)));
             for p in free {
                 for y in 0..self.n as u32 {
                     if seen[y as usize] || !self.can_move(p, x, y) {

@@ -398,3 +398,18 @@ proptest! {
     }
 }
 
+
+
+#[test]
+fn a_chain_balances_when_racks_forbid_every_direct_move() {
+    let current = layout(&[
+        ("t0", &[(0, &[4]), (1, &[4]), (2, &[4])]),
+        ("t1", &[(0, &[0, 0, 0]), (1, &[0]), (2, &[0])]),
+    ]);
+    let brokers = racked(&[(0, "r0"), (1, "r1"), (2, "r2"), (3, "r0"), (4, "r1"), (7, "r2")]);
+    let plan = plan_rebalance(&current, &brokers, None).unwrap();
+    for b in [0, 1, 2, 3, 4, 7] {
+        assert_eq!(plan.brokers[&BrokerId(b)].replicas_after, 2, "broker {b}: {plan}");
+        assert_eq!(plan.brokers[&BrokerId(b)].leaders_after, 1, "broker {b}: {plan}");
+    }
+}
