@@ -442,7 +442,7 @@ async fn server_errors_file_options_and_timeouts() {
     let run = silent.km(&["topic", "list"]).await;
     assert_eq!(
         run.stderr,
-        "Error: topics are not available yet: the scheduler has no Kafka admin client\n"
+        "Error: no running brokers to talk to: start brokers first (broker start)\n"
     );
 }
 
