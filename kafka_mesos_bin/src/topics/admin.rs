@@ -547,7 +547,8 @@ impl AdminClient {
         KafkaFailure::check(failures)
     }
 
-    /// The reassignments in progress.
+    /// The reassignments in progress: partitions with replicas being added or removed. (Some
+    /// Kafka-compatible brokers list every partition, with nothing being added or removed.)
     pub async fn list_reassignments(&self) -> Result<Vec<Reassignment>, AdminError> {
         let mut c = self.controller().await?;
         let answer = c
@@ -565,7 +566,7 @@ impl AdminClient {
             .topics
             .iter()
             .flat_map(|t| {
-                t.partitions.iter().map(|p| Reassignment {
+                t.partitions.iter().filter(|p| !p.adding_replicas.is_empty() || !p.removing_replicas.is_empty()).map(|p| Reassignment {
                     topic: t.name.0.as_str().to_string(),
                     partition: p.partition_index,
                     replicas: ids(&p.replicas),

@@ -558,13 +558,18 @@ impl RebalanceTracker {
             None => {
                 let ongoing = admin.list_reassignments().await?;
                 let mut state = String::new();
+                let mut topic: Option<&str> = None;
                 for r in &ongoing {
                     let list = |v: &[i32]| {
                         v.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
                     };
+                    if topic != Some(&r.topic) {
+                        state.push_str(&r.topic);
+                        state.push('\n');
+                        topic = Some(&r.topic);
+                    }
                     state.push_str(&format!(
-                        "{}\n  {}: {} (adding {}, removing {}) - running\n",
-                        r.topic,
+                        "  {}: {} (adding {}, removing {}) - running\n",
                         r.partition,
                         list(&r.replicas),
                         list(&r.adding),
