@@ -426,8 +426,16 @@ fn bench_rebalance(c: &mut Criterion) {
         .map(|b| (*b, Some(format!("r{}", b.0 % RACKS))))
         .collect();
     let cases = [
-        ("add_one/1000200r_999b_to_1000b", &balanced_999, plain(&ids_1000)),
-        ("remove_one/1000200r_1000b_to_999b", &balanced_1000, plain(&without_500)),
+        (
+            "add_one/1000200r_999b_to_1000b",
+            &balanced_999,
+            plain(&ids_1000),
+        ),
+        (
+            "remove_one/1000200r_1000b_to_999b",
+            &balanced_1000,
+            plain(&without_500),
+        ),
         ("racks/1000200r_1000b_10r", &balanced_1000, racked_1000),
     ];
     g.throughput(Throughput::Elements(1_000_200));

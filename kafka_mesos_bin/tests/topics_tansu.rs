@@ -143,17 +143,39 @@ async fn topics_through_the_api_and_cli() {
     // CreateTopics with Kafka's placement, and with ours on broker 111.
     let out = km(
         &api,
-        &["topic", "add", "t0", "--partitions", "2", "--options", "retention.ms=60000"],
+        &[
+            "topic",
+            "add",
+            "t0",
+            "--partitions",
+            "2",
+            "--options",
+            "retention.ms=60000",
+        ],
     )
     .await
     .unwrap();
     assert!(out.starts_with("topic added:\n  name: t0\n"), "{out}");
     assert!(out.contains("  partitions: 0:[111], 1:[111]\n"), "{out}");
-    let out = km(&api, &["topic", "add", "t1,t2", "--broker", "*", "--partitions", "3"])
-        .await
-        .unwrap();
+    let out = km(
+        &api,
+        &[
+            "topic",
+            "add",
+            "t1,t2",
+            "--broker",
+            "*",
+            "--partitions",
+            "3",
+        ],
+    )
+    .await
+    .unwrap();
     assert!(out.starts_with("topics added:\n  name: t1\n"), "{out}");
-    assert!(out.contains("  partitions: 0:[111], 1:[111], 2:[111]\n"), "{out}");
+    assert!(
+        out.contains("  partitions: 0:[111], 1:[111], 2:[111]\n"),
+        "{out}"
+    );
 
     // Metadata and DescribeConfigs.
     let host = api.trim_start_matches("http://");
@@ -176,9 +198,12 @@ async fn topics_through_the_api_and_cli() {
     assert!(km(&api, &["topic", "list", "t9"]).await.unwrap() == "no topics\n");
 
     // IncrementalAlterConfigs: the listed key is set.
-    let out = km(&api, &["topic", "update", "t1", "--options", "retention.ms=1000"])
-        .await
-        .unwrap();
+    let out = km(
+        &api,
+        &["topic", "update", "t1", "--options", "retention.ms=1000"],
+    )
+    .await
+    .unwrap();
     assert!(out.starts_with("topic updated:\n  name: t1\n"), "{out}");
     let (status, body) = request(addr, "GET", "/api/topic/list?topic=t1", None).await;
     assert_eq!(status, 200, "{body}");
@@ -204,7 +229,10 @@ async fn topics_through_the_api_and_cli() {
         "Rebalance is idle\n"
     );
     let out = km(&api, &["topic", "rebalance", "*"]).await.unwrap();
-    assert!(out.starts_with("Rebalance idle (no-op):\nreplicas moved: 0 (lower bound 0)"), "{out}");
+    assert!(
+        out.starts_with("Rebalance idle (no-op):\nreplicas moved: 0 (lower bound 0)"),
+        "{out}"
+    );
     let out = km(&api, &["topic", "realign", "t*"]).await.unwrap();
     assert_eq!(out, "Realign idle (no-op)\n");
 
@@ -232,29 +260,45 @@ async fn apis_tansu_lacks_are_named() {
     let tansu = tansu();
     // Broker 5 is known to the scheduler but runs nothing: a rebalance onto it needs moves.
     let api = api_for(&tansu, &[5]).await;
-    km(&api, &["topic", "add", "t", "--partitions", "2"]).await.unwrap();
+    km(&api, &["topic", "add", "t", "--partitions", "2"])
+        .await
+        .unwrap();
 
-    let out = km(&api, &["topic", "rebalance", "t", "--dry-run"]).await.unwrap();
+    let out = km(&api, &["topic", "rebalance", "t", "--dry-run"])
+        .await
+        .unwrap();
     assert!(
-        out.starts_with("Rebalance planned:\nreplicas moved: 1 (lower bound 1); partitions changed: 1\n"),
+        out.starts_with(
+            "Rebalance planned:\nreplicas moved: 1 (lower bound 1); partitions changed: 1\n"
+        ),
         "{out}"
     );
-    assert!(out.contains("\nt\n  1: 111 -> 5 - planned\n") || out.contains("\nt\n  0: 111 -> 5 - planned\n"), "{out}");
-    let e = km(&api, &["topic", "rebalance", "t"]).await.unwrap_err().to_string();
-    assert!(e.contains("does not support AlterPartitionReassignments"), "{e}");
+    assert!(
+        out.contains("\nt\n  1: 111 -> 5 - planned\n")
+            || out.contains("\nt\n  0: 111 -> 5 - planned\n"),
+        "{out}"
+    );
+    let e = km(&api, &["topic", "rebalance", "t"])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("does not support AlterPartitionReassignments"),
+        "{e}"
+    );
     assert_eq!(
         km(&api, &["topic", "rebalance", "status"]).await.unwrap(),
         "Rebalance is idle\n"
     );
 
-    let e = km(&api, &["topic", "partitions", "add", "t", "--partitions", "3"])
-        .await
-        .unwrap_err()
-        .to_string();
-    assert!(
-        e.contains("does not support CreatePartitions"),
-        "{e}"
-    );
+    let e = km(
+        &api,
+        &["topic", "partitions", "add", "t", "--partitions", "3"],
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("does not support CreatePartitions"), "{e}");
     // Nothing changed.
     let out = km(&api, &["topic", "list", "t"]).await.unwrap();
     assert!(out.contains("  partitions: 0:[111], 1:[111]\n"), "{out}");

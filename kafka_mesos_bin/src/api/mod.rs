@@ -39,11 +39,11 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::routing::{MethodFilter, get, on};
+use kafka_mesos_core::expr::TopicExpr;
+use kafka_mesos_core::model::{Broker, BrokerId, TaskState};
 use kafka_mesos_core::scheduler::{
     BrokerSettings, Command, CommandError, Response, SettingsError, WaitStatus,
 };
-use kafka_mesos_core::expr::TopicExpr;
-use kafka_mesos_core::model::{Broker, BrokerId, TaskState};
 use kafka_mesos_core::time::Period;
 
 use crate::topics::AdminError;
@@ -54,8 +54,8 @@ use crate::topics::operations::{
 use endpoints::{ENDPOINTS, Endpoint, Params, Verb, unavailable_reason};
 use model::{
     BrokerJson, BrokersReply, ErrorReply, PartitionJson, PartitionsReply, RebalanceReply,
-    RemoveReply, RestartOutcome, RestartReply, StartStopReply, TopicJson, TopicsReply,
-    WaitOutcome, ids_text,
+    RemoveReply, RestartOutcome, RestartReply, StartStopReply, TopicJson, TopicsReply, WaitOutcome,
+    ids_text,
 };
 
 /// How the API reaches the scheduler.
@@ -111,7 +111,7 @@ pub enum ApiError {
     #[error("{0}")]
     Unavailable(String),
     /// A topic verb was refused by the brokers or could not reach them (HTTP 503 when no
-    /// broker answered in time, else 400).
+    /// broker answered in time, else 400; with no broker running, 400: start brokers first).
     #[error(transparent)]
     Topics(#[from] TopicError),
 }
@@ -132,8 +132,7 @@ impl ApiError {
         match self {
             ApiError::Unavailable(_)
             | ApiError::Topics(TopicError::Admin(
-                AdminError::NoBrokers
-                | AdminError::Unreachable { .. }
+                AdminError::Unreachable { .. }
                 | AdminError::AllUnreachable(_)
                 | AdminError::Timeout { .. },
             )) => StatusCode::SERVICE_UNAVAILABLE,
@@ -498,15 +497,12 @@ impl Request<'_> {
                 }
                 let replicas = match params.integer("replicas")? {
                     None | Some(-1) => None,
-                    Some(r) => Some(
-                        u32::try_from(r)
-                            .ok()
-                            .filter(|r| *r >= 1)
-                            .ok_or(TopicError::NotPositive {
-                                name: "replicas",
-                                value: r,
-                            })?,
-                    ),
+                    Some(r) => Some(u32::try_from(r).ok().filter(|r| *r >= 1).ok_or(
+                        TopicError::NotPositive {
+                            name: "replicas",
+                            value: r,
+                        },
+                    )?),
                 };
                 let brokers = match chosen()? {
                     Some(b) => b,

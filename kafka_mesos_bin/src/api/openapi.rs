@@ -21,9 +21,9 @@ use utoipa::{PartialSchema, ToSchema};
 
 use super::endpoints::{ENDPOINTS, Endpoint, ParamKind, ReplyKind};
 use super::model::{
-    BrokerJson, BrokersReply, ErrorReply, FailoverJson, PartitionJson, RebalanceReply,
-    RemoveReply, RestartOutcome, RestartReply, StartStopReply, StickinessJson, TaskJson,
-    TopicJson, TopicsReply, WaitOutcome,
+    BrokerJson, BrokersReply, ErrorReply, FailoverJson, PartitionJson, RebalanceReply, RemoveReply,
+    RestartOutcome, RestartReply, StartStopReply, StickinessJson, TaskJson, TopicJson, TopicsReply,
+    WaitOutcome,
 };
 
 /// The schema name of the `topic partitions` answer (a map, so it has no type of its own).
@@ -176,9 +176,10 @@ pub fn document() -> OpenApi {
         ObjectBuilder::new()
             .schema_type(Type::Object)
             .description(Some("topic name → its partitions"))
-            .additional_properties(Some(utoipa::openapi::schema::ArrayBuilder::new().items(
-                schema_ref(&PartitionJson::name()),
-            )))
+            .additional_properties(Some(
+                utoipa::openapi::schema::ArrayBuilder::new()
+                    .items(schema_ref(&PartitionJson::name())),
+            ))
             .into(),
     );
     OpenApiBuilder::new()

@@ -366,7 +366,11 @@ fn render_topic(t: &TopicJson) -> String {
         .join(", ");
     let mut out = format!("  name: {}\n  partitions: {partitions}\n", t.name);
     if !t.options.is_empty() {
-        let options = format_map(t.options.iter().map(|(k, v)| (k.as_str(), Some(v.as_str()))));
+        let options = format_map(
+            t.options
+                .iter()
+                .map(|(k, v)| (k.as_str(), Some(v.as_str()))),
+        );
         out.push_str(&format!("  options: {options}\n"));
     }
     out

@@ -5,6 +5,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use kafka_mesos_core::assignment::Assignment;
+use kafka_mesos_core::assignment::rebalance::Layout;
+use kafka_mesos_core::model::BrokerId;
 use kafka_protocol::messages::alter_partition_reassignments_request::{
     ReassignablePartition, ReassignableTopic,
 };
@@ -26,9 +29,6 @@ use kafka_protocol::messages::{
     IncrementalAlterConfigsRequest, ListPartitionReassignmentsRequest, MetadataRequest, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
-use kafka_mesos_core::assignment::Assignment;
-use kafka_mesos_core::assignment::rebalance::Layout;
-use kafka_mesos_core::model::BrokerId;
 
 use super::connection::Connection;
 use super::{
@@ -113,16 +113,18 @@ pub fn create_topics_request(topics: &[NewTopic], timeout: Duration) -> CreateTo
     let topics = topics
         .iter()
         .map(|t| {
-            let topic = CreatableTopic::default().with_name(name(&t.name)).with_configs(
-                t.configs
-                    .iter()
-                    .map(|(k, v)| {
-                        CreatableTopicConfig::default()
-                            .with_name(text(k))
-                            .with_value(Some(text(v)))
-                    })
-                    .collect(),
-            );
+            let topic = CreatableTopic::default()
+                .with_name(name(&t.name))
+                .with_configs(
+                    t.configs
+                        .iter()
+                        .map(|(k, v)| {
+                            CreatableTopicConfig::default()
+                                .with_name(text(k))
+                                .with_value(Some(text(v)))
+                        })
+                        .collect(),
+                );
             match &t.placement {
                 Placement::Counts {
                     partitions,
@@ -222,7 +224,9 @@ pub fn create_partitions_request(
                 .with_count(i32::try_from(count).unwrap_or(i32::MAX))
                 .with_assignments(assignments.map(|a| {
                     a.iter()
-                        .map(|r| CreatePartitionsAssignment::default().with_broker_ids(kafka_ids(r)))
+                        .map(|r| {
+                            CreatePartitionsAssignment::default().with_broker_ids(kafka_ids(r))
+                        })
                         .collect()
                 })),
         ])
@@ -240,15 +244,17 @@ pub fn alter_reassignments_request(
             changes
                 .iter()
                 .map(|(topic, a)| {
-                    ReassignableTopic::default().with_name(name(topic)).with_partitions(
-                        a.iter()
-                            .map(|(p, r)| {
-                                ReassignablePartition::default()
-                                    .with_partition_index(p as i32)
-                                    .with_replicas(Some(kafka_ids(r)))
-                            })
-                            .collect(),
-                    )
+                    ReassignableTopic::default()
+                        .with_name(name(topic))
+                        .with_partitions(
+                            a.iter()
+                                .map(|(p, r)| {
+                                    ReassignablePartition::default()
+                                        .with_partition_index(p as i32)
+                                        .with_replicas(Some(kafka_ids(r)))
+                                })
+                                .collect(),
+                        )
                 })
                 .collect(),
         )
@@ -339,9 +345,7 @@ impl AdminClient {
         connection: &mut Connection,
         topics: Option<&[String]>,
     ) -> Result<ClusterMetadata, AdminError> {
-        let answer = connection
-            .send(&metadata_request(topics), METADATA)
-            .await?;
+        let answer = connection.send(&metadata_request(topics), METADATA).await?;
         Ok(ClusterMetadata {
             controller: Some(answer.controller_id.0).filter(|id| *id >= 0),
             brokers: answer
@@ -370,7 +374,11 @@ impl AdminClient {
                         .collect();
                     partitions.sort_by_key(|p| p.id);
                     TopicMetadata {
-                        name: t.name.as_ref().map(|n| n.0.as_str().to_string()).unwrap_or_default(),
+                        name: t
+                            .name
+                            .as_ref()
+                            .map(|n| n.0.as_str().to_string())
+                            .unwrap_or_default(),
                         error_code: t.error_code,
                         internal: t.is_internal,
                         partitions,
@@ -396,7 +404,14 @@ impl AdminClient {
             .topics
             .iter()
             .filter(|t| t.error_code != 0)
-            .map(|t| failure("CreateTopics", t.name.0.as_str(), t.error_code, t.error_message.as_ref()))
+            .map(|t| {
+                failure(
+                    "CreateTopics",
+                    t.name.0.as_str(),
+                    t.error_code,
+                    t.error_message.as_ref(),
+                )
+            })
             .collect();
         KafkaFailure::check(failures)
     }
@@ -417,7 +432,12 @@ impl AdminClient {
             .filter(|t| t.error_code != 0)
             .map(|t| {
                 let subject = t.name.as_ref().map_or("", |n| n.0.as_str());
-                failure("DeleteTopics", subject, t.error_code, t.error_message.as_ref())
+                failure(
+                    "DeleteTopics",
+                    subject,
+                    t.error_code,
+                    t.error_message.as_ref(),
+                )
             })
             .collect();
         KafkaFailure::check(failures)
@@ -454,7 +474,10 @@ impl AdminClient {
                 .iter()
                 .filter(|c| c.config_source == DYNAMIC_TOPIC_CONFIG && !c.is_sensitive)
                 .filter_map(|c| {
-                    Some((c.name.as_str().to_string(), c.value.as_ref()?.as_str().to_string()))
+                    Some((
+                        c.name.as_str().to_string(),
+                        c.value.as_ref()?.as_str().to_string(),
+                    ))
                 })
                 .collect();
             out.insert(topic, configs);
@@ -552,7 +575,10 @@ impl AdminClient {
     pub async fn list_reassignments(&self) -> Result<Vec<Reassignment>, AdminError> {
         let mut c = self.controller().await?;
         let answer = c
-            .send(&list_reassignments_request(self.timeout), LIST_REASSIGNMENTS)
+            .send(
+                &list_reassignments_request(self.timeout),
+                LIST_REASSIGNMENTS,
+            )
             .await?;
         if answer.error_code != 0 {
             return Err(AdminError::Kafka(vec![failure(
@@ -566,13 +592,16 @@ impl AdminClient {
             .topics
             .iter()
             .flat_map(|t| {
-                t.partitions.iter().filter(|p| !p.adding_replicas.is_empty() || !p.removing_replicas.is_empty()).map(|p| Reassignment {
-                    topic: t.name.0.as_str().to_string(),
-                    partition: p.partition_index,
-                    replicas: ids(&p.replicas),
-                    adding: ids(&p.adding_replicas),
-                    removing: ids(&p.removing_replicas),
-                })
+                t.partitions
+                    .iter()
+                    .filter(|p| !p.adding_replicas.is_empty() || !p.removing_replicas.is_empty())
+                    .map(|p| Reassignment {
+                        topic: t.name.0.as_str().to_string(),
+                        partition: p.partition_index,
+                        replicas: ids(&p.replicas),
+                        adding: ids(&p.adding_replicas),
+                        removing: ids(&p.removing_replicas),
+                    })
             })
             .collect();
         out.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));

@@ -152,7 +152,12 @@ impl Connection {
     /// The version of `R` to use on this connection; `ours` bounds what we send.
     pub fn version<R: Request>(&self, ours: (i16, i16)) -> Result<i16, AdminError> {
         let ours = (ours.0.max(R::VERSIONS.min), ours.1.min(R::VERSIONS.max));
-        negotiate(R::KEY, ours, self.versions.get(&R::KEY).copied(), &self.addr)
+        negotiate(
+            R::KEY,
+            ours,
+            self.versions.get(&R::KEY).copied(),
+            &self.addr,
+        )
     }
 
     /// Sends `request` at the version negotiated within `ours` and returns the answer.

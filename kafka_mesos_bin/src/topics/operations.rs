@@ -61,7 +61,9 @@ pub enum TopicError {
     #[error(transparent)]
     Assignment(#[from] AssignmentError),
     /// A rebalance started earlier is still moving replicas.
-    #[error("rebalance is already running: wait for it (topic rebalance status) before starting another")]
+    #[error(
+        "rebalance is already running: wait for it (topic rebalance status) before starting another"
+    )]
     RebalanceRunning,
 }
 
@@ -485,7 +487,9 @@ fn realign_all(
     let mut out = Layout::new();
     for (topic, a) in current {
         let rf = replicas.unwrap_or_else(|| a.iter().next().map_or(1, |(_, r)| r.len() as u32));
-        let seed = topic.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+        let seed = topic
+            .bytes()
+            .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
         let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
         let r = assignment::realign(a, brokers, rf, StartIndex::Random, &mut rng)?;
         if !r.is_empty() {
@@ -561,7 +565,10 @@ impl RebalanceTracker {
                 let mut topic: Option<&str> = None;
                 for r in &ongoing {
                     let list = |v: &[i32]| {
-                        v.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+                        v.iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(",")
                     };
                     if topic != Some(&r.topic) {
                         state.push_str(&r.topic);
@@ -598,7 +605,9 @@ impl RebalanceTracker {
         request: &RebalanceRequest,
     ) -> Result<RebalanceOutcome, TopicError> {
         if request.brokers.is_empty() {
-            return Err(TopicError::NoBrokersSelected("the broker expression".into()));
+            return Err(TopicError::NoBrokersSelected(
+                "the broker expression".into(),
+            ));
         }
         let (topics, missing) = resolve(admin, &request.expr).await?;
         if !missing.is_empty() {
@@ -607,10 +616,7 @@ impl RebalanceTracker {
         if topics.is_empty() {
             return Err(TopicError::NoTopics(request.expr.to_string()));
         }
-        let current: Layout = topics
-            .into_iter()
-            .map(|t| (t.name, t.partitions))
-            .collect();
+        let current: Layout = topics.into_iter().map(|t| (t.name, t.partitions)).collect();
         let meta = admin.metadata(Some(&[])).await?;
         let kafka_racks: BTreeMap<i32, &str> = meta
             .brokers
@@ -656,7 +662,10 @@ impl RebalanceTracker {
         self.remember(moves.clone());
         let wait = request.timeout.filter(|t| !t.is_zero());
         let (status, state) = match wait {
-            None => (RebalanceStatus::Started, self.progress(admin, &moves).await?.1),
+            None => (
+                RebalanceStatus::Started,
+                self.progress(admin, &moves).await?.1,
+            ),
             Some(wait) => {
                 let deadline = tokio::time::Instant::now() + wait;
                 loop {
@@ -720,7 +729,10 @@ mod tests {
         let brokers: Vec<(BrokerId, Option<String>)> =
             (0..3).map(|b| (BrokerId(b), None)).collect();
         let a = place(&brokers, 4, 6, 2).unwrap();
-        assert_eq!(a.0.keys().copied().collect::<Vec<_>>(), vec![4, 5, 6, 7, 8, 9]);
+        assert_eq!(
+            a.0.keys().copied().collect::<Vec<_>>(),
+            vec![4, 5, 6, 7, 8, 9]
+        );
         let mut load = [0; 3];
         let mut leaders = [0; 3];
         for (_, r) in a.iter() {
@@ -735,7 +747,9 @@ mod tests {
         assert_eq!(leaders, [2, 2, 2]);
         assert!(matches!(
             place(&brokers, 0, 1, 4),
-            Err(TopicError::Assignment(AssignmentError::ReplicationFactorTooLarge { .. }))
+            Err(TopicError::Assignment(
+                AssignmentError::ReplicationFactorTooLarge { .. }
+            ))
         ));
     }
 
@@ -743,7 +757,9 @@ mod tests {
     fn realign_is_deterministic_and_touches_only_what_it_must() {
         let current: Layout = [(
             "t".to_string(),
-            [(0, ids(&[0, 1])), (1, ids(&[1, 2]))].into_iter().collect::<Assignment>(),
+            [(0, ids(&[0, 1])), (1, ids(&[1, 2]))]
+                .into_iter()
+                .collect::<Assignment>(),
         )]
         .into_iter()
         .collect();
@@ -755,7 +771,10 @@ mod tests {
 
     #[test]
     fn errors_read_well() {
-        assert_eq!(TopicError::NotFound(vec!["x".into()]).to_string(), "topic not found x");
+        assert_eq!(
+            TopicError::NotFound(vec!["x".into()]).to_string(),
+            "topic not found x"
+        );
         assert_eq!(
             TopicError::NotFound(vec!["x".into(), "y".into()]).to_string(),
             "topics not found x,y"
@@ -765,7 +784,11 @@ mod tests {
             "Topic t already exists; Topic u already exists"
         );
         assert_eq!(
-            TopicError::NotPositive { name: "partitions", value: 0 }.to_string(),
+            TopicError::NotPositive {
+                name: "partitions",
+                value: 0
+            }
+            .to_string(),
             "partitions must be at least 1, got 0"
         );
     }

@@ -295,7 +295,10 @@ impl Planner {
     /// `to`, so that each broker also gets its share of single-replica partitions, which it
     /// must lead.
     fn movable(&self, from: u32, to: u32) -> Option<usize> {
-        let (f, t) = (&self.class_load[from as usize], &self.class_load[to as usize]);
+        let (f, t) = (
+            &self.class_load[from as usize],
+            &self.class_load[to as usize],
+        );
         self.held[from as usize]
             .iter()
             .map(|p| *p as usize)
@@ -490,13 +493,16 @@ impl Planner {
         if self.load[high as usize] > self.load[low as usize] {
             return Some((p, None));
         }
-        let q = self.held[low as usize].iter().map(|q| *q as usize).find(|&q| {
-            let part = &self.parts[q];
-            leader[q] != Some(low)
-                && part.holds(low)
-                && !part.holds(high)
-                && self.swap_keeps_spread(q, Some(low), high)
-        })?;
+        let q = self.held[low as usize]
+            .iter()
+            .map(|q| *q as usize)
+            .find(|&q| {
+                let part = &self.parts[q];
+                leader[q] != Some(low)
+                    && part.holds(low)
+                    && !part.holds(high)
+                    && self.swap_keeps_spread(q, Some(low), high)
+            })?;
         Some((p, Some(q)))
     }
 
@@ -713,7 +719,11 @@ pub fn plan_rebalance(
         n,
         rack,
         racks: rack_names.len(),
-        by_load: load.iter().enumerate().map(|(b, l)| (*l, b as u32)).collect(),
+        by_load: load
+            .iter()
+            .enumerate()
+            .map(|(b, l)| (*l, b as u32))
+            .collect(),
         parts,
         held,
         load,

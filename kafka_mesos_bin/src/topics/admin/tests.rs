@@ -67,7 +67,9 @@ fn alter_reassignments_requests_decode_back() {
 fn the_other_requests_decode_back() {
     let explicit = NewTopic {
         name: "t".into(),
-        placement: Placement::Explicit([(0, ids(&[1, 0])), (1, ids(&[0, 1]))].into_iter().collect()),
+        placement: Placement::Explicit(
+            [(0, ids(&[1, 0])), (1, ids(&[0, 1]))].into_iter().collect(),
+        ),
         configs: vec![("retention.ms".into(), "1000".into())],
     };
     let counts = NewTopic {
@@ -83,9 +85,15 @@ fn the_other_requests_decode_back() {
     let t = &request.topics[0];
     // An explicit assignment leaves the counts to Kafka (-1), as the protocol requires.
     assert_eq!((t.num_partitions, t.replication_factor), (-1, -1));
-    assert_eq!(t.assignments[0].broker_ids, vec![KafkaBrokerId(1), KafkaBrokerId(0)]);
     assert_eq!(
-        (request.topics[1].num_partitions, request.topics[1].replication_factor),
+        t.assignments[0].broker_ids,
+        vec![KafkaBrokerId(1), KafkaBrokerId(0)]
+    );
+    assert_eq!(
+        (
+            request.topics[1].num_partitions,
+            request.topics[1].replication_factor
+        ),
         (3, 2)
     );
     round_trip(&metadata_request(None), METADATA);
@@ -170,18 +178,24 @@ async fn an_api_the_broker_lacks_is_named() {
     assert!(e.contains("did not answer Metadata"), "{e}");
     let mut c = Connection::open(&addr, T).await.unwrap();
     let e = c
-        .send(&create_partitions_request("t", 2, None, T), CREATE_PARTITIONS)
+        .send(
+            &create_partitions_request("t", 2, None, T),
+            CREATE_PARTITIONS,
+        )
         .await
         .unwrap_err();
     assert_eq!(
         e.to_string(),
-        format!("broker {addr} does not support CreatePartitions (it offers versions none; we speak 0..3)")
+        format!(
+            "broker {addr} does not support CreatePartitions (it offers versions none; we speak 0..3)"
+        )
     );
-    let e = c
-        .send(&metadata_request(None), (13, 13))
-        .await
-        .unwrap_err();
-    assert!(e.to_string().contains("does not support Metadata (it offers versions 0..12"), "{e}");
+    let e = c.send(&metadata_request(None), (13, 13)).await.unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("does not support Metadata (it offers versions 0..12"),
+        "{e}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -214,9 +228,15 @@ async fn unreachable_brokers_are_each_named() {
     drop(closed);
     let admin = AdminClient::new(vec![a.clone(), a.clone()], T).unwrap();
     let e = admin.metadata(None).await.unwrap_err().to_string();
-    assert!(e.starts_with("cannot reach any broker: cannot reach broker "), "{e}");
+    assert!(
+        e.starts_with("cannot reach any broker: cannot reach broker "),
+        "{e}"
+    );
     assert_eq!(e.matches(&a).count(), 2, "{e}");
-    assert_eq!(AdminClient::new(Vec::new(), T).unwrap_err(), AdminError::NoBrokers);
+    assert_eq!(
+        AdminClient::new(Vec::new(), T).unwrap_err(),
+        AdminError::NoBrokers
+    );
 }
 
 #[test]
@@ -227,7 +247,8 @@ fn answers_are_matched_by_correlation_id() {
         .encode(&mut out, 0)
         .unwrap();
     ApiVersionsResponse::default().encode(&mut out, 0).unwrap();
-    let e = decode_response::<kafka_protocol::messages::ApiVersionsRequest>(&out, 0, 4).unwrap_err();
+    let e =
+        decode_response::<kafka_protocol::messages::ApiVersionsRequest>(&out, 0, 4).unwrap_err();
     assert_eq!(e, "answer to request 3 where 4 was expected");
     assert!(decode_response::<kafka_protocol::messages::ApiVersionsRequest>(&out, 0, 3).is_ok());
 }

@@ -90,7 +90,10 @@ fn check_valid(
     for (topic, a) in current {
         let rf = replicas.map_or_else(|| a.iter().next().unwrap().1.len(), |r| r as usize);
         let t = &plan.target[topic];
-        prop_assert_eq!(t.0.keys().collect::<Vec<_>>(), a.0.keys().collect::<Vec<_>>());
+        prop_assert_eq!(
+            t.0.keys().collect::<Vec<_>>(),
+            a.0.keys().collect::<Vec<_>>()
+        );
         for (p, r) in t.iter() {
             prop_assert_eq!(r.len(), rf, "{} {}: {:?}", topic, p, r);
             let distinct: BTreeSet<_> = r.iter().collect();
@@ -98,7 +101,14 @@ fn check_valid(
             prop_assert!(r.iter().all(|b| rack_of.contains_key(b)));
             if !racks.is_empty() {
                 let covered: BTreeSet<_> = r.iter().map(|b| rack_of[b]).collect();
-                prop_assert_eq!(covered.len(), rf.min(racks.len()), "{} {}: {:?}", topic, p, r);
+                prop_assert_eq!(
+                    covered.len(),
+                    rf.min(racks.len()),
+                    "{} {}: {:?}",
+                    topic,
+                    p,
+                    r
+                );
             }
             let old = a.replicas(p).unwrap();
             moves += r.iter().filter(|b| !old.contains(b)).count();
@@ -114,7 +124,12 @@ fn check_valid(
     let (replica_counts, leader_counts) = counts(&plan.target, brokers);
     // The bound is for plans with balanced replicas (racks of unequal size can forbid those).
     if spread(&replica_counts) <= 1 {
-        prop_assert!(plan.moves >= plan.lower_bound, "{} < {}", plan.moves, plan.lower_bound);
+        prop_assert!(
+            plan.moves >= plan.lower_bound,
+            "{} < {}",
+            plan.moves,
+            plan.lower_bound
+        );
     }
     for (i, (b, _)) in brokers.iter().enumerate() {
         prop_assert_eq!(plan.brokers[b].replicas_after, replica_counts[i]);
@@ -174,7 +189,10 @@ fn removing_a_broker_refills_its_replicas_evenly() {
     // Broker 3 held three replicas: exactly those move, and 12 replicas over 3 brokers is 4 each.
     assert_eq!((plan.moves, plan.lower_bound), (3, 3));
     let gone = plan.brokers[&BrokerId(3)];
-    assert_eq!((gone.replicas_after, gone.moved_out, gone.leaders_after), (0, 3, 0));
+    assert_eq!(
+        (gone.replicas_after, gone.moved_out, gone.leaders_after),
+        (0, 3, 0)
+    );
     for b in 0..3 {
         assert_eq!(plan.brokers[&BrokerId(b)].replicas_after, 4);
         assert_eq!(plan.brokers[&BrokerId(b)].leaders_after, 2);
@@ -248,9 +266,7 @@ fn errors_name_the_problem() {
     let mixed = vec![(BrokerId(0), Some("a".into())), (BrokerId(1), None)];
     assert_eq!(
         plan_rebalance(&current, &mixed, None),
-        Err(AssignmentError::MissingRack {
-            brokers: ids(&[1])
-        })
+        Err(AssignmentError::MissingRack { brokers: ids(&[1]) })
     );
     // An empty layout plans nothing.
     let plan = plan_rebalance(&Layout::new(), &plain(&[0]), None).unwrap();
@@ -398,18 +414,31 @@ proptest! {
     }
 }
 
-
-
 #[test]
 fn a_chain_balances_when_racks_forbid_every_direct_move() {
     let current = layout(&[
         ("t0", &[(0, &[4]), (1, &[4]), (2, &[4])]),
         ("t1", &[(0, &[0, 0, 0]), (1, &[0]), (2, &[0])]),
     ]);
-    let brokers = racked(&[(0, "r0"), (1, "r1"), (2, "r2"), (3, "r0"), (4, "r1"), (7, "r2")]);
+    let brokers = racked(&[
+        (0, "r0"),
+        (1, "r1"),
+        (2, "r2"),
+        (3, "r0"),
+        (4, "r1"),
+        (7, "r2"),
+    ]);
     let plan = plan_rebalance(&current, &brokers, None).unwrap();
     for b in [0, 1, 2, 3, 4, 7] {
-        assert_eq!(plan.brokers[&BrokerId(b)].replicas_after, 2, "broker {b}: {plan}");
-        assert_eq!(plan.brokers[&BrokerId(b)].leaders_after, 1, "broker {b}: {plan}");
+        assert_eq!(
+            plan.brokers[&BrokerId(b)].replicas_after,
+            2,
+            "broker {b}: {plan}"
+        );
+        assert_eq!(
+            plan.brokers[&BrokerId(b)].leaders_after,
+            1,
+            "broker {b}: {plan}"
+        );
     }
 }
