@@ -355,6 +355,9 @@ fn reply(response: Response) -> serde_json::Value {
     value.unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }))
 }
 
+/// Brokers chosen for replicas, each with its rack if known.
+type ChosenBrokers = Vec<(BrokerId, Option<String>)>;
+
 /// How long a connection to a broker, or one of its answers, may take.
 const ADMIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -363,7 +366,7 @@ const ADMIN_TIMEOUT: Duration = Duration::from_secs(10);
 fn chosen_brokers(
     expr: &kafka_mesos_core::expr::BrokerExpr,
     brokers: &BTreeMap<BrokerId, Broker>,
-) -> Result<Vec<(BrokerId, Option<String>)>, ApiError> {
+) -> Result<ChosenBrokers, ApiError> {
     let ids = expr.expand(brokers);
     if ids.is_empty() {
         return Err(TopicError::NoBrokersSelected(expr.to_string()).into());
@@ -432,7 +435,7 @@ impl Request<'_> {
                 .topic_expr("topic")?
                 .ok_or(ApiError::MissingParam("topic"))
         };
-        let chosen = || -> Result<Option<Vec<(BrokerId, Option<String>)>>, ApiError> {
+        let chosen = || -> Result<Option<ChosenBrokers>, ApiError> {
             params
                 .broker_expr("broker")?
                 .map(|e| chosen_brokers(&e, &brokers))

@@ -18,7 +18,10 @@ fn racked(v: &[(u32, &str)]) -> Vec<(BrokerId, Option<String>)> {
         .collect()
 }
 
-fn layout(topics: &[(&str, &[(u32, &[u32])])]) -> Layout {
+/// A partition and its replicas, for writing layouts.
+type Replicas<'a> = (u32, &'a [u32]);
+
+fn layout(topics: &[(&str, &[Replicas<'_>])]) -> Layout {
     topics
         .iter()
         .map(|(t, parts)| {
@@ -378,7 +381,7 @@ proptest! {
             return Ok(());
         };
         check_valid(&current, &brokers, replicas, &plan)?;
-        if equal && brokers.len() % rack_count as usize == 0 {
+        if equal && brokers.len().is_multiple_of(rack_count as usize) {
             check_balanced(&plan, &brokers)?;
         }
     }
