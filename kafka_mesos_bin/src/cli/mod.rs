@@ -468,3 +468,76 @@ fn render_topic_answer(command: &str, answer: serde_json::Value) -> Result<Strin
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(status: &str, state: &str, plan: Option<&str>) -> RebalanceReply {
+        RebalanceReply {
+            status: status.into(),
+            state: state.into(),
+            plan: plan.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn rebalance_lines_as_the_original_printed_them() {
+        let state = "t\n  0: 0,1 -> 1,2 - running\n";
+        assert_eq!(
+            render_rebalance("Rebalance", &reply("started", state, None)).unwrap(),
+            format!("Rebalance started:\n{state}")
+        );
+        assert_eq!(
+            render_rebalance("Rebalance", &reply("idle", "", None)).unwrap(),
+            "Rebalance is idle\n"
+        );
+        assert_eq!(
+            render_rebalance("Rebalance", &reply("running", state, None)).unwrap(),
+            format!("Rebalance is running:\n{state}")
+        );
+        assert_eq!(
+            render_rebalance("Realign", &reply("idle (no-op)", "", None)).unwrap(),
+            "Realign idle (no-op)\n"
+        );
+        assert_eq!(
+            render_rebalance("Rebalance", &reply("timeout", state, None)).unwrap_err(),
+            CliError::Timeout(format!("Rebalance timeout:\n{state}"))
+        );
+        let plan = "replicas moved: 1 (lower bound 1); partitions changed: 1\n";
+        assert_eq!(
+            render_rebalance("Rebalance", &reply("planned", state, Some(plan))).unwrap(),
+            format!("Rebalance planned:\n{plan}\n{state}")
+        );
+    }
+
+    #[test]
+    fn topics_and_partitions() {
+        let topic = TopicJson {
+            name: "t0".into(),
+            partitions: [
+                ("10".to_string(), vec![2, 0]),
+                ("2".to_string(), vec![0, 1]),
+            ]
+            .into_iter()
+            .collect(),
+            options: [("flush.ms".to_string(), "1000".to_string())]
+                .into_iter()
+                .collect(),
+        };
+        assert_eq!(
+            render_topic(&topic),
+            "  name: t0\n  partitions: 2:[0,1], 10:[2,0]\n  options: flush.ms=1000\n"
+        );
+        let answer = serde_json::json!({"t0": [
+            {"id": 1, "replicas": [0, 1], "isr": [0], "leader": 0, "expectedLeader": 0},
+            {"id": 0, "replicas": [1, 0], "isr": [1, 0], "leader": 1, "expectedLeader": 1},
+        ]});
+        assert_eq!(
+            render_topic_answer("partitions", answer).unwrap(),
+            "      part | leader | expected | brokers (*not-isr)\n  t0:\n     0 |      1 |        1 | [1, 0]\n!    1 |      0 |        0 | [0, *1]\n"
+        );
+        let none = serde_json::json!({"topics": []});
+        assert_eq!(render_topic_answer("list", none).unwrap(), "no topics\n");
+    }
+}
