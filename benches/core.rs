@@ -27,6 +27,11 @@
 //!   (fixed start), `assign_rack_aware` of the same over 10 racks, and `realign` of that
 //!   1,000-partition assignment after removing 10 of the brokers.
 //!
+//! - `rebalance`: `plan_rebalance` of 1,000,200 replicas (100 topics × 3,334 partitions × 3)
+//!   over 1,000 brokers: one broker added to a balanced 999, one removed from a balanced 1,000,
+//!   and the balanced 1,000 given racks (10 racks, so each partition must cover 3). The moves and
+//!   the lower bound are printed once per case.
+//!
 //! Run all of them with `cargo bench --bench core`, or only those whose name contains a
 //! filter with e.g. `cargo bench --bench core -- placement`. As a smoke test that runs each
 //! bench once: `cargo bench --bench core -- --test`. Inputs are built outside the timed code
@@ -37,7 +42,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
-use kafka_mesos::core::assignment::{self, Assignment, StartIndex};
+use kafka_mesos::core::assignment::{self, Assignment, StartIndex, rebalance};
 use kafka_mesos::core::constraints::{Constraints, PlacedValues};
 use kafka_mesos::core::expr::{BrokerExpr, TopicExpr};
 use kafka_mesos::core::model::{
@@ -378,11 +383,81 @@ fn bench_assignment(c: &mut Criterion) {
     g.finish();
 }
 
+/// Kafka's round-robin placement of `topics` topics of `partitions` partitions with three
+/// replicas each over `brokers`, a random start per topic.
+fn kafka_layout(brokers: &[BrokerId], topics: u32, partitions: u32) -> rebalance::Layout {
+    let mut r = rng();
+    (0..topics)
+        .map(|t| {
+            let a = assignment::assign(brokers, partitions, 3, StartIndex::Random, None, &mut r)
+                .unwrap();
+            (format!("topic-{t}"), a)
+        })
+        .collect()
+}
+
+fn bench_rebalance(c: &mut Criterion) {
+    let mut g = c.benchmark_group("rebalance");
+    g.sample_size(10).sampling_mode(SamplingMode::Flat);
+    // 100 topics × 3,334 partitions × 3 replicas = 1,000,200 replicas.
+    let (topics, partitions) = (100, 3_334);
+    let plain = |ids: &[BrokerId]| -> Vec<(BrokerId, Option<String>)> {
+        ids.iter().map(|b| (*b, None)).collect()
+    };
+    let ids_999: Vec<BrokerId> = (0..999).map(BrokerId).collect();
+    let ids_1000: Vec<BrokerId> = (0..1000).map(BrokerId).collect();
+    let balanced_999 = rebalance::plan_rebalance(
+        &kafka_layout(&ids_999, topics, partitions),
+        &plain(&ids_999),
+        None,
+    )
+    .unwrap()
+    .target;
+    let balanced_1000 = rebalance::plan_rebalance(
+        &kafka_layout(&ids_1000, topics, partitions),
+        &plain(&ids_1000),
+        None,
+    )
+    .unwrap()
+    .target;
+    let without_500: Vec<BrokerId> = ids_1000.iter().copied().filter(|b| b.0 != 500).collect();
+    let racked_1000: Vec<(BrokerId, Option<String>)> = ids_1000
+        .iter()
+        .map(|b| (*b, Some(format!("r{}", b.0 % RACKS))))
+        .collect();
+    let cases = [
+        (
+            "add_one/1000200r_999b_to_1000b",
+            &balanced_999,
+            plain(&ids_1000),
+        ),
+        (
+            "remove_one/1000200r_1000b_to_999b",
+            &balanced_1000,
+            plain(&without_500),
+        ),
+        ("racks/1000200r_1000b_10r", &balanced_1000, racked_1000),
+    ];
+    g.throughput(Throughput::Elements(1_000_200));
+    for (name, current, brokers) in cases {
+        let plan = rebalance::plan_rebalance(current, &brokers, None).unwrap();
+        eprintln!(
+            "rebalance/{name}: {} replicas moved, lower bound {}",
+            plan.moves, plan.lower_bound
+        );
+        g.bench_function(name, |b| {
+            b.iter(|| rebalance::plan_rebalance(black_box(current), &brokers, None).unwrap())
+        });
+    }
+    g.finish();
+}
+
 criterion_group!(
     benches,
     bench_expr,
     bench_constraints,
     bench_placement,
-    bench_assignment
+    bench_assignment,
+    bench_rebalance
 );
 criterion_main!(benches);

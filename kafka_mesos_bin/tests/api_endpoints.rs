@@ -135,19 +135,15 @@ async fn refusals_name_the_problem_and_change_nothing() {
             "broker log is not available yet",
         ),
         ("/api/broker/log?broker=0&lines=x", "invalid lines \"x\""),
-        ("/api/topic/list", "topics are not available yet"),
-        ("/api/topic/add?topic=t", "topics are not available yet"),
         (
             "/api/topic/add?topic=t&partitions=x",
             "invalid partitions \"x\"",
         ),
         ("/api/topic/update?topic=t", "options required"),
-        ("/api/topic/delete?topic=t", "topics are not available yet"),
-        ("/api/topic/rebalance", "topics are not available yet"),
-        ("/api/topic/realign?topic=t", "topics are not available yet"),
+        ("/api/topic/partitions/add?topic=t", "partitions required"),
         (
-            "/api/topic/partitions?topic=t",
-            "topics are not available yet",
+            "/api/topic/rebalance?topic=t&dryRun=perhaps",
+            "invalid dryRun \"perhaps\"",
         ),
     ];
     for (path, expected) in cases {
@@ -155,6 +151,21 @@ async fn refusals_name_the_problem_and_change_nothing() {
         assert!(
             error.contains(expected),
             "{path}: {error:?} lacks {expected:?}"
+        );
+    }
+    // With no broker running there is nobody to ask; the error says what to do.
+    for path in [
+        "/api/topic/list",
+        "/api/topic/add?topic=t",
+        "/api/topic/delete?topic=t",
+        "/api/topic/rebalance",
+        "/api/topic/realign?topic=t",
+        "/api/topic/partitions?topic=t",
+    ] {
+        assert_eq!(
+            refused(addr, path).await,
+            "no running brokers to talk to: start brokers first (broker start)",
+            "{path}"
         );
     }
     assert_eq!(sim.snapshot().await, before);

@@ -6,6 +6,8 @@
 //!   that alternates racks, and followers that spread over racks before doubling up.
 //! * [`realign`] is the minimal-movement rebalance of kafka-mesos: it only touches partitions that
 //!   have the wrong number of replicas or a replica on a broker that may no longer be used.
+//! * [`rebalance::plan_rebalance`] plans a rebalance of several topics: balanced replicas and
+//!   leaders, rack spread, and as few replicas moved as possible.
 //!
 //! Randomness (a random start index) comes from the caller's generator, so results are
 //! reproducible from a seed.
@@ -30,6 +32,8 @@ use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
 
 use crate::model::BrokerId;
+
+pub mod rebalance;
 
 /// The largest partition id Kafka accepts (partition ids are Java `int`s).
 pub const MAX_PARTITION_ID: u32 = i32::MAX as u32;

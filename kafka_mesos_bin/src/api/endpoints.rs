@@ -30,8 +30,39 @@ pub enum Verb {
     BrokerLog,
     /// `broker clone`.
     BrokerClone,
-    /// Any `topic` verb; answered with an error until topics are supported.
-    Topic,
+    /// `topic list`.
+    TopicList,
+    /// `topic add`.
+    TopicAdd,
+    /// `topic update`.
+    TopicUpdate,
+    /// `topic delete`.
+    TopicDelete,
+    /// `topic rebalance`, or its status.
+    TopicRebalance,
+    /// `topic realign`, or the rebalance status.
+    TopicRealign,
+    /// `topic partitions`.
+    TopicPartitions,
+    /// `topic partitions add`.
+    TopicPartitionsAdd,
+}
+
+impl Verb {
+    /// True for the `topic` verbs, which talk to the brokers.
+    pub fn is_topic(self) -> bool {
+        matches!(
+            self,
+            Verb::TopicList
+                | Verb::TopicAdd
+                | Verb::TopicUpdate
+                | Verb::TopicDelete
+                | Verb::TopicRebalance
+                | Verb::TopicRealign
+                | Verb::TopicPartitions
+                | Verb::TopicPartitionsAdd
+        )
+    }
 }
 
 /// The kind of value a parameter takes.
@@ -134,6 +165,12 @@ pub enum ReplyKind {
     Remove,
     /// [`RestartReply`](super::model::RestartReply).
     Restart,
+    /// [`TopicsReply`](super::model::TopicsReply).
+    Topics,
+    /// [`RebalanceReply`](super::model::RebalanceReply).
+    Rebalance,
+    /// [`PartitionsReply`](super::model::PartitionsReply).
+    Partitions,
     /// Not available yet: every request is answered with an error.
     Unavailable,
 }
@@ -257,25 +294,33 @@ const TIMEOUT: ParamSpec = param(
 );
 
 /// The parameters of `rebalance` and `realign`.
-const REBALANCE: [ParamSpec; 4] = [
+const REBALANCE: [ParamSpec; 5] = [
     param(
         "topic",
         K::TopicExpr,
         false,
-        "topic expression; absent asks for the status",
+        "topic expression; absent (or status) asks for the status",
     ),
     TOPIC_BROKER,
     param(
         "replicas",
         K::Integer,
         false,
-        "replicas count; default -1 (keep)",
+        "replicas count; default -1 (keep each topic's)",
     ),
-    TIMEOUT,
+    param(
+        "timeout",
+        K::Period,
+        false,
+        "time to wait for the moves to finish (30s, 1m, 1h); default 0s: answer once started",
+    ),
+    param(
+        "dryRun",
+        K::Flag,
+        false,
+        "only plan: answer with the moves per broker, change nothing",
+    ),
 ];
-
-const TOPICS_MISSING: &str =
-    "topics are not available yet: the scheduler has no Kafka admin client";
 
 /// Every endpoint of the API, broker verbs first.
 pub const ENDPOINTS: &[Endpoint] = &[
@@ -392,20 +437,20 @@ pub const ENDPOINTS: &[Endpoint] = &[
     },
     Endpoint {
         path: "/api/topic/list",
-        verb: Verb::Topic,
-        summary: TOPICS_MISSING,
+        verb: Verb::TopicList,
+        summary: "List topics with their partitions and config overrides",
         params: &[param(
             "topic",
             K::TopicExpr,
             false,
             "topic expression; default *",
         )],
-        reply: ReplyKind::Unavailable,
+        reply: ReplyKind::Topics,
     },
     Endpoint {
         path: "/api/topic/add",
-        verb: Verb::Topic,
-        summary: TOPICS_MISSING,
+        verb: Verb::TopicAdd,
+        summary: "Add topics; with broker, replicas are placed on those brokers, else Kafka places them",
         params: &[
             TOPIC,
             TOPIC_BROKER,
@@ -423,12 +468,12 @@ pub const ENDPOINTS: &[Endpoint] = &[
                 "topic options (flush.ms=60000,retention.ms=6000000)",
             ),
         ],
-        reply: ReplyKind::Unavailable,
+        reply: ReplyKind::Topics,
     },
     Endpoint {
         path: "/api/topic/update",
-        verb: Verb::Topic,
-        summary: TOPICS_MISSING,
+        verb: Verb::TopicUpdate,
+        summary: "Set the listed topic options (a key without a value is removed); options not listed keep their values",
         params: &[
             TOPIC,
             param(
@@ -438,46 +483,62 @@ pub const ENDPOINTS: &[Endpoint] = &[
                 "topic options (flush.ms=60000,retention.ms=6000000)",
             ),
         ],
-        reply: ReplyKind::Unavailable,
+        reply: ReplyKind::Topics,
     },
     Endpoint {
         path: "/api/topic/delete",
-        verb: Verb::Topic,
-        summary: TOPICS_MISSING,
+        verb: Verb::TopicDelete,
+        summary: "Delete topics; answers with the topics as they were",
         params: &[TOPIC],
-        reply: ReplyKind::Unavailable,
+        reply: ReplyKind::Topics,
     },
     Endpoint {
         path: "/api/topic/rebalance",
-        verb: Verb::Topic,
-        summary: TOPICS_MISSING,
+        verb: Verb::TopicRebalance,
+        summary: "Rebalance topics over brokers, moving few replicas; without topic, the status",
         params: &REBALANCE,
-        reply: ReplyKind::Unavailable,
+        reply: ReplyKind::Rebalance,
     },
     Endpoint {
         path: "/api/topic/realign",
-        verb: Verb::Topic,
-        summary: TOPICS_MISSING,
+        verb: Verb::TopicRealign,
+        summary: "Realign topics, keeping existing replicas where allowed; without topic, the status",
         params: &REBALANCE,
-        reply: ReplyKind::Unavailable,
+        reply: ReplyKind::Rebalance,
     },
     Endpoint {
         path: "/api/topic/partitions",
-        verb: Verb::Topic,
-        summary: TOPICS_MISSING,
+        verb: Verb::TopicPartitions,
+        summary: "List partitions with leader, preferred leader, replicas and in-sync replicas",
         params: &[TOPIC],
-        reply: ReplyKind::Unavailable,
+        reply: ReplyKind::Partitions,
+    },
+    Endpoint {
+        path: "/api/topic/partitions/add",
+        verb: Verb::TopicPartitionsAdd,
+        summary: "Add partitions to topics",
+        params: &[
+            TOPIC,
+            param(
+                "partitions",
+                K::Integer,
+                true,
+                "partitions count after the change; larger than the current count",
+            ),
+            param(
+                "broker",
+                K::BrokerExpr,
+                false,
+                "brokers to place the new replicas on; default: Kafka places them",
+            ),
+        ],
+        reply: ReplyKind::Topics,
     },
 ];
 
 /// Why an endpoint answers every request with an error for now.
-pub fn unavailable_reason(verb: Verb) -> &'static str {
-    match verb {
-        Verb::BrokerLog => {
-            "broker log is not available yet: the executor does not serve broker logs"
-        }
-        _ => TOPICS_MISSING,
-    }
+pub fn unavailable_reason(_verb: Verb) -> &'static str {
+    "broker log is not available yet: the executor does not serve broker logs"
 }
 
 /// The endpoint served at `path`.
@@ -566,6 +627,19 @@ impl Params {
         self.typed(name, |v| v.parse::<Period>().map_err(|e| e.to_string()))
     }
 
+    /// The whole number in `name`, if given.
+    pub fn integer(&self, name: &str) -> Result<Option<i64>, ApiError> {
+        self.typed(name, |v| {
+            v.parse::<i64>()
+                .map_err(|_| "expected a whole number, e.g. 1".to_string())
+        })
+    }
+
+    /// The topic expression in `name`, if given.
+    pub fn topic_expr(&self, name: &str) -> Result<Option<TopicExpr>, ApiError> {
+        self.typed(name, |v| v.parse::<TopicExpr>().map_err(|e| e.to_string()))
+    }
+
     /// The flag `name`: false when absent.
     pub fn flag(&self, name: &str) -> Result<bool, ApiError> {
         Ok(self.typed(name, flag)?.unwrap_or(false))
@@ -640,6 +714,6 @@ mod tests {
     fn every_path_is_listed_once() {
         let paths: HashSet<&str> = ENDPOINTS.iter().map(|e| e.path).collect();
         assert_eq!(paths.len(), ENDPOINTS.len());
-        assert_eq!(ENDPOINTS.len(), 16);
+        assert_eq!(ENDPOINTS.len(), 17);
     }
 }

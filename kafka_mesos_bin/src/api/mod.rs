@@ -29,7 +29,9 @@ pub mod model;
 pub mod openapi;
 
 use std::any::Any;
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -37,15 +39,23 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::routing::{MethodFilter, get, on};
+use kafka_mesos_core::expr::TopicExpr;
+use kafka_mesos_core::model::{Broker, BrokerId, TaskState};
 use kafka_mesos_core::scheduler::{
     BrokerSettings, Command, CommandError, Response, SettingsError, WaitStatus,
 };
 use kafka_mesos_core::time::Period;
 
+use crate::topics::AdminError;
+use crate::topics::admin::AdminClient;
+use crate::topics::operations::{
+    self, AddTopics, RebalanceOutcome, RebalanceRequest, RebalanceTracker, Topic, TopicError,
+};
 use endpoints::{ENDPOINTS, Endpoint, Params, Verb, unavailable_reason};
 use model::{
-    BrokerJson, BrokersReply, ErrorReply, RemoveReply, RestartOutcome, RestartReply,
-    StartStopReply, WaitOutcome, ids_text,
+    BrokerJson, BrokersReply, ErrorReply, PartitionJson, PartitionsReply, RebalanceReply,
+    RemoveReply, RestartOutcome, RestartReply, StartStopReply, TopicJson, TopicsReply, WaitOutcome,
+    ids_text,
 };
 
 /// How the API reaches the scheduler.
@@ -100,6 +110,10 @@ pub enum ApiError {
     /// The scheduler could not finish the command (shutting down or replaced): HTTP 503.
     #[error("{0}")]
     Unavailable(String),
+    /// A topic verb was refused by the brokers or could not reach them (HTTP 503 when no
+    /// broker answered in time, else 400; with no broker running, 400: start brokers first).
+    #[error(transparent)]
+    Topics(#[from] TopicError),
 }
 
 impl From<CommandError> for ApiError {
@@ -116,7 +130,12 @@ impl ApiError {
     /// The HTTP status of the refusal.
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_)
+            | ApiError::Topics(TopicError::Admin(
+                AdminError::Unreachable { .. }
+                | AdminError::AllUnreachable(_)
+                | AdminError::Timeout { .. },
+            )) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -134,7 +153,9 @@ impl IntoResponse for ApiError {
 /// The router of the REST API. The scheduler merges the file server into it.
 pub fn router(commands: Arc<dyn Commands>) -> Router {
     let mut app = Router::new();
+    let tracker = Arc::new(RebalanceTracker::new());
     for endpoint in ENDPOINTS {
+        let tracker = tracker.clone();
         app = app.route(
             endpoint.path,
             on(
@@ -143,7 +164,12 @@ pub fn router(commands: Arc<dyn Commands>) -> Router {
                       RawQuery(query): RawQuery,
                       headers: HeaderMap,
                       body: Bytes| async move {
-                    match serve(&*commands, endpoint, query.as_deref(), &headers, &body).await {
+                    let request = Request {
+                        commands: &*commands,
+                        tracker: &tracker,
+                        endpoint,
+                    };
+                    match request.serve(query.as_deref(), &headers, &body).await {
                         Ok(reply) => (StatusCode::OK, axum::Json(reply)).into_response(),
                         Err(e) => e.into_response(),
                     }
@@ -201,15 +227,34 @@ fn form_body<'a>(headers: &HeaderMap, body: &'a [u8]) -> Result<&'a [u8], ApiErr
     }
 }
 
-async fn serve(
+/// One request to an endpoint, with what answering it needs.
+struct Request<'a> {
+    commands: &'a dyn Commands,
+    tracker: &'a RebalanceTracker,
+    endpoint: &'static Endpoint,
+}
+
+impl Request<'_> {
+    async fn serve(
+        &self,
+        query: Option<&str>,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<serde_json::Value, ApiError> {
+        let params = Params::parse(self.endpoint, query, form_body(headers, body)?)?;
+        if self.endpoint.verb.is_topic() {
+            return self.serve_topic(&params).await;
+        }
+        serve_command(self.commands, self.endpoint.verb, &params).await
+    }
+}
+
+async fn serve_command(
     commands: &dyn Commands,
-    endpoint: &Endpoint,
-    query: Option<&str>,
-    headers: &HeaderMap,
-    body: &[u8],
+    verb: Verb,
+    params: &Params,
 ) -> Result<serde_json::Value, ApiError> {
-    let params = Params::parse(endpoint, query, form_body(headers, body)?)?;
-    let command = command(endpoint.verb, &params)?;
+    let command = command(verb, params)?;
     match commands.run(command).await {
         Ok(response) => Ok(reply(response)),
         Err(CommandError::RestartTimeout { broker, phase }) => to_json(RestartReply {
@@ -258,9 +303,7 @@ fn command(verb: Verb, params: &Params) -> Result<Command, ApiError> {
             expr: expr()?,
             timeout: params.period("timeout")?.unwrap_or(DEFAULT_RESTART_WAIT),
         },
-        Verb::BrokerLog | Verb::Topic => {
-            return Err(ApiError::NotAvailable(unavailable_reason(verb)));
-        }
+        _ => return Err(ApiError::NotAvailable(unavailable_reason(verb))),
     })
 }
 
@@ -310,4 +353,182 @@ fn reply(response: Response) -> serde_json::Value {
     // These types have string keys and finite numbers only, so serialization cannot fail;
     // an error object keeps even that impossible case a well-formed answer.
     value.unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }))
+}
+
+/// Brokers chosen for replicas, each with its rack if known.
+type ChosenBrokers = Vec<(BrokerId, Option<String>)>;
+
+/// How long a connection to a broker, or one of its answers, may take.
+const ADMIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The brokers an expression selects, with the `rack` attribute of their agents when every one
+/// has it (Kafka's own `broker.rack`, when set, wins later).
+fn chosen_brokers(
+    expr: &kafka_mesos_core::expr::BrokerExpr,
+    brokers: &BTreeMap<BrokerId, Broker>,
+) -> Result<ChosenBrokers, ApiError> {
+    let ids = expr.expand(brokers);
+    if ids.is_empty() {
+        return Err(TopicError::NoBrokersSelected(expr.to_string()).into());
+    }
+    let rack = |id: &BrokerId| {
+        brokers
+            .get(id)
+            .and_then(|b| b.task.as_ref())
+            .and_then(|t| t.attribute("rack"))
+            .map(str::to_string)
+    };
+    let all_racked = ids.iter().all(|id| rack(id).is_some());
+    Ok(ids
+        .iter()
+        .map(|id| (*id, rack(id).filter(|_| all_racked)))
+        .collect())
+}
+
+fn topic_json(t: &Topic) -> TopicJson {
+    TopicJson {
+        name: t.name.clone(),
+        partitions: t
+            .partitions
+            .iter()
+            .map(|(p, r)| (p.to_string(), r.iter().map(|b| b.0).collect()))
+            .collect(),
+        options: t
+            .options
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    }
+}
+
+fn topics_reply(topics: &[Topic]) -> Result<serde_json::Value, ApiError> {
+    to_json(TopicsReply {
+        topics: topics.iter().map(topic_json).collect(),
+    })
+}
+
+fn rebalance_reply(outcome: RebalanceOutcome) -> Result<serde_json::Value, ApiError> {
+    to_json(RebalanceReply {
+        status: outcome.status.as_str().to_string(),
+        state: outcome.state,
+        plan: outcome.plan,
+    })
+}
+
+impl Request<'_> {
+    /// A `topic` verb: the running brokers are asked through the admin client.
+    async fn serve_topic(&self, params: &Params) -> Result<serde_json::Value, ApiError> {
+        let brokers: BTreeMap<BrokerId, Broker> =
+            match self.commands.run(Command::List { expr: None }).await? {
+                Response::Brokers(list) => list.into_iter().map(|b| (b.id, b)).collect(),
+                _ => BTreeMap::new(),
+            };
+        let endpoints: Vec<String> = brokers
+            .values()
+            .filter_map(|b| b.task.as_ref())
+            .filter(|t| t.state == TaskState::Running)
+            .filter_map(|t| t.endpoint.as_ref().map(ToString::to_string))
+            .collect();
+        let admin = AdminClient::new(endpoints, ADMIN_TIMEOUT).map_err(TopicError::from)?;
+        let topic = || -> Result<TopicExpr, ApiError> {
+            params
+                .topic_expr("topic")?
+                .ok_or(ApiError::MissingParam("topic"))
+        };
+        let chosen = || -> Result<Option<ChosenBrokers>, ApiError> {
+            params
+                .broker_expr("broker")?
+                .map(|e| chosen_brokers(&e, &brokers))
+                .transpose()
+        };
+        match self.endpoint.verb {
+            Verb::TopicList => {
+                let expr = match params.topic_expr("topic")? {
+                    Some(e) => e,
+                    None => "*".parse().map_err(|_| ApiError::MissingParam("topic"))?,
+                };
+                topics_reply(&operations::list(&admin, &expr).await?)
+            }
+            Verb::TopicAdd => {
+                let request = AddTopics {
+                    expr: topic()?,
+                    brokers: chosen()?,
+                    partitions: params.integer("partitions")?.unwrap_or(1),
+                    replicas: params.integer("replicas")?.unwrap_or(1),
+                    options: params.get("options").map(str::to_string),
+                };
+                topics_reply(&operations::add(&admin, &request).await?)
+            }
+            Verb::TopicUpdate => {
+                topics_reply(&operations::update(&admin, &topic()?, params.get("options")).await?)
+            }
+            Verb::TopicDelete => topics_reply(&operations::delete(&admin, &topic()?).await?),
+            Verb::TopicPartitions => {
+                let partitions = operations::partitions(&admin, &topic()?).await?;
+                let reply: PartitionsReply = partitions
+                    .into_iter()
+                    .map(|(t, parts)| {
+                        let parts = parts
+                            .into_iter()
+                            .map(|p| PartitionJson {
+                                id: p.id,
+                                replicas: p.replicas,
+                                isr: p.isr,
+                                leader: p.leader,
+                                expected_leader: p.expected_leader,
+                            })
+                            .collect();
+                        (t, parts)
+                    })
+                    .collect();
+                to_json(reply)
+            }
+            Verb::TopicPartitionsAdd => {
+                let count = params
+                    .integer("partitions")?
+                    .ok_or(ApiError::MissingParam("partitions"))?;
+                let brokers = chosen()?;
+                let topics =
+                    operations::add_partitions(&admin, &topic()?, count, brokers.as_deref())
+                        .await?;
+                topics_reply(&topics)
+            }
+            Verb::TopicRebalance | Verb::TopicRealign => {
+                let status = params.get("topic").is_none_or(|t| t == "status");
+                if status {
+                    return rebalance_reply(self.tracker.status(&admin).await?);
+                }
+                let replicas = match params.integer("replicas")? {
+                    None | Some(-1) => None,
+                    Some(r) => Some(u32::try_from(r).ok().filter(|r| *r >= 1).ok_or(
+                        TopicError::NotPositive {
+                            name: "replicas",
+                            value: r,
+                        },
+                    )?),
+                };
+                let brokers = match chosen()? {
+                    Some(b) => b,
+                    None => {
+                        let all = "*".parse().map_err(|_| ApiError::MissingParam("broker"))?;
+                        chosen_brokers(&all, &brokers)?
+                    }
+                };
+                let request = RebalanceRequest {
+                    expr: topic()?,
+                    brokers,
+                    replicas,
+                    timeout: params
+                        .period("timeout")?
+                        .map(|p| Duration::from_millis(p.millis())),
+                    dry_run: params.flag("dryRun")?,
+                    realign: self.endpoint.verb == Verb::TopicRealign,
+                };
+                rebalance_reply(self.tracker.rebalance(&admin, &request).await?)
+            }
+            _ => Err(ApiError::NotAvailable(unavailable_reason(
+                self.endpoint.verb,
+            ))),
+        }
+    }
 }

@@ -332,6 +332,60 @@ pub struct ErrorReply {
     pub error: String,
 }
 
+/// A topic: `{"name": "t", "partitions": {"0": [0, 1]}, "options": {"flush.ms": "1000"}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TopicJson {
+    /// The name.
+    pub name: String,
+    /// Replicas per partition id, preferred leader first.
+    pub partitions: IndexMap<String, Vec<u32>>,
+    /// Config overrides set on the topic.
+    #[serde(default)]
+    pub options: IndexMap<String, String>,
+}
+
+/// The answer of topic `list`, `add`, `update`, `delete` and `partitions add`:
+/// `{"topics": [...]}` sorted by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TopicsReply {
+    /// The topics (for `delete`, as they were before).
+    pub topics: Vec<TopicJson>,
+}
+
+/// The answer of `rebalance` and `realign`:
+/// `{"status": "started", "state": "t\n  0: 0,1 -> 1,2 - running\n", "plan": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RebalanceReply {
+    /// `started`, `completed`, `timeout`, `idle (no-op)`, `running`, `idle` or `planned`.
+    pub status: String,
+    /// Per topic, each changed partition: `<p>: <old> -> <new> - running|done|error|planned`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub state: String,
+    /// For `rebalance`: replicas moved against the lower bound, and the moves per broker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
+}
+
+/// One partition for `topic partitions`:
+/// `{"id": 0, "replicas": [0], "isr": [0], "leader": 0, "expectedLeader": 0}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PartitionJson {
+    /// The partition id.
+    pub id: i32,
+    /// The replicas, preferred leader first.
+    pub replicas: Vec<i32>,
+    /// The in-sync replicas.
+    pub isr: Vec<i32>,
+    /// The current leader, or -1.
+    pub leader: i32,
+    /// The preferred leader, or -1.
+    pub expected_leader: i32,
+}
+
+/// The answer of `topic partitions`: `{"t0": [{"id": 0, ...}]}`, topics sorted by name.
+pub type PartitionsReply = IndexMap<String, Vec<PartitionJson>>;
+
 /// The ids of brokers, comma-separated, as the API writes them.
 pub fn ids_text(ids: impl IntoIterator<Item = BrokerId>) -> String {
     ids.into_iter()

@@ -21,9 +21,13 @@ use utoipa::{PartialSchema, ToSchema};
 
 use super::endpoints::{ENDPOINTS, Endpoint, ParamKind, ReplyKind};
 use super::model::{
-    BrokerJson, BrokersReply, ErrorReply, FailoverJson, RemoveReply, RestartOutcome, RestartReply,
-    StartStopReply, StickinessJson, TaskJson, WaitOutcome,
+    BrokerJson, BrokersReply, ErrorReply, FailoverJson, PartitionJson, RebalanceReply, RemoveReply,
+    RestartOutcome, RestartReply, StartStopReply, StickinessJson, TaskJson, TopicJson, TopicsReply,
+    WaitOutcome,
 };
+
+/// The schema name of the `topic partitions` answer (a map, so it has no type of its own).
+const PARTITIONS_REPLY: &str = "PartitionsReply";
 
 const FORM: &str = "application/x-www-form-urlencoded";
 const JSON: &str = "application/json";
@@ -89,6 +93,9 @@ fn operation(endpoint: &Endpoint, method: HttpMethod) -> utoipa::openapi::path::
         ReplyKind::StartStop => Some(StartStopReply::name()),
         ReplyKind::Remove => Some(RemoveReply::name()),
         ReplyKind::Restart => Some(RestartReply::name()),
+        ReplyKind::Topics => Some(TopicsReply::name()),
+        ReplyKind::Rebalance => Some(RebalanceReply::name()),
+        ReplyKind::Partitions => Some(PARTITIONS_REPLY.into()),
         ReplyKind::Unavailable => None,
     };
     if let Some(name) = success {
@@ -160,6 +167,21 @@ pub fn document() -> OpenApi {
     add(RestartOutcome::name(), RestartOutcome::schema());
     add(RestartReply::name(), RestartReply::schema());
     add(ErrorReply::name(), ErrorReply::schema());
+    add(TopicJson::name(), TopicJson::schema());
+    add(TopicsReply::name(), TopicsReply::schema());
+    add(RebalanceReply::name(), RebalanceReply::schema());
+    add(PartitionJson::name(), PartitionJson::schema());
+    add(
+        PARTITIONS_REPLY.into(),
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some("topic name → its partitions"))
+            .additional_properties(Some(
+                utoipa::openapi::schema::ArrayBuilder::new()
+                    .items(schema_ref(&PartitionJson::name())),
+            ))
+            .into(),
+    );
     OpenApiBuilder::new()
         .info(
             InfoBuilder::new()

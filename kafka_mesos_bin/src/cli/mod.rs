@@ -29,8 +29,8 @@ use kafka_mesos_core::options::format_map;
 use kafka_mesos_core::time::Timestamp;
 
 use crate::api::model::{
-    BrokerJson, BrokersReply, RemoveReply, RestartOutcome, RestartReply, StartStopReply,
-    WaitOutcome,
+    BrokerJson, BrokersReply, PartitionsReply, RebalanceReply, RemoveReply, RestartOutcome,
+    RestartReply, StartStopReply, TopicJson, TopicsReply, WaitOutcome,
 };
 use args::Parsed;
 use progress::Progress;
@@ -162,10 +162,18 @@ pub async fn run(args: &[String], ctx: &Context) -> Result<String, CliError> {
                     message: "command required".into(),
                 });
             };
-            let cmd = commands
-                .iter()
-                .find(|c| c.name == sub)
-                .ok_or_else(|| CliError::Unsupported(format!("{group} command {sub}")))?;
+            let (cmd, rest) = match (group, sub.as_str(), rest.first()) {
+                ("topic", "partitions", Some(add)) if add == "add" => {
+                    (&spec::PARTITIONS_ADD, &rest[1..])
+                }
+                _ => (
+                    commands
+                        .iter()
+                        .find(|c| c.name == sub)
+                        .ok_or_else(|| CliError::Unsupported(format!("{group} command {sub}")))?,
+                    rest,
+                ),
+            };
             let parsed = args::parse(cmd, rest).map_err(|message| CliError::Usage {
                 help: spec::command_help(cmd),
                 message,
@@ -180,6 +188,9 @@ fn help(args: &[String]) -> Result<String, CliError> {
     match args {
         [] => Ok(spec::general_help()),
         [cmd, ..] if cmd == "scheduler" => Ok(spec::scheduler_help()),
+        [group, sub, add, ..] if group == "topic" && sub == "partitions" && add == "add" => {
+            Ok(spec::command_help(&spec::PARTITIONS_ADD))
+        }
         [group, rest @ ..] if group == "broker" || group == "topic" => {
             let commands = group_commands(group).unwrap_or_default();
             match rest.first() {
@@ -236,7 +247,7 @@ async fn execute(cmd: &CmdSpec, parsed: &Parsed, ctx: &Context) -> Result<String
     let api = ctx.api(parsed.api.as_deref())?;
     let client = ApiClient::new(&api)?;
     let body = form(cmd, parsed)?;
-    let path = format!("/api/{}/{}", cmd.group, cmd.name);
+    let path = format!("/api/{}/{}", cmd.group, cmd.name.replace(' ', "/"));
     let waits = matches!(cmd.name, "start" | "stop" | "restart")
         && cmd.group == "broker"
         && parsed.value("timeout").is_none_or(|t| !is_zero(t));
@@ -267,11 +278,7 @@ async fn execute(cmd: &CmdSpec, parsed: &Parsed, ctx: &Context) -> Result<String
     };
     let noun = |n: usize| if n == 1 { "broker" } else { "brokers" };
     if cmd.group == "topic" {
-        // The topic answers have no text form yet; show the JSON as the scheduler sent it.
-        return Ok(format!(
-            "{}\n",
-            serde_json::to_string_pretty(&answer).unwrap_or_default()
-        ));
+        return render_topic_answer(cmd.name, answer);
     }
     match cmd.name {
         "list" | "add" | "update" | "clone" => {
@@ -340,4 +347,198 @@ fn is_zero(period: &str) -> bool {
 
 fn decode<T: serde::de::DeserializeOwned>(answer: serde_json::Value) -> Result<T, CliError> {
     serde_json::from_value(answer).map_err(|e| CliError::InvalidReply(e.to_string()))
+}
+
+/// A topic as the original printed it: name, partitions sorted by id, and options when set.
+fn render_topic(t: &TopicJson) -> String {
+    let mut partitions: Vec<(u64, &Vec<u32>)> = t
+        .partitions
+        .iter()
+        .map(|(p, r)| (p.parse().unwrap_or(u64::MAX), r))
+        .collect();
+    partitions.sort_by_key(|(p, _)| *p);
+    let partitions = partitions
+        .iter()
+        .map(|(p, r)| {
+            let ids: Vec<String> = r.iter().map(ToString::to_string).collect();
+            format!("{p}:[{}]", ids.join(","))
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut out = format!("  name: {}\n  partitions: {partitions}\n", t.name);
+    if !t.options.is_empty() {
+        let options = format_map(
+            t.options
+                .iter()
+                .map(|(k, v)| (k.as_str(), Some(v.as_str()))),
+        );
+        out.push_str(&format!("  options: {options}\n"));
+    }
+    out
+}
+
+/// `topic partitions`: a header, then each topic and its partitions; `!` marks a partition
+/// whose in-sync replicas differ from its replicas, `*` a replica out of sync.
+fn render_partitions(reply: &PartitionsReply) -> String {
+    if reply.values().all(Vec::is_empty) {
+        return "topic not found\n".into();
+    }
+    let mut out = String::from("      part | leader | expected | brokers (*not-isr)\n");
+    let mut topics: Vec<_> = reply.iter().collect();
+    topics.sort_by(|a, b| a.0.cmp(b.0));
+    for (topic, parts) in topics {
+        out.push_str(&format!("  {topic}:\n"));
+        let mut parts: Vec<_> = parts.iter().collect();
+        parts.sort_by_key(|p| p.id);
+        for p in parts {
+            let mut isr = p.isr.clone();
+            let mut replicas = p.replicas.clone();
+            isr.sort_unstable();
+            replicas.sort_unstable();
+            let flag = if isr == replicas { ' ' } else { '!' };
+            let brokers: Vec<String> = p
+                .replicas
+                .iter()
+                .map(|b| {
+                    if p.isr.contains(b) {
+                        b.to_string()
+                    } else {
+                        format!("*{b}")
+                    }
+                })
+                .collect();
+            out.push_str(&format!(
+                "{flag} {:>4} | {:>6} | {:>8} | [{}]\n",
+                p.id,
+                p.leader,
+                p.expected_leader,
+                brokers.join(", ")
+            ));
+        }
+    }
+    out
+}
+
+/// `Rebalance started:` and the state; `Rebalance is idle`; `Rebalance timeout:` is an error.
+fn render_rebalance(verb: &str, reply: &RebalanceReply) -> Result<String, CliError> {
+    let is = if matches!(reply.status.as_str(), "idle" | "running") {
+        "is "
+    } else {
+        ""
+    };
+    let detail = [reply.plan.as_deref().unwrap_or(""), reply.state.as_str()]
+        .iter()
+        .filter(|d| !d.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join("\n");
+    let colon = if detail.is_empty() { "" } else { ":" };
+    if reply.status == "timeout" {
+        return Err(CliError::Timeout(format!("{verb} timeout:\n{detail}")));
+    }
+    let mut out = format!("{verb} {is}{}{colon}\n", reply.status);
+    out.push_str(&detail);
+    Ok(out)
+}
+
+fn render_topic_answer(command: &str, answer: serde_json::Value) -> Result<String, CliError> {
+    match command {
+        "partitions" => Ok(render_partitions(&decode(answer)?)),
+        "rebalance" | "realign" => {
+            let verb = if command == "realign" {
+                "Realign"
+            } else {
+                "Rebalance"
+            };
+            render_rebalance(verb, &decode(answer)?)
+        }
+        _ => {
+            let reply: TopicsReply = decode(answer)?;
+            let n = reply.topics.len();
+            let noun = if n == 1 { "topic" } else { "topics" };
+            let header = match command {
+                "list" if n == 0 => return Ok("no topics\n".into()),
+                "list" => format!("{noun}:"),
+                "add" => format!("{noun} added:"),
+                "update" => format!("{noun} updated:"),
+                "delete" => format!("{noun} deleted:"),
+                _ => format!("{noun} with partitions added:"),
+            };
+            let body: Vec<String> = reply.topics.iter().map(render_topic).collect();
+            Ok(format!("{header}\n{}", body.join("\n")))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(status: &str, state: &str, plan: Option<&str>) -> RebalanceReply {
+        RebalanceReply {
+            status: status.into(),
+            state: state.into(),
+            plan: plan.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn rebalance_lines_as_the_original_printed_them() {
+        let state = "t\n  0: 0,1 -> 1,2 - running\n";
+        assert_eq!(
+            render_rebalance("Rebalance", &reply("started", state, None)).unwrap(),
+            format!("Rebalance started:\n{state}")
+        );
+        assert_eq!(
+            render_rebalance("Rebalance", &reply("idle", "", None)).unwrap(),
+            "Rebalance is idle\n"
+        );
+        assert_eq!(
+            render_rebalance("Rebalance", &reply("running", state, None)).unwrap(),
+            format!("Rebalance is running:\n{state}")
+        );
+        assert_eq!(
+            render_rebalance("Realign", &reply("idle (no-op)", "", None)).unwrap(),
+            "Realign idle (no-op)\n"
+        );
+        assert_eq!(
+            render_rebalance("Rebalance", &reply("timeout", state, None)).unwrap_err(),
+            CliError::Timeout(format!("Rebalance timeout:\n{state}"))
+        );
+        let plan = "replicas moved: 1 (lower bound 1); partitions changed: 1\n";
+        assert_eq!(
+            render_rebalance("Rebalance", &reply("planned", state, Some(plan))).unwrap(),
+            format!("Rebalance planned:\n{plan}\n{state}")
+        );
+    }
+
+    #[test]
+    fn topics_and_partitions() {
+        let topic = TopicJson {
+            name: "t0".into(),
+            partitions: [
+                ("10".to_string(), vec![2, 0]),
+                ("2".to_string(), vec![0, 1]),
+            ]
+            .into_iter()
+            .collect(),
+            options: [("flush.ms".to_string(), "1000".to_string())]
+                .into_iter()
+                .collect(),
+        };
+        assert_eq!(
+            render_topic(&topic),
+            "  name: t0\n  partitions: 2:[0,1], 10:[2,0]\n  options: flush.ms=1000\n"
+        );
+        let answer = serde_json::json!({"t0": [
+            {"id": 1, "replicas": [0, 1], "isr": [0], "leader": 0, "expectedLeader": 0},
+            {"id": 0, "replicas": [1, 0], "isr": [1, 0], "leader": 1, "expectedLeader": 1},
+        ]});
+        assert_eq!(
+            render_topic_answer("partitions", answer).unwrap(),
+            "      part | leader | expected | brokers (*not-isr)\n  t0:\n     0 |      1 |        1 | [1, 0]\n!    1 |      0 |        0 | [0, *1]\n"
+        );
+        let none = serde_json::json!({"topics": []});
+        assert_eq!(render_topic_answer("list", none).unwrap(), "no topics\n");
+    }
 }

@@ -230,9 +230,17 @@ const TOPIC_BROKER: OptSpec = opt(
     &["<broker-expr>. Default - *. See below."],
 );
 
-/// The options of `topic rebalance` and `topic realign`.
+/// The options of `topic rebalance` and `topic realign`. `--dry-run` is ours: the original
+/// had no way to see a plan before it was applied.
 const REBALANCE: &[OptSpec] = &[
     TOPIC_BROKER,
+    OptSpec {
+        name: "dry-run",
+        hint: None,
+        param: Some("dryRun"),
+        flag: true,
+        help: &["only show the plan (moves per broker, replicas moved vs the lower bound)"],
+    },
     opt(
         "replicas",
         Some("Integer"),
@@ -241,6 +249,31 @@ const REBALANCE: &[OptSpec] = &[
     ),
     TIMEOUT,
 ];
+
+/// `topic partitions add`: adding partitions, which users of the original asked for.
+pub const PARTITIONS_ADD: CmdSpec = CmdSpec {
+    group: "topic",
+    name: "partitions add",
+    title: "Add partitions to topics",
+    usage: "<topic-expr> [options]",
+    summary: "add partitions to topics",
+    positional: Positional::Required("topic"),
+    options: &[
+        opt(
+            "broker",
+            None,
+            "broker",
+            &["<broker-expr> to place the new replicas on. Default - Kafka places them"],
+        ),
+        opt(
+            "partitions",
+            Some("Integer"),
+            "partitions",
+            &["partitions count after the change; larger than the current count"],
+        ),
+    ],
+    footers: TOPIC_AND_BROKER_EXPR,
+};
 
 const BROKER_EXPR: &[Footer] = &[Footer::BrokerExpr];
 const TOPIC_EXPR: &[Footer] = &[Footer::TopicExpr];
@@ -437,7 +470,10 @@ pub const TOPIC_COMMANDS: &[CmdSpec] = &[
             "options",
             None,
             "options",
-            &["topic options. Example: flush.ms=60000,retention.ms=6000000"],
+            &[
+                "topic options. Example: flush.ms=60000,retention.ms=6000000",
+                "Replaces the listed keys only; others keep their values; a key without a value is removed",
+            ],
         )],
         footers: TOPIC_EXPR,
     },
@@ -474,7 +510,7 @@ pub const TOPIC_COMMANDS: &[CmdSpec] = &[
     CmdSpec {
         group: "topic",
         name: "partitions",
-        title: "List partition details for a topic",
+        title: "List partition details for a topic (add partitions with: topic partitions add)",
         usage: "<topic-expr>",
         summary: "list partition details for a topic",
         positional: Positional::Required("topic"),
