@@ -171,6 +171,16 @@ impl<'a> Effects<'a> {
                 self.framework_id,
                 &[self.role.to_string()],
             )))],
+            Action::SendMessage {
+                agent,
+                executor,
+                data,
+            } => vec![Effect::Call(Box::new(calls::message(
+                self.framework_id,
+                agent.as_str(),
+                executor.as_str(),
+                data,
+            )))],
         }
     }
 }
@@ -396,6 +406,23 @@ mod tests {
         assert_eq!(
             one(Action::Revive, &mut book).revive.unwrap().roles,
             vec!["kafka"]
+        );
+        let message = one(
+            Action::SendMessage {
+                agent: AgentId("S1".into()),
+                executor: kafka_mesos_core::model::ExecutorId("kafka-0-e".into()),
+                data: b"log,1,100,stdout".to_vec(),
+            },
+            &mut book,
+        );
+        let m = message.message.unwrap();
+        assert_eq!(
+            (
+                m.agent_id.value.as_str(),
+                m.executor_id.value.as_str(),
+                m.data.as_slice()
+            ),
+            ("S1", "kafka-0-e", b"log,1,100,stdout".as_slice())
         );
     }
 }

@@ -29,6 +29,7 @@ pub mod model;
 pub mod openapi;
 
 use std::any::Any;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use axum::Router;
@@ -38,14 +39,14 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::routing::{MethodFilter, get, on};
 use kafka_mesos_core::scheduler::{
-    BrokerSettings, Command, CommandError, Response, SettingsError, WaitStatus,
+    BrokerSettings, Command, CommandError, LogName, LogOutcome, Response, SettingsError, WaitStatus,
 };
 use kafka_mesos_core::time::Period;
 
 use endpoints::{ENDPOINTS, Endpoint, Params, Verb, unavailable_reason};
 use model::{
-    BrokerJson, BrokersReply, ErrorReply, RemoveReply, RestartOutcome, RestartReply,
-    StartStopReply, WaitOutcome, ids_text,
+    BrokerJson, BrokerLogReply, BrokersReply, ErrorReply, LogStatus, RemoveReply, RestartOutcome,
+    RestartReply, StartStopReply, WaitOutcome, ids_text,
 };
 
 /// How the API reaches the scheduler.
@@ -223,6 +224,8 @@ async fn serve(
 
 const DEFAULT_WAIT: Period = Period::from_secs(60);
 const DEFAULT_RESTART_WAIT: Period = Period::from_mins(2);
+const DEFAULT_LOG_WAIT: Period = Period::from_secs(30);
+const DEFAULT_LOG_LINES: NonZeroU32 = NonZeroU32::new(100).expect("100 is not zero");
 
 fn command(verb: Verb, params: &Params) -> Result<Command, ApiError> {
     let expr = || params.required_broker_expr("broker");
@@ -258,7 +261,15 @@ fn command(verb: Verb, params: &Params) -> Result<Command, ApiError> {
             expr: expr()?,
             timeout: params.period("timeout")?.unwrap_or(DEFAULT_RESTART_WAIT),
         },
-        Verb::BrokerLog | Verb::Topic => {
+        Verb::BrokerLog => Command::Log {
+            broker: params
+                .broker_id("broker")?
+                .ok_or(ApiError::MissingParam("broker"))?,
+            name: params.log_name("name")?.unwrap_or(LogName::Stdout),
+            lines: params.lines("lines")?.unwrap_or(DEFAULT_LOG_LINES),
+            timeout: params.period("timeout")?.unwrap_or(DEFAULT_LOG_WAIT),
+        },
+        Verb::Topic => {
             return Err(ApiError::NotAvailable(unavailable_reason(verb)));
         }
     })
@@ -305,6 +316,20 @@ fn reply(response: Response) -> serde_json::Value {
             },
             brokers: brokers(&list),
             message: None,
+        }),
+        Response::Log { outcome, .. } => serde_json::to_value(match outcome {
+            LogOutcome::Content(content) => BrokerLogReply {
+                status: LogStatus::Ok,
+                content: Some(content),
+            },
+            LogOutcome::Timeout => BrokerLogReply {
+                status: LogStatus::Timeout,
+                content: None,
+            },
+            LogOutcome::Failed(how) => BrokerLogReply {
+                status: LogStatus::Failure,
+                content: Some(how),
+            },
         }),
     };
     // These types have string keys and finite numbers only, so serialization cannot fail;

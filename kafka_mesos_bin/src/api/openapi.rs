@@ -21,8 +21,8 @@ use utoipa::{PartialSchema, ToSchema};
 
 use super::endpoints::{ENDPOINTS, Endpoint, ParamKind, ReplyKind};
 use super::model::{
-    BrokerJson, BrokersReply, ErrorReply, FailoverJson, RemoveReply, RestartOutcome, RestartReply,
-    StartStopReply, StickinessJson, TaskJson, WaitOutcome,
+    BrokerJson, BrokerLogReply, BrokersReply, ErrorReply, FailoverJson, LogStatus, RemoveReply,
+    RestartOutcome, RestartReply, StartStopReply, StickinessJson, TaskJson, WaitOutcome,
 };
 
 const FORM: &str = "application/x-www-form-urlencoded";
@@ -30,7 +30,7 @@ const JSON: &str = "application/json";
 
 fn value_schema(kind: ParamKind, description: &str) -> ObjectBuilder {
     let t = match kind {
-        ParamKind::Integer => Type::Integer,
+        ParamKind::Integer | ParamKind::Lines => Type::Integer,
         ParamKind::Flag => Type::Boolean,
         _ => Type::String,
     };
@@ -89,6 +89,7 @@ fn operation(endpoint: &Endpoint, method: HttpMethod) -> utoipa::openapi::path::
         ReplyKind::StartStop => Some(StartStopReply::name()),
         ReplyKind::Remove => Some(RemoveReply::name()),
         ReplyKind::Restart => Some(RestartReply::name()),
+        ReplyKind::Log => Some(BrokerLogReply::name()),
         ReplyKind::Unavailable => None,
     };
     if let Some(name) = success {
@@ -158,6 +159,8 @@ pub fn document() -> OpenApi {
     add(StartStopReply::name(), StartStopReply::schema());
     add(RemoveReply::name(), RemoveReply::schema());
     add(RestartOutcome::name(), RestartOutcome::schema());
+    add(LogStatus::name(), LogStatus::schema());
+    add(BrokerLogReply::name(), BrokerLogReply::schema());
     add(RestartReply::name(), RestartReply::schema());
     add(ErrorReply::name(), ErrorReply::schema());
     OpenApiBuilder::new()

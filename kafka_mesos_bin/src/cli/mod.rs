@@ -29,8 +29,8 @@ use kafka_mesos_core::options::format_map;
 use kafka_mesos_core::time::Timestamp;
 
 use crate::api::model::{
-    BrokerJson, BrokersReply, RemoveReply, RestartOutcome, RestartReply, StartStopReply,
-    WaitOutcome,
+    BrokerJson, BrokerLogReply, BrokersReply, LogStatus, RemoveReply, RestartOutcome, RestartReply,
+    StartStopReply, WaitOutcome,
 };
 use args::Parsed;
 use progress::Progress;
@@ -325,10 +325,35 @@ async fn execute(cmd: &CmdSpec, parsed: &Parsed, ctx: &Context) -> Result<String
                 )),
             }
         }
+        "log" => {
+            let reply: BrokerLogReply = decode(answer)?;
+            log_text(parsed.positional.as_deref().unwrap_or(""), reply)
+        }
         _ => Ok(format!(
             "{}\n",
             serde_json::to_string_pretty(&answer).unwrap_or_default()
         )),
+    }
+}
+
+/// What `broker log` prints: the content with a final newline, or the original's errors
+/// (`broker 0 log retrieve timeout`, `broker 0 failed`).
+fn log_text(broker: &str, reply: BrokerLogReply) -> Result<String, CliError> {
+    match reply.status {
+        LogStatus::Ok => {
+            let mut content = reply.content.unwrap_or_default();
+            if !content.ends_with('\n') {
+                content.push('\n');
+            }
+            Ok(content)
+        }
+        LogStatus::Timeout => Err(CliError::Timeout(format!(
+            "broker {broker} log retrieve timeout"
+        ))),
+        LogStatus::Failure => Err(CliError::Server(match reply.content {
+            Some(how) if !how.is_empty() => format!("broker {broker} failed: {how}"),
+            _ => format!("broker {broker} failed"),
+        })),
     }
 }
 
@@ -340,4 +365,46 @@ fn is_zero(period: &str) -> bool {
 
 fn decode<T: serde::de::DeserializeOwned>(answer: serde_json::Value) -> Result<T, CliError> {
     serde_json::from_value(answer).map_err(|e| CliError::InvalidReply(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(status: LogStatus, content: Option<&str>) -> BrokerLogReply {
+        BrokerLogReply {
+            status,
+            content: content.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn broker_log_prints_the_content_or_the_original_errors() {
+        assert_eq!(
+            log_text("0", reply(LogStatus::Ok, Some("a\nb"))),
+            Ok("a\nb\n".into())
+        );
+        assert_eq!(
+            log_text("0", reply(LogStatus::Ok, Some("a\n"))),
+            Ok("a\n".into())
+        );
+        assert_eq!(
+            log_text("0", reply(LogStatus::Timeout, None))
+                .unwrap_err()
+                .to_string(),
+            "broker 0 log retrieve timeout"
+        );
+        assert_eq!(
+            log_text("1", reply(LogStatus::Failure, None))
+                .unwrap_err()
+                .to_string(),
+            "broker 1 failed"
+        );
+        assert_eq!(
+            log_text("1", reply(LogStatus::Failure, Some("broker 1 was stopped")))
+                .unwrap_err()
+                .to_string(),
+            "broker 1 failed: broker 1 was stopped"
+        );
+    }
 }
