@@ -14,10 +14,11 @@ use local_cluster::{
 };
 use seed_cli::{Run, SeedCli};
 
-/// A scheduler on the embedded master with the fake distribution, and the CLI pointed at it.
-fn cluster(work: &Workspace) -> (Scheduler, SeedCli) {
+/// A scheduler on the embedded master with the fake distribution, and the CLI pointed at it;
+/// its agents' ports start at `first_port` (each test has its own, see [`agents_file`]).
+fn cluster(work: &Workspace, first_port: u16) -> (Scheduler, SeedCli) {
     let dist = fake_distribution(&work.root);
-    let agents = agents_file(&work.root);
+    let agents = agents_file(&work.root, first_port);
     let scheduler = Scheduler::start(
         &work.dir,
         &work.tmp,
@@ -77,7 +78,7 @@ fn brokers_under(dir: &Path) -> Vec<(u32, String)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_that_fails_max_tries_times_is_deactivated() {
     let work = Workspace::new();
-    let (scheduler, cli) = cluster(&work);
+    let (scheduler, cli) = cluster(&work, 32000);
     ok(
         &cli,
         &[
@@ -130,7 +131,7 @@ async fn a_broker_that_fails_max_tries_times_is_deactivated() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stop_during_startup_leaves_no_process_behind() {
     let work = Workspace::new();
-    let (scheduler, cli) = cluster(&work);
+    let (scheduler, cli) = cluster(&work, 32400);
     ok(&cli, &["broker", "add", "0", "--options", "fake.delay=120"]).await;
     ok(&cli, &["broker", "start", "0", "--timeout", "0s"]).await;
     // The broker process is up but does not answer yet: the task is starting.
@@ -140,9 +141,10 @@ async fn stop_during_startup_leaves_no_process_behind() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let listed = list_until(&cli, "0", Duration::from_secs(10), |out| {
-        out.contains("    state: starting\n")
+        out.contains("  state: starting\n")
     })
     .await;
+    assert!(listed.contains("    running: false\n"), "{listed}");
     assert!(!listed.contains("endpoint:"), "{listed}");
     let log = cli.km(&["broker", "log", "0"]).await;
     assert!(
@@ -166,7 +168,7 @@ async fn stop_during_startup_leaves_no_process_behind() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_killed_with_sigkill_comes_back_on_its_host() {
     let work = Workspace::new();
-    let (scheduler, cli) = cluster(&work);
+    let (scheduler, cli) = cluster(&work, 32800);
     ok(&cli, &["broker", "add", "0..1", "--failover-delay", "1s"]).await;
     let started = ok(&cli, &["broker", "start", "0..1"]).await;
     let reported = endpoints(&started.stdout);
@@ -192,7 +194,7 @@ async fn a_broker_killed_with_sigkill_comes_back_on_its_host() {
     .unwrap();
 
     let listed = list_until(&cli, "1", Duration::from_secs(60), |out| {
-        task_ids(out).first().is_some_and(|t| *t != before) && out.contains("    state: running\n")
+        task_ids(out).first().is_some_and(|t| *t != before) && out.contains("    running: true\n")
     })
     .await;
     assert_eq!(

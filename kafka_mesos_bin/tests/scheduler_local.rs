@@ -24,7 +24,7 @@ async fn the_seed_walkthrough_on_the_embedded_master_with_a_kafka_distribution()
     let work = Workspace::new();
     let (dir, tmp) = (work.dir.clone(), work.tmp.clone());
     let dist = fake_distribution(&work.root);
-    let agents = agents_file(&work.root);
+    let agents = agents_file(&work.root, 31000);
     let port = free_port();
     let options = [
         "--broker-runtime",

@@ -39,8 +39,10 @@ pub(crate) fn fake_distribution(dir: &Path) -> PathBuf {
     path
 }
 
-/// Three agents named as the seed names hosts, on rack r1 as the seed shows.
-pub(crate) fn agents_file(dir: &Path) -> PathBuf {
+/// Three agents named as the seed names hosts, on rack r1 as the seed shows, with the port
+/// ranges `first_port..first_port+99`, the next 100 ports, and the 100 after. Tests that run at
+/// the same time need ranges of their own: their brokers all listen on this host.
+pub(crate) fn agents_file(dir: &Path, first_port: u16) -> PathBuf {
     let path = dir.join("agents.json");
     let agents: Vec<serde_json::Value> = (0..3)
         .map(|i| {
@@ -48,7 +50,7 @@ pub(crate) fn agents_file(dir: &Path) -> PathBuf {
                 "hostname": format!("slave{i}"),
                 "attributes": {"rack": "r1"},
                 "cpus": 4, "mem": 8192,
-                "ports": format!("{}..{}", 31000 + 100 * i, 31099 + 100 * i),
+                "ports": format!("{}..{}", first_port + 100 * i, first_port + 99 + 100 * i),
             })
         })
         .collect();
