@@ -78,7 +78,7 @@ fn brokers_under(dir: &Path) -> Vec<(u32, String)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_that_fails_max_tries_times_is_deactivated() {
     let work = Workspace::new();
-    let (scheduler, cli) = cluster(&work, 32000);
+    let (scheduler, cli) = cluster(&work, 30000);
     ok(
         &cli,
         &[
@@ -131,7 +131,7 @@ async fn a_broker_that_fails_max_tries_times_is_deactivated() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stop_during_startup_leaves_no_process_behind() {
     let work = Workspace::new();
-    let (scheduler, cli) = cluster(&work, 32400);
+    let (scheduler, cli) = cluster(&work, 30300);
     ok(&cli, &["broker", "add", "0", "--options", "fake.delay=120"]).await;
     ok(&cli, &["broker", "start", "0", "--timeout", "0s"]).await;
     // The broker process is up but does not answer yet: the task is starting.
@@ -168,7 +168,7 @@ async fn stop_during_startup_leaves_no_process_behind() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_killed_with_sigkill_comes_back_on_its_host() {
     let work = Workspace::new();
-    let (scheduler, cli) = cluster(&work, 32800);
+    let (scheduler, cli) = cluster(&work, 30600);
     ok(&cli, &["broker", "add", "0..1", "--failover-delay", "1s"]).await;
     let started = ok(&cli, &["broker", "start", "0..1"]).await;
     let reported = endpoints(&started.stdout);
