@@ -1,5 +1,5 @@
 //! The scheduler's [`Action`]s as Mesos calls: a pure mapping, beside the builders of
-//! [`calls`](crate::calls).
+//! [`calls`].
 //!
 //! The core decides in domain terms; [`Effects::of`] turns each action into what the driver
 //! must do: persist, send a call, answer a command, or feed an input back (an offer that was
