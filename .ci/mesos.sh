@@ -16,7 +16,13 @@ fi
 build="${XDG_CACHE_HOME:-$HOME/.cache}/kafka-mesos/mesos-1.11"
 [ -x "$build/mesos_local" ] || "$tools/setup.sh" "$build" >&2
 mkdir -p "$work"
-nohup "$build/run_mesos.sh" "$port" "$work" "$agents" > "$work/mesos.log" 2>&1 &
+# The agents' helpers: the archive's containerizer stand-in, and a fetcher (the archive has none)
+# so that tasks can fetch CommandInfo.uris, as the kafka-mesos executor is.
+launcher="$work/libexec"
+mkdir -p "$launcher"
+ln -sf "$build/libexec/mesos-containerizer" "$launcher/mesos-containerizer"
+ln -sf "$root/.ci/mesos-fetcher" "$launcher/mesos-fetcher"
+MESOS_LAUNCHER_DIR="$launcher" nohup "$build/run_mesos.sh" "$port" "$work" "$agents" > "$work/mesos.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 150); do
   if curl -sf "http://127.0.0.1:$port/master/state" 2>/dev/null | grep -q "\"activated_slaves\":$agents"; then

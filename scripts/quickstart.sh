@@ -43,7 +43,7 @@ storage=file:kafka-mesos.json
 broker-runtime=tansu
 tansu-bin=$tools/tansu
 EOF
-(cd "$work" && nohup "$km" scheduler > scheduler.log 2>&1 & echo $! > scheduler.pid)
+(cd "$work" && { nohup "$km" scheduler > scheduler.log 2>&1 & echo $! > scheduler.pid; })
 for _ in $(seq 1 100); do
   curl -sf "$api/health" >/dev/null 2>&1 && break
   kill -0 "$(cat "$work/scheduler.pid")" 2>/dev/null || { tail -20 "$work/scheduler.log"; exit 1; }

@@ -130,11 +130,19 @@ async fn refusals_name_the_problem_and_change_nothing() {
             "/api/broker/clone?broker=0&source=0",
             "broker 0 already exists",
         ),
-        (
-            "/api/broker/log?broker=0",
-            "broker log is not available yet",
-        ),
+        ("/api/broker/log?broker=0", "broker 0 is not active"),
+        ("/api/broker/log?broker=5", "broker 5 not found"),
+        ("/api/broker/log", "broker required"),
         ("/api/broker/log?broker=0&lines=x", "invalid lines \"x\""),
+        (
+            "/api/broker/log?broker=0&lines=0",
+            "lines has to be greater than 0",
+        ),
+        (
+            "/api/broker/log?broker=0&name=passwd",
+            "invalid name \"passwd\": invalid log name",
+        ),
+        ("/api/broker/log?broker=0..1", "invalid broker \"0..1\""),
         (
             "/api/topic/add?topic=t&partitions=x",
             "invalid partitions \"x\"",
@@ -194,6 +202,27 @@ async fn start_stop_restart_remove_clone() {
     assert_eq!(restarted["status"], "restarted");
     assert_eq!(restarted["brokers"][0]["task"]["state"], "running");
 
+    let executor = restarted["brokers"][0]["task"]["executorId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        ok(addr, "/api/broker/log?broker=0").await,
+        json!({"status": "ok", "content": format!("last 100 lines of stdout from {executor}")})
+    );
+    let (status, body) = request(
+        addr,
+        "POST",
+        "/api/broker/log",
+        Some("broker=0&name=server.log&lines=7&timeout=5s"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        parse(&body)["content"],
+        format!("last 7 lines of server.log from {executor}")
+    );
+
     assert!(
         refused(addr, "/api/broker/remove?broker=0")
             .await
@@ -231,6 +260,18 @@ async fn waits_end_by_timeout_when_mesos_is_silent() {
     assert_eq!(
         restarted,
         json!({"status": "timeout", "brokers": [], "message": "broker 0 timeout on start"})
+    );
+}
+
+#[tokio::test]
+async fn a_log_request_nobody_answers_times_out() {
+    let (addr, sim) = server(Mesos::Responsive).await;
+    ok(addr, "/api/broker/add?broker=0").await;
+    ok(addr, "/api/broker/start?broker=0").await;
+    sim.mute();
+    assert_eq!(
+        ok(addr, "/api/broker/log?broker=0&timeout=1s").await,
+        json!({"status": "timeout"})
     );
 }
 

@@ -7,189 +7,24 @@
 //! scripts read, `server.properties`) and answers Kafka ApiVersions on its port, showing exactly
 //! what a real Kafka would receive (Kafka itself cannot be downloaded on the build machines).
 
+mod local_cluster;
 mod seed_cli;
 
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use local_cluster::{
+    Scheduler, Workspace, agents_file, assert_nothing_left_under, endpoints, fake_distribution,
+    free_port, kcat, loopback_agents_file, processes_under, records, tansu, task_ids,
+};
 use seed_cli::{SeedCli, seed_block};
-
-const FAKE_KAFKA: &str = include_str!("scheduler_local/fake-kafka-server-start.py");
-
-/// A Kafka-distribution-shaped `kafka_2.13-3.9.0.tgz` in `dir`.
-fn fake_distribution(dir: &Path) -> PathBuf {
-    let path = dir.join("kafka_2.13-3.9.0.tgz");
-    let file = std::fs::File::create(&path).unwrap();
-    let gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
-    let mut tar = tar::Builder::new(gz);
-    let mut add = |name: &str, mode: u32, content: &[u8]| {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(content.len() as u64);
-        header.set_mode(mode);
-        header.set_cksum();
-        tar.append_data(&mut header, name, content).unwrap();
-    };
-    add(
-        "kafka_2.13-3.9.0/bin/kafka-server-start.sh",
-        0o755,
-        FAKE_KAFKA.as_bytes(),
-    );
-    add(
-        "kafka_2.13-3.9.0/config/server.properties",
-        0o644,
-        b"# from the distribution\nnum.network.threads=3\nzookeeper.connect=localhost:2181\n",
-    );
-    tar.into_inner().unwrap().finish().unwrap();
-    path
-}
-
-/// Three agents named as the seed names hosts, on rack r1 as the seed shows.
-fn agents_file(dir: &Path) -> PathBuf {
-    let path = dir.join("agents.json");
-    let agents: Vec<serde_json::Value> = (0..3)
-        .map(|i| {
-            serde_json::json!({
-                "hostname": format!("slave{i}"),
-                "attributes": {"rack": "r1"},
-                "cpus": 4, "mem": 8192,
-                "ports": format!("{}..{}", 31000 + 100 * i, 31099 + 100 * i),
-            })
-        })
-        .collect();
-    std::fs::write(&path, serde_json::to_string(&agents).unwrap()).unwrap();
-    path
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A scheduler process, stopped with SIGTERM when dropped.
-struct Scheduler {
-    child: Child,
-    api: String,
-}
-
-impl Scheduler {
-    fn start(dir: &Path, tmp: &Path, port: u16, extra: &[&str]) -> Scheduler {
-        let api = format!("http://127.0.0.1:{port}");
-        let log = std::fs::File::create(dir.join("scheduler.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_kafka-mesos"))
-            .args(["scheduler", "--master", "local", "--api", &api])
-            .args(["--storage", "file:kafka-mesos.json"])
-            .args(extra)
-            .current_dir(dir)
-            .env("TMPDIR", tmp)
-            .env_remove("KM_API")
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap();
-        let s = Scheduler { child, api };
-        s.wait_healthy(dir);
-        s
-    }
-
-    fn wait_healthy(&self, dir: &Path) {
-        let addr = self.api.trim_start_matches("http://").to_string();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(mut s) = std::net::TcpStream::connect(&addr) {
-                let _ = s.write_all(b"GET /health HTTP/1.0\r\n\r\n");
-                let mut answer = String::new();
-                let _ = s.read_to_string(&mut answer);
-                if answer.ends_with("ok") {
-                    return;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let log = std::fs::read_to_string(dir.join("scheduler.log")).unwrap_or_default();
-        panic!("the scheduler did not come up:\n{log}");
-    }
-
-    /// SIGTERM, then waits for the process to exit.
-    fn stop(mut self) -> std::process::ExitStatus {
-        self.terminate()
-    }
-
-    fn terminate(&mut self) -> std::process::ExitStatus {
-        let pid = rustix::process::Pid::from_raw(self.child.id() as i32).unwrap();
-        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-        let deadline = Instant::now() + Duration::from_secs(40);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                return self.child.wait().unwrap();
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Scheduler {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            self.terminate();
-        }
-    }
-}
-
-/// The `record.json` files the fake Kafka wrote under `root`, newest last.
-fn records(root: &Path) -> Vec<serde_json::Value> {
-    let mut found: Vec<(std::time::SystemTime, PathBuf)> = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let path = e.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.file_name().is_some_and(|n| n == "record.json") {
-                let modified = e.metadata().and_then(|m| m.modified()).unwrap();
-                found.push((modified, path));
-            }
-        }
-    }
-    found.sort();
-    found
-        .into_iter()
-        .map(|(_, p)| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
-        .collect()
-}
-
-/// Processes whose command line mentions `needle`.
-fn processes_mentioning(needle: &str) -> usize {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
-        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-        .filter(|c| String::from_utf8_lossy(c).contains(needle))
-        .count()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_seed_walkthrough_on_the_embedded_master_with_a_kafka_distribution() {
-    let work = tempfile::tempdir().unwrap();
-    let dir = work.path().join("run");
-    let tmp = work.path().join("tmp");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::create_dir_all(&tmp).unwrap();
-    let dist = fake_distribution(work.path());
-    let agents = agents_file(work.path());
+    let work = Workspace::new();
+    let (dir, tmp) = (work.dir.clone(), work.tmp.clone());
+    let dist = fake_distribution(&work.root);
+    let agents = agents_file(&work.root, 31000);
     let port = free_port();
     let options = [
         "--broker-runtime",
@@ -247,6 +82,44 @@ async fn the_seed_walkthrough_on_the_embedded_master_with_a_kafka_distribution()
             .ends_with("/server.properties")
     );
 
+    // `broker log`: the end of the broker's output, from its executor's sandbox.
+    let log = cli.km(&["broker", "log", "0"]).await;
+    assert_eq!(log.code, 0, "{}", log.stderr);
+    assert!(
+        log.stdout.contains("fake kafka on port 31000\n"),
+        "{}",
+        log.stdout
+    );
+    let last = cli
+        .km(&["broker", "log", "0", "--name", "stdout", "--lines", "1"])
+        .await;
+    assert_eq!(last.stdout.lines().count(), 1, "{}", last.stdout);
+    let missing = cli
+        .km(&[
+            "broker",
+            "log",
+            "0",
+            "--name",
+            "server.log",
+            "--timeout",
+            "10s",
+        ])
+        .await;
+    assert_eq!(missing.stdout, "server.log doesn't exist\n");
+    let refused = cli.km(&["broker", "log", "0", "--lines", "0"]).await;
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.stderr.contains("lines has to be greater than 0"),
+        "{}",
+        refused.stderr
+    );
+    let not_running = cli.km(&["broker", "log", "1"]).await;
+    assert!(
+        not_running.stderr.contains("broker 1 not found"),
+        "{}",
+        not_running.stderr
+    );
+
     let stopped = cli
         .seed(
             "# ./kafka-mesos.sh broker stop 0",
@@ -284,6 +157,13 @@ async fn the_seed_walkthrough_on_the_embedded_master_with_a_kafka_distribution()
         "Navigating the CLI",
     )
     .await;
+    let inactive = cli.km(&["broker", "log", "0"]).await;
+    assert_eq!(inactive.code, 1);
+    assert!(
+        inactive.stderr.contains("broker 0 is not active"),
+        "{}",
+        inactive.stderr
+    );
     let removed = cli.km(&["broker", "remove", "0"]).await;
     assert_eq!(removed.stdout, "broker 0 removed\n");
 
@@ -315,12 +195,16 @@ async fn the_seed_walkthrough_on_the_embedded_master_with_a_kafka_distribution()
         .collect();
     assert_eq!(ids.len(), 3, "three brokers ran: {ids:?}");
 
-    // Stopping the scheduler stops the embedded agents' brokers: nothing is left behind.
-    let tmp_text = tmp.to_string_lossy().to_string();
-    assert!(processes_mentioning(&tmp_text) >= 3);
+    // Stopping the scheduler stops the embedded agents' executors and brokers: nothing is left
+    // behind.
+    let running = processes_under(&tmp);
+    assert!(
+        running.len() >= 6,
+        "three executors and brokers: {running:?}"
+    );
     let status = scheduler.stop();
     assert!(status.success(), "{status:?}");
-    assert_eq!(processes_mentioning(&tmp_text), 0, "processes left running");
+    assert_nothing_left_under(&tmp, Duration::ZERO);
 
     // A new scheduler on the same storage has the brokers and the framework.
     let state: serde_json::Value =
@@ -364,70 +248,24 @@ fn a_scheduler_without_a_master_says_what_is_missing() {
     );
 }
 
-/// The tansu broker binary, from `$KAFKA_MESOS_TEST_TANSU` (`scripts/install-tools.sh` installs
-/// it; `.ci/run` sets the variable).
-fn tansu() -> PathBuf {
-    let path = std::env::var("KAFKA_MESOS_TEST_TANSU").unwrap_or_default();
-    assert!(
-        !path.is_empty(),
-        "KAFKA_MESOS_TEST_TANSU must name the tansu binary (scripts/install-tools.sh installs it)"
-    );
-    PathBuf::from(path)
-}
-
-/// `kcat ARGS` with the librdkafka of `$KAFKA_MESOS_TEST_RDKAFKA` (a directory, as
-/// `scripts/install-tools.sh` fills it), `input` on its stdin.
-fn kcat(args: &[&str], input: &str) -> std::process::Output {
-    let mut cmd = Command::new("kcat");
-    cmd.args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    if let Ok(lib) = std::env::var("KAFKA_MESOS_TEST_RDKAFKA") {
-        cmd.env("LD_LIBRARY_PATH", lib);
-    }
-    let mut child = cmd.spawn().expect("kcat runs (Debian's kcat package)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
-/// The task ids in a `broker list`/`start` output, by broker.
-fn task_ids(output: &str) -> Vec<String> {
-    output
-        .lines()
-        .filter_map(|l| l.strip_prefix("    id: "))
-        .map(str::to_string)
-        .collect()
-}
-
-/// The endpoints in a `broker list`/`start` output, by broker.
-fn endpoints(output: &str) -> Vec<String> {
-    output
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("endpoint: "))
-        .map(str::to_string)
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs KAFKA_MESOS_TEST_TANSU (the tansu broker binary) and kcat"]
 async fn tansu_brokers_serve_a_real_kafka_client_and_come_back_after_a_crash() {
     let tansu = tansu();
-    let work = tempfile::tempdir().unwrap();
-    let dir = work.path().join("run");
-    let tmp = work.path().join("tmp");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::create_dir_all(&tmp).unwrap();
+    let work = Workspace::new();
+    let (dir, tmp) = (work.dir.clone(), work.tmp.clone());
+    // Ports of their own: the walkthrough above may run at the same time.
+    let agents = loopback_agents_file(&work.root, 31500);
     let scheduler = Scheduler::start(
         &dir,
         &tmp,
         free_port(),
-        &["--tansu-bin", tansu.to_str().unwrap()],
+        &[
+            "--tansu-bin",
+            tansu.to_str().unwrap(),
+            "--local-agents-file",
+            agents.to_str().unwrap(),
+        ],
     );
     let cli = SeedCli {
         api: scheduler.api.clone(),
@@ -533,7 +371,6 @@ async fn tansu_brokers_serve_a_real_kafka_client_and_come_back_after_a_crash() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    let tmp_text = tmp.to_string_lossy().to_string();
     assert!(scheduler.stop().success());
-    assert_eq!(processes_mentioning(&tmp_text), 0, "processes left running");
+    assert_nothing_left_under(&tmp, Duration::ZERO);
 }

@@ -692,6 +692,8 @@ impl Sim {
                 }
             }
             Action::Suppress => self.suppressed = true,
+            // The simulated executors do not answer messages: a log request times out.
+            Action::SendMessage { executor, .. } => self.note(format!("message to {executor}")),
             Action::Revive => {
                 self.suppressed = false;
                 self.filters.clear();
@@ -810,6 +812,7 @@ impl Sim {
             Ok(Response::Started { brokers, .. } | Response::Stopped { brokers, .. }) => {
                 brokers.clone()
             }
+            Ok(Response::Log { .. }) => return,
             Ok(Response::Removed(ids)) => {
                 for id in ids {
                     if self.persisted.brokers.iter().any(|b| b.id == *id) {
@@ -1063,6 +1066,7 @@ fn describe_command(c: &Command) -> String {
         Command::Stop { expr, .. } => format!("broker stop {expr}"),
         Command::Restart { expr, .. } => format!("broker restart {expr}"),
         Command::List { .. } => "broker list".into(),
+        Command::Log { broker, name, .. } => format!("broker log {broker} --name {name}"),
     }
 }
 
@@ -1073,6 +1077,7 @@ fn describe_reply(r: &Result<Response, CommandError>) -> String {
         Ok(Response::Started { status, .. }) => format!("started ({status:?})"),
         Ok(Response::Stopped { status, .. }) => format!("stopped ({status:?})"),
         Ok(Response::Restarted { status, .. }) => format!("restarted ({status:?})"),
+        Ok(Response::Log { outcome, .. }) => format!("log ({outcome:?})"),
         Err(e) => format!("error: {e}"),
     }
 }

@@ -8,7 +8,7 @@
 //! declined, so each is answered once.
 //!
 //! ```
-//! use kafka_mesos_core::model::OfferId;
+//! use kafka_mesos_core::model::{OfferId, TaskId};
 //! use kafka_mesos_core::scheduler::Action;
 //! use kafka_mesos_core::time::Period;
 //! use kafka_mesos_mesos::actions::{Effect, Effects};
@@ -16,12 +16,18 @@
 //! use kafka_mesos_mesos::proto::v1;
 //!
 //! let framework = v1::FrameworkId { value: "fw-1".into() };
-//! let effects = Effects::new(&framework, "*", &ExecutorTemplate::default());
+//! let template = ExecutorTemplate::default();
+//! let effects = Effects::new(&framework, "*", &template);
 //! let mut book = OfferBook::new();
+//! let kill = Action::Kill { task: TaskId("kafka-0-x".into()), agent: None, force: true };
+//! let done = effects.of(kill, &mut book);
+//! let [Effect::Call(call)] = done.as_slice() else { panic!() };
+//! assert_eq!(call.r#type(), v1::scheduler::call::Type::Kill);
+//! assert_eq!(call.kill.as_ref().unwrap().task_id.value, "kafka-0-x");
+//!
+//! // An offer the book does not hold (already used, declined or rescinded) gets no call.
 //! let decline = Action::Decline { offers: vec![OfferId("o1".into())], refuse_for: Period::from_secs(5) };
-//! let [Effect::Call(call)] = effects.of(decline, &mut book).as_slice() else { panic!() };
-//! assert_eq!(call.r#type(), v1::scheduler::call::Type::Decline);
-//! assert_eq!(call.decline.as_ref().unwrap().filters.as_ref().unwrap().refuse_seconds, Some(5.0));
+//! assert!(effects.of(decline, &mut book).is_empty());
 //! ```
 
 use std::time::Duration;
@@ -170,6 +176,16 @@ impl<'a> Effects<'a> {
             Action::Revive => vec![Effect::Call(Box::new(calls::revive(
                 self.framework_id,
                 &[self.role.to_string()],
+            )))],
+            Action::SendMessage {
+                agent,
+                executor,
+                data,
+            } => vec![Effect::Call(Box::new(calls::message(
+                self.framework_id,
+                agent.as_str(),
+                executor.as_str(),
+                data,
             )))],
         }
     }
@@ -396,6 +412,23 @@ mod tests {
         assert_eq!(
             one(Action::Revive, &mut book).revive.unwrap().roles,
             vec!["kafka"]
+        );
+        let message = one(
+            Action::SendMessage {
+                agent: AgentId("S1".into()),
+                executor: kafka_mesos_core::model::ExecutorId("kafka-0-e".into()),
+                data: b"log,1,100,stdout".to_vec(),
+            },
+            &mut book,
+        );
+        let m = message.message.unwrap();
+        assert_eq!(
+            (
+                m.agent_id.value.as_str(),
+                m.executor_id.value.as_str(),
+                m.data.as_slice()
+            ),
+            ("S1", "kafka-0-e", b"log,1,100,stdout".as_slice())
         );
     }
 }

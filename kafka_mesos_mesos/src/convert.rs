@@ -347,8 +347,9 @@ impl OfferBook {
     }
 
     /// The scheduler inputs for a client event; offers are kept for [`take`](Self::take).
-    /// Events the scheduler does not act on (inverse offers, operation updates, executor
-    /// failures, which are followed by task updates) give none.
+    /// Framework messages from executors (answers to log requests) are handed on. Events the
+    /// scheduler does not act on (inverse offers, operation updates, executor failures, which
+    /// are followed by task updates) give none.
     pub fn inputs(
         &mut self,
         event: &crate::client::SchedulerEvent,
@@ -392,6 +393,16 @@ impl OfferBook {
                     .update
                     .as_ref()
                     .map(|u| Input::TaskStatus(task_update(&u.status)))
+                    .into_iter()
+                    .collect(),
+                Type::Message => e
+                    .message
+                    .as_ref()
+                    .map(|m| Input::FrameworkMessage {
+                        agent: model::AgentId(m.agent_id.value.clone()),
+                        executor: model::ExecutorId(m.executor_id.value.clone()),
+                        data: m.data.clone(),
+                    })
                     .into_iter()
                     .collect(),
                 _ => vec![],

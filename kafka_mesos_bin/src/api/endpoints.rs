@@ -4,7 +4,10 @@
 use std::collections::HashSet;
 
 use kafka_mesos_core::expr::{BrokerExpr, TopicExpr};
+use std::num::NonZeroU32;
+
 use kafka_mesos_core::model::BrokerId;
+use kafka_mesos_core::scheduler::LogName;
 use kafka_mesos_core::time::Period;
 
 use super::ApiError;
@@ -78,6 +81,10 @@ pub enum ParamKind {
     Period,
     /// A whole number.
     Integer,
+    /// A number of lines, at least 1.
+    Lines,
+    /// A log name (`stdout`, `stderr`, `server.log`).
+    LogName,
     /// A flag: present (bare or `true`) or `false`.
     Flag,
     /// Free text, checked by the command it belongs to.
@@ -113,9 +120,23 @@ impl ParamKind {
                 .parse::<i32>()
                 .map(drop)
                 .map_err(|_| invalid("expected a whole number, e.g. 1".into())),
+            ParamKind::Lines => lines(value).map(drop).map_err(invalid),
+            ParamKind::LogName => value
+                .parse::<LogName>()
+                .map(drop)
+                .map_err(|e| invalid(e.to_string())),
             ParamKind::Flag => flag(value).map(drop).map_err(invalid),
             ParamKind::Text => Ok(()),
         }
+    }
+}
+
+fn lines(value: &str) -> Result<NonZeroU32, String> {
+    match value.parse::<i64>() {
+        Ok(n) if n <= 0 => Err("lines has to be greater than 0".into()),
+        _ => value
+            .parse::<NonZeroU32>()
+            .map_err(|_| "expected a whole number of lines, at least 1 (e.g. 100)".into()),
     }
 }
 
@@ -171,6 +192,8 @@ pub enum ReplyKind {
     Rebalance,
     /// [`PartitionsReply`](super::model::PartitionsReply).
     Partitions,
+    /// [`BrokerLogReply`](super::model::BrokerLogReply).
+    Log,
     /// Not available yet: every request is answered with an error.
     Unavailable,
 }
@@ -286,12 +309,6 @@ const TOPIC_BROKER: ParamSpec = param(
     false,
     "brokers to place replicas on; default *",
 );
-const TIMEOUT: ParamSpec = param(
-    "timeout",
-    K::Period,
-    false,
-    "time to wait (30s, 1m, 1h); 0s answers at once",
-);
 
 /// The parameters of `rebalance` and `realign`.
 const REBALANCE: [ParamSpec; 5] = [
@@ -406,19 +423,29 @@ pub const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         path: "/api/broker/log",
         verb: Verb::BrokerLog,
-        summary: "Retrieve a broker's log (not available yet: the executor does not serve logs)",
+        summary: "Retrieve the last lines of a running broker's log from its executor",
         params: &[
             param("broker", K::BrokerId, true, "broker id"),
             param(
                 "name",
-                K::Text,
+                K::LogName,
                 false,
                 "log name: stdout, stderr or a file in the broker's log directory (server.log); default stdout",
             ),
-            param("lines", K::Integer, false, "number of lines; default 100"),
-            TIMEOUT,
+            param(
+                "lines",
+                K::Lines,
+                false,
+                "number of lines from the end, at least 1; default 100",
+            ),
+            param(
+                "timeout",
+                K::Period,
+                false,
+                "time to wait for the executor's answer (30s, 1m); default 30s",
+            ),
         ],
-        reply: ReplyKind::Unavailable,
+        reply: ReplyKind::Log,
     },
     Endpoint {
         path: "/api/broker/clone",
@@ -538,7 +565,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
 
 /// Why an endpoint answers every request with an error for now.
 pub fn unavailable_reason(_verb: Verb) -> &'static str {
-    "broker log is not available yet: the executor does not serve broker logs"
+    "this endpoint is not served by this scheduler"
 }
 
 /// The endpoint served at `path`.
@@ -620,6 +647,16 @@ impl Params {
     /// The broker id in `name`, if given.
     pub fn broker_id(&self, name: &str) -> Result<Option<BrokerId>, ApiError> {
         self.typed(name, |v| v.parse::<BrokerId>().map_err(|e| e.to_string()))
+    }
+
+    /// The number of lines in `name`, if given.
+    pub fn lines(&self, name: &str) -> Result<Option<NonZeroU32>, ApiError> {
+        self.typed(name, lines)
+    }
+
+    /// The log name in `name`, if given.
+    pub fn log_name(&self, name: &str) -> Result<Option<LogName>, ApiError> {
+        self.typed(name, |v| v.parse::<LogName>().map_err(|e| e.to_string()))
     }
 
     /// The period in `name`, if given.

@@ -30,6 +30,7 @@ pub mod openapi;
 
 use std::any::Any;
 use std::collections::BTreeMap;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,7 +43,7 @@ use axum::routing::{MethodFilter, get, on};
 use kafka_mesos_core::expr::TopicExpr;
 use kafka_mesos_core::model::{Broker, BrokerId, TaskState};
 use kafka_mesos_core::scheduler::{
-    BrokerSettings, Command, CommandError, Response, SettingsError, WaitStatus,
+    BrokerSettings, Command, CommandError, LogName, LogOutcome, Response, SettingsError, WaitStatus,
 };
 use kafka_mesos_core::time::Period;
 
@@ -53,9 +54,9 @@ use crate::topics::operations::{
 };
 use endpoints::{ENDPOINTS, Endpoint, Params, Verb, unavailable_reason};
 use model::{
-    BrokerJson, BrokersReply, ErrorReply, PartitionJson, PartitionsReply, RebalanceReply,
-    RemoveReply, RestartOutcome, RestartReply, StartStopReply, TopicJson, TopicsReply, WaitOutcome,
-    ids_text,
+    BrokerJson, BrokerLogReply, BrokersReply, ErrorReply, LogStatus, PartitionJson,
+    PartitionsReply, RebalanceReply, RemoveReply, RestartOutcome, RestartReply, StartStopReply,
+    TopicJson, TopicsReply, WaitOutcome, ids_text,
 };
 
 /// How the API reaches the scheduler.
@@ -268,6 +269,8 @@ async fn serve_command(
 
 const DEFAULT_WAIT: Period = Period::from_secs(60);
 const DEFAULT_RESTART_WAIT: Period = Period::from_mins(2);
+const DEFAULT_LOG_WAIT: Period = Period::from_secs(30);
+const DEFAULT_LOG_LINES: NonZeroU32 = NonZeroU32::new(100).expect("100 is not zero");
 
 fn command(verb: Verb, params: &Params) -> Result<Command, ApiError> {
     let expr = || params.required_broker_expr("broker");
@@ -302,6 +305,14 @@ fn command(verb: Verb, params: &Params) -> Result<Command, ApiError> {
         Verb::BrokerRestart => Command::Restart {
             expr: expr()?,
             timeout: params.period("timeout")?.unwrap_or(DEFAULT_RESTART_WAIT),
+        },
+        Verb::BrokerLog => Command::Log {
+            broker: params
+                .broker_id("broker")?
+                .ok_or(ApiError::MissingParam("broker"))?,
+            name: params.log_name("name")?.unwrap_or(LogName::Stdout),
+            lines: params.lines("lines")?.unwrap_or(DEFAULT_LOG_LINES),
+            timeout: params.period("timeout")?.unwrap_or(DEFAULT_LOG_WAIT),
         },
         _ => return Err(ApiError::NotAvailable(unavailable_reason(verb))),
     })
@@ -348,6 +359,20 @@ fn reply(response: Response) -> serde_json::Value {
             },
             brokers: brokers(&list),
             message: None,
+        }),
+        Response::Log { outcome, .. } => serde_json::to_value(match outcome {
+            LogOutcome::Content(content) => BrokerLogReply {
+                status: LogStatus::Ok,
+                content: Some(content),
+            },
+            LogOutcome::Timeout => BrokerLogReply {
+                status: LogStatus::Timeout,
+                content: None,
+            },
+            LogOutcome::Failed(how) => BrokerLogReply {
+                status: LogStatus::Failure,
+                content: Some(how),
+            },
         }),
     };
     // These types have string keys and finite numbers only, so serialization cannot fail;

@@ -325,6 +325,28 @@ pub struct RestartReply {
     pub message: Option<String>,
 }
 
+/// How a `broker log` ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LogStatus {
+    /// The executor answered: `content` holds the lines, or why it could not read them.
+    Ok,
+    /// No answer came within the timeout.
+    Timeout,
+    /// The broker stopped running before its executor answered; `content` says how.
+    Failure,
+}
+
+/// The answer of `broker log`: `{"status": "ok", "content": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BrokerLogReply {
+    /// How the retrieval ended.
+    pub status: LogStatus,
+    /// The log's last lines (for `ok`), or what happened (for `failure`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+}
+
 /// Every refusal: `{"error": "broker 5 not found"}`, with HTTP status 400.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ErrorReply {

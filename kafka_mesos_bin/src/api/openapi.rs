@@ -21,9 +21,9 @@ use utoipa::{PartialSchema, ToSchema};
 
 use super::endpoints::{ENDPOINTS, Endpoint, ParamKind, ReplyKind};
 use super::model::{
-    BrokerJson, BrokersReply, ErrorReply, FailoverJson, PartitionJson, RebalanceReply, RemoveReply,
-    RestartOutcome, RestartReply, StartStopReply, StickinessJson, TaskJson, TopicJson, TopicsReply,
-    WaitOutcome,
+    BrokerJson, BrokerLogReply, BrokersReply, ErrorReply, FailoverJson, LogStatus, PartitionJson,
+    RebalanceReply, RemoveReply, RestartOutcome, RestartReply, StartStopReply, StickinessJson,
+    TaskJson, TopicJson, TopicsReply, WaitOutcome,
 };
 
 /// The schema name of the `topic partitions` answer (a map, so it has no type of its own).
@@ -34,7 +34,7 @@ const JSON: &str = "application/json";
 
 fn value_schema(kind: ParamKind, description: &str) -> ObjectBuilder {
     let t = match kind {
-        ParamKind::Integer => Type::Integer,
+        ParamKind::Integer | ParamKind::Lines => Type::Integer,
         ParamKind::Flag => Type::Boolean,
         _ => Type::String,
     };
@@ -96,6 +96,7 @@ fn operation(endpoint: &Endpoint, method: HttpMethod) -> utoipa::openapi::path::
         ReplyKind::Topics => Some(TopicsReply::name()),
         ReplyKind::Rebalance => Some(RebalanceReply::name()),
         ReplyKind::Partitions => Some(PARTITIONS_REPLY.into()),
+        ReplyKind::Log => Some(BrokerLogReply::name()),
         ReplyKind::Unavailable => None,
     };
     if let Some(name) = success {
@@ -165,6 +166,8 @@ pub fn document() -> OpenApi {
     add(StartStopReply::name(), StartStopReply::schema());
     add(RemoveReply::name(), RemoveReply::schema());
     add(RestartOutcome::name(), RestartOutcome::schema());
+    add(LogStatus::name(), LogStatus::schema());
+    add(BrokerLogReply::name(), BrokerLogReply::schema());
     add(RestartReply::name(), RestartReply::schema());
     add(ErrorReply::name(), ErrorReply::schema());
     add(TopicJson::name(), TopicJson::schema());

@@ -29,8 +29,8 @@ use kafka_mesos_core::options::format_map;
 use kafka_mesos_core::time::Timestamp;
 
 use crate::api::model::{
-    BrokerJson, BrokersReply, PartitionsReply, RebalanceReply, RemoveReply, RestartOutcome,
-    RestartReply, StartStopReply, TopicJson, TopicsReply, WaitOutcome,
+    BrokerJson, BrokerLogReply, BrokersReply, LogStatus, PartitionsReply, RebalanceReply,
+    RemoveReply, RestartOutcome, RestartReply, StartStopReply, TopicJson, TopicsReply, WaitOutcome,
 };
 use args::Parsed;
 use progress::Progress;
@@ -332,6 +332,10 @@ async fn execute(cmd: &CmdSpec, parsed: &Parsed, ctx: &Context) -> Result<String
                 )),
             }
         }
+        "log" => {
+            let reply: BrokerLogReply = decode(answer)?;
+            log_text(parsed.positional.as_deref().unwrap_or(""), reply)
+        }
         _ => Ok(format!(
             "{}\n",
             serde_json::to_string_pretty(&answer).unwrap_or_default()
@@ -470,6 +474,27 @@ fn render_topic_answer(command: &str, answer: serde_json::Value) -> Result<Strin
     }
 }
 
+/// What `broker log` prints: the content with a final newline, or the original's errors
+/// (`broker 0 log retrieve timeout`, `broker 0 failed`).
+fn log_text(broker: &str, reply: BrokerLogReply) -> Result<String, CliError> {
+    match reply.status {
+        LogStatus::Ok => {
+            let mut content = reply.content.unwrap_or_default();
+            if !content.ends_with('\n') {
+                content.push('\n');
+            }
+            Ok(content)
+        }
+        LogStatus::Timeout => Err(CliError::Timeout(format!(
+            "broker {broker} log retrieve timeout"
+        ))),
+        LogStatus::Failure => Err(CliError::Server(match reply.content {
+            Some(how) if !how.is_empty() => format!("broker {broker} failed: {how}"),
+            _ => format!("broker {broker} failed"),
+        })),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -540,5 +565,45 @@ mod tests {
         );
         let none = serde_json::json!({"topics": []});
         assert_eq!(render_topic_answer("list", none).unwrap(), "no topics\n");
+    }
+
+    fn log_reply(status: LogStatus, content: Option<&str>) -> BrokerLogReply {
+        BrokerLogReply {
+            status,
+            content: content.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn broker_log_prints_the_content_or_the_original_errors() {
+        assert_eq!(
+            log_text("0", log_reply(LogStatus::Ok, Some("a\nb"))),
+            Ok("a\nb\n".into())
+        );
+        assert_eq!(
+            log_text("0", log_reply(LogStatus::Ok, Some("a\n"))),
+            Ok("a\n".into())
+        );
+        assert_eq!(
+            log_text("0", log_reply(LogStatus::Timeout, None))
+                .unwrap_err()
+                .to_string(),
+            "broker 0 log retrieve timeout"
+        );
+        assert_eq!(
+            log_text("1", log_reply(LogStatus::Failure, None))
+                .unwrap_err()
+                .to_string(),
+            "broker 1 failed"
+        );
+        assert_eq!(
+            log_text(
+                "1",
+                log_reply(LogStatus::Failure, Some("broker 1 was stopped"))
+            )
+            .unwrap_err()
+            .to_string(),
+            "broker 1 failed: broker 1 was stopped"
+        );
     }
 }

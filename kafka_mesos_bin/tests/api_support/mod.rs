@@ -10,8 +10,8 @@ use std::sync::Arc;
 use kafka_mesos_bin::api::{Commands, router};
 use kafka_mesos_core::model::{FrameworkId, Offer};
 use kafka_mesos_core::scheduler::{
-    Action, Command, CommandError, CommandId, Config, Input, Response, Scheduler, Snapshot,
-    TaskUpdate, UpdateState,
+    Action, Command, CommandError, CommandId, Config, Input, LogReply, LogRequest, Response,
+    Scheduler, Snapshot, TaskUpdate, UpdateState,
 };
 use kafka_mesos_core::time::Timestamp;
 use tokio::sync::Mutex;
@@ -36,7 +36,7 @@ struct State {
 /// A [`Commands`] over the real core scheduler and a simulated Mesos.
 pub struct SimulatedScheduler {
     state: Mutex<State>,
-    mesos: Mesos,
+    mesos: std::sync::Mutex<Mesos>,
 }
 
 impl SimulatedScheduler {
@@ -55,8 +55,13 @@ impl SimulatedScheduler {
                 next_offer: 0,
                 skew_ms: 0,
             }),
-            mesos,
+            mesos: std::sync::Mutex::new(mesos),
         })
+    }
+
+    /// From now on Mesos says nothing more.
+    pub fn mute(&self) {
+        *self.mesos.lock().expect("mesos lock") = Mesos::Silent;
     }
 
     /// Every broker as the scheduler holds it.
@@ -117,6 +122,27 @@ impl State {
                     task.clone(),
                     UpdateState::Killed,
                 ))),
+                // The executor answers a log request with a line naming what was asked.
+                Action::SendMessage {
+                    agent,
+                    executor,
+                    data,
+                } => {
+                    if let Some(request) = LogRequest::parse(data) {
+                        let reply = LogReply {
+                            request_id: request.request_id,
+                            content: format!(
+                                "last {} lines of {} from {executor}",
+                                request.lines, request.name
+                            ),
+                        };
+                        inputs.push(Input::FrameworkMessage {
+                            agent: agent.clone(),
+                            executor: executor.clone(),
+                            data: reply.to_message(),
+                        });
+                    }
+                }
                 _ => {}
             }
         }
@@ -156,7 +182,7 @@ impl Commands for SimulatedScheduler {
                     reply = Some(r.clone());
                 }
             }
-            let mesos = self.mesos;
+            let mesos = *self.mesos.lock().expect("mesos lock");
             let more = s.mesos_inputs(&actions, mesos);
             pending.extend(more);
             if let Some(r) = reply {

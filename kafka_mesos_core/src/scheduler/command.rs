@@ -2,7 +2,9 @@
 //! errors.
 
 use std::fmt;
+use std::num::NonZeroU32;
 
+use super::broker_log::{LogName, LogOutcome};
 use crate::constraints::{ConstraintError, Constraints};
 use crate::expr::BrokerExpr;
 use crate::model::{BindAddress, BindAddressError, Broker, BrokerId, BrokerSpec};
@@ -66,6 +68,18 @@ pub enum Command {
         /// How long the whole restart may take; zero replies at once and the roll goes on.
         timeout: Period,
     },
+    /// `broker log <id> [--name] [--lines] [--timeout]`: the end of a running broker's log,
+    /// from its executor.
+    Log {
+        /// The broker; it must be active and running.
+        broker: BrokerId,
+        /// Which log (`stdout` by default in the CLI and API).
+        name: LogName,
+        /// How many lines from the end (100 by default in the CLI and API).
+        lines: NonZeroU32,
+        /// How long to wait for the executor's answer (30s by default in the CLI and API).
+        timeout: Period,
+    },
     /// `broker list [<expr>]`.
     List {
         /// The brokers to list; all when absent.
@@ -114,6 +128,13 @@ pub enum Response {
         /// Whether the roll is over or was only begun.
         status: WaitStatus,
     },
+    /// The end of a broker's log, or why it did not come.
+    Log {
+        /// The broker.
+        broker: BrokerId,
+        /// The answer.
+        outcome: LogOutcome,
+    },
 }
 
 fn ids_text(ids: &[BrokerId]) -> String {
@@ -142,6 +163,12 @@ pub enum CommandError {
     /// Some brokers to remove still have a task that is ending.
     #[error("{} {} still {} a task; wait for it to stop", noun(.0), ids_text(.0), if .0.len() == 1 { "has" } else { "have" })]
     HasTask(Vec<BrokerId>),
+    /// `broker log` of a broker that is not active: start it first.
+    #[error("broker {0} is not active")]
+    NotActive(BrokerId),
+    /// `broker log` of a broker whose task does not run (yet or any more): wait for it.
+    #[error("broker {0} is not running")]
+    NotRunning(BrokerId),
     /// The expression names no broker.
     #[error("no broker matches {0:?}")]
     NoMatch(String),

@@ -189,6 +189,15 @@ impl Scheduler {
                 self.dirty = true;
                 Ok(self.wait_or_reply(now, id, WaitKind::Stop, ids, timeout))
             }
+            Command::Log {
+                broker,
+                name,
+                lines,
+                timeout,
+            } => {
+                self.request_log(now, id, broker, name, lines, timeout)?;
+                Ok(None)
+            }
             Command::Restart { expr, timeout } => {
                 let ids = self.expand_existing(&expr)?;
                 self.take_over_from_scheduled_rolls(&ids);

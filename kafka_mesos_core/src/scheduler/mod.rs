@@ -32,6 +32,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod broker_log;
 mod command;
 mod command_handling;
 mod launch;
@@ -44,6 +45,7 @@ use std::collections::BTreeMap;
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
 
+pub use broker_log::{LogName, LogNameError, LogOutcome, LogReply, LogRequest};
 pub use command::{
     BrokerSettings, Command, CommandError, CommandId, Response, SettingsError, WaitStatus,
 };
@@ -51,7 +53,9 @@ pub use launch::{LaunchConfig, TaskLaunch};
 pub use snapshot::{Snapshot, SnapshotError};
 pub use status::{TaskUpdate, UpdateState};
 
-use crate::model::{AgentId, Broker, BrokerId, FrameworkId, Offer, OfferId, TaskId, TaskState};
+use crate::model::{
+    AgentId, Broker, BrokerId, ExecutorId, FrameworkId, Offer, OfferId, TaskId, TaskState,
+};
 use crate::placement::{
     DeclinePolicy, DeclineReason, ExecutorResources, Mismatch, ReservationRules, placed_values,
     plan_offers,
@@ -138,6 +142,15 @@ pub enum Action {
     Suppress,
     /// Receive offers again, clearing decline filters.
     Revive,
+    /// Send a framework message to a broker's executor (MESSAGE).
+    SendMessage {
+        /// The executor's agent.
+        agent: AgentId,
+        /// The executor.
+        executor: ExecutorId,
+        /// The message.
+        data: Vec<u8>,
+    },
     /// Answer a command.
     Reply(CommandId, Result<Response, CommandError>),
 }
@@ -159,6 +172,15 @@ pub enum Input {
     Rescinded(OfferId),
     /// A task status update.
     TaskStatus(TaskUpdate),
+    /// A framework message from an executor (MESSAGE event), e.g. the answer to a log request.
+    FrameworkMessage {
+        /// The executor's agent.
+        agent: AgentId,
+        /// The executor that sent it.
+        executor: ExecutorId,
+        /// The message.
+        data: Vec<u8>,
+    },
     /// The connection to the master is lost.
     Disconnected,
     /// A user command.
@@ -213,6 +235,8 @@ pub struct Scheduler {
     explanations: BTreeMap<BrokerId, (Timestamp, OfferId, Mismatch)>,
     /// Failover delays that end in the future; offers are revived when one ends.
     wakeups: Vec<Timestamp>,
+    /// The id of the last log request, so the next one differs.
+    last_log_request: i64,
     dirty: bool,
     out: Vec<Action>,
 }
@@ -231,6 +255,7 @@ impl Scheduler {
             waiters: Vec::new(),
             explanations: BTreeMap::new(),
             wakeups: Vec::new(),
+            last_log_request: 0,
             dirty: false,
             out: Vec::new(),
         }
@@ -311,6 +336,9 @@ impl Scheduler {
             Input::Offers(offers) => self.on_offers(now, offers),
             Input::Rescinded(_) => {}
             Input::TaskStatus(update) => self.on_status(now, update),
+            Input::FrameworkMessage { executor, data, .. } => {
+                self.on_framework_message(&executor, &data)
+            }
             Input::Disconnected => {}
             Input::Command(id, command) => self.on_command(now, id, command),
             Input::Tick => self.on_tick(now),

@@ -1261,3 +1261,232 @@ fn a_task_mesos_never_saw_is_not_a_failure_unlike_the_original() {
     h.input(Input::TaskStatus(u));
     assert_eq!(h.s.broker(BrokerId(0)).unwrap().failover.failures, 1);
 }
+
+fn log_command(broker: u32, name: &str, lines: u32, timeout_ms: i64) -> Command {
+    Command::Log {
+        broker: BrokerId(broker),
+        name: name.parse().unwrap(),
+        lines: std::num::NonZeroU32::new(lines).unwrap(),
+        timeout: Period::from_millis(timeout_ms as u64),
+    }
+}
+
+/// The one message sent in `actions`: (agent, executor, data).
+fn sent_message(actions: &[Action]) -> (AgentId, ExecutorId, Vec<u8>) {
+    let sent: Vec<_> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::SendMessage {
+                agent,
+                executor,
+                data,
+            } => Some((agent.clone(), executor.clone(), data.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent.len(), 1, "{actions:?}");
+    sent.into_iter().next().unwrap()
+}
+
+fn answer(request: &[u8], content: &str) -> Vec<u8> {
+    let request = LogRequest::parse(request).expect("a log request");
+    LogReply {
+        request_id: request.request_id,
+        content: content.into(),
+    }
+    .to_message()
+}
+
+#[test]
+fn case_68_broker_log_refusals_name_the_broker() {
+    let mut h = harness();
+    h.subscribe();
+    assert_eq!(
+        h.err(log_command(0, "stdout", 100, 1000)),
+        "broker 0 not found"
+    );
+    h.add("0", &[]);
+    assert_eq!(
+        h.err(log_command(0, "stdout", 100, 1000)),
+        "broker 0 is not active"
+    );
+    h.start("0");
+    assert_eq!(
+        h.err(log_command(0, "stdout", 100, 1000)),
+        "broker 0 is not running"
+    );
+    launches(&h.offer_on("host1", &[]));
+    let t = h.task_id(0);
+    h.update(t.clone(), UpdateState::Starting);
+    assert_eq!(
+        h.err(log_command(0, "stdout", 100, 1000)),
+        "broker 0 is not running"
+    );
+    h.update(t, UpdateState::Running);
+    h.stop("0");
+    assert_eq!(
+        h.err(log_command(0, "stdout", 100, 1000)),
+        "broker 0 is not active"
+    );
+}
+
+#[test]
+fn case_68_broker_log_asks_the_executor_and_answers_with_its_reply() {
+    let mut h = harness();
+    h.subscribe();
+    h.running(0, "host1");
+    let task = h.task(0).unwrap().clone();
+    let (actions, reply) = h.command(log_command(0, "stdout", 111, 30_000));
+    assert_eq!(reply, None, "waits for the executor");
+    assert!(
+        !actions.iter().any(|a| matches!(a, Action::Persist(_))),
+        "nothing changes"
+    );
+    let (agent, executor, data) = sent_message(&actions);
+    assert_eq!(
+        (agent, &executor),
+        (task.agent_id.clone(), &task.executor_id)
+    );
+    let request = String::from_utf8(data.clone()).unwrap();
+    assert_eq!(request, format!("log,{},111,stdout", T0.0));
+    assert_eq!(h.s.poll_timeout(), Some(T0 + Period::from_secs(30)));
+
+    // An answer from another executor, or to another request, is not this one's.
+    let other = h.input(Input::FrameworkMessage {
+        agent: task.agent_id.clone(),
+        executor: ExecutorId("someone-else".into()),
+        data: answer(&data, "not mine"),
+    });
+    assert_eq!(reply_of(&other, CommandId(h.next_command)), None);
+    let wrong_id = LogReply {
+        request_id: 1,
+        content: "stale".into(),
+    }
+    .to_message();
+    let stale = h.input(Input::FrameworkMessage {
+        agent: task.agent_id.clone(),
+        executor: executor.clone(),
+        data: wrong_id,
+    });
+    assert_eq!(reply_of(&stale, CommandId(h.next_command)), None);
+    let noise = h.input(Input::FrameworkMessage {
+        agent: task.agent_id.clone(),
+        executor: executor.clone(),
+        data: b"{\"metrics\":{}}".to_vec(),
+    });
+    assert!(noise.is_empty(), "{noise:?}");
+
+    let answered = h.input(Input::FrameworkMessage {
+        agent: task.agent_id.clone(),
+        executor,
+        data: answer(&data, "line 1\nline 2"),
+    });
+    assert_eq!(
+        reply_of(&answered, CommandId(h.next_command)),
+        Some(Ok(Response::Log {
+            broker: BrokerId(0),
+            outcome: LogOutcome::Content("line 1\nline 2".into()),
+        }))
+    );
+    assert_eq!(h.s.poll_timeout(), None, "nothing waits any more");
+}
+
+#[test]
+fn case_68_broker_log_times_out_without_an_answer() {
+    let mut h = harness();
+    h.subscribe();
+    h.running(0, "host1");
+    let (actions, _) = h.command(log_command(0, "server.log", 5, 1000));
+    let (_, executor, data) = sent_message(&actions);
+    let id = CommandId(h.next_command);
+    assert_eq!(reply_of(&h.advance(999), id), None);
+    assert_eq!(
+        reply_of(&h.advance(1), id),
+        Some(Ok(Response::Log {
+            broker: BrokerId(0),
+            outcome: LogOutcome::Timeout,
+        }))
+    );
+    // A late answer finds nothing waiting and changes nothing.
+    let late = h.input(Input::FrameworkMessage {
+        agent: AgentId("a".into()),
+        executor,
+        data: answer(&data, "late"),
+    });
+    assert!(late.is_empty(), "{late:?}");
+
+    // Two requests at the same instant get different ids.
+    let (first, _) = h.command(log_command(0, "stdout", 1, 1000));
+    let (second, _) = h.command(log_command(0, "stdout", 1, 1000));
+    let id_of = |a: &[Action]| LogRequest::parse(&sent_message(a).2).unwrap().request_id;
+    assert_ne!(id_of(&first), id_of(&second));
+}
+
+#[test]
+fn broker_log_fails_when_the_broker_stops_before_the_answer() {
+    let mut h = harness();
+    h.subscribe();
+    h.running(0, "host1");
+    let (actions, _) = h.command(log_command(0, "stderr", 10, 30_000));
+    let (_, executor, data) = sent_message(&actions);
+    let log_id = CommandId(h.next_command);
+    let t = h.task_id(0);
+    let failed = h.update(t, UpdateState::Failed);
+    assert_eq!(
+        reply_of(&failed, log_id),
+        Some(Ok(Response::Log {
+            broker: BrokerId(0),
+            outcome: LogOutcome::Failed("broker 0 stopped running before its log arrived".into()),
+        }))
+    );
+    // The executor's answer after its task ended is ignored.
+    let after = h.input(Input::FrameworkMessage {
+        agent: AgentId("a".into()),
+        executor,
+        data: answer(&data, "too late"),
+    });
+    assert_eq!(reply_of(&after, log_id), None);
+}
+
+#[test]
+fn log_names_and_messages_parse_back() {
+    for name in [
+        "stdout",
+        "stderr",
+        "server.log",
+        "controller.log",
+        "kafka-gc.log",
+    ] {
+        let parsed: LogName = name.parse().unwrap();
+        assert_eq!(parsed.to_string(), name);
+    }
+    for bad in [
+        "",
+        ".log",
+        "passwd",
+        "../x.log",
+        "a/b.log",
+        ".hidden.log",
+        "a,b.log",
+        "x.log\n",
+    ] {
+        let e = bad.parse::<LogName>().unwrap_err().to_string();
+        assert!(e.contains("give stdout, stderr or"), "{bad:?}: {e}");
+    }
+    assert_eq!(LogRequest::parse(b"log,1,0,stdout"), None, "zero lines");
+    assert_eq!(LogRequest::parse(b"log,1,5,passwd"), None);
+    assert_eq!(LogRequest::parse(b"stop"), None);
+    let reply = LogReply {
+        request_id: -3,
+        content: "a \"quoted\"\nline".into(),
+    };
+    assert_eq!(LogReply::parse(&reply.to_message()), Some(reply));
+    assert_eq!(
+        LogReply::parse(br#"{"log":{"requestId":5,"content":"x"}}"#),
+        Some(LogReply {
+            request_id: 5,
+            content: "x".into()
+        })
+    );
+    assert_eq!(LogReply::parse(b"log,1,5,stdout"), None);
+}

@@ -1,6 +1,7 @@
 //! Commands that wait for brokers: start and stop with a timeout, and the rolling restart,
 //! which stops and starts each broker in turn.
 
+use super::broker_log::PendingLog;
 use super::{Action, CommandError, CommandId, Response, Scheduler, WaitStatus};
 use crate::model::{BrokerId, TaskState};
 use crate::time::{Period, Timestamp};
@@ -10,7 +11,12 @@ use crate::time::{Period, Timestamp};
 pub(super) enum WaitKind {
     Start,
     Stop,
-    Restart { index: usize, phase: RestartPhase },
+    Restart {
+        index: usize,
+        phase: RestartPhase,
+    },
+    /// `broker log`: waits for the executor's answer.
+    Log(PendingLog),
 }
 
 /// Where a roll is with its current broker.
@@ -135,6 +141,7 @@ impl Scheduler {
     ) -> Option<Result<Response, CommandError>> {
         let timed_out = w.deadline.is_some_and(|d| now >= d);
         match &mut w.kind {
+            WaitKind::Log(pending) => self.advance_log(w.brokers[0], pending, timed_out),
             WaitKind::Start | WaitKind::Stop => {
                 let start = matches!(w.kind, WaitKind::Start);
                 let done = w.brokers.iter().all(|i| {

@@ -318,6 +318,25 @@ fn client_events_become_scheduler_inputs_and_offers_are_kept() {
     };
     let inputs = book.inputs(&SchedulerEvent::Event(Box::new(update)));
     assert!(matches!(&inputs[..], [Input::TaskStatus(u)] if u.state == UpdateState::Running));
+    let message = Event {
+        r#type: Some(event::Type::Message as i32),
+        message: Some(event::Message {
+            agent_id: v1::AgentId { value: "S1".into() },
+            executor_id: v1::ExecutorId {
+                value: "kafka-0-e".into(),
+            },
+            data: b"{\"log\":{}}".to_vec(),
+        }),
+        ..Default::default()
+    };
+    assert_eq!(
+        book.inputs(&SchedulerEvent::Event(Box::new(message))),
+        [Input::FrameworkMessage {
+            agent: kafka_mesos_core::model::AgentId("S1".into()),
+            executor: kafka_mesos_core::model::ExecutorId("kafka-0-e".into()),
+            data: b"{\"log\":{}}".to_vec(),
+        }]
+    );
     let rescind = Event {
         r#type: Some(event::Type::Rescind as i32),
         rescind: Some(event::Rescind {

@@ -3,6 +3,9 @@
 # what a real Kafka would receive (its arguments, the environment the Kafka scripts read and the
 # server.properties it is given) in record.json in its working directory, then serves the port
 # of the first listener and answers Kafka ApiVersions (v0) requests, as a broker that is up does.
+# Two settings, given to a broker with --options, make it misbehave for the fault tests:
+# fake.exit=N exits with status N right after recording; fake.delay=S waits S seconds before it
+# listens (a broker that is slow to come up).
 import json
 import os
 import signal
@@ -10,6 +13,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 
 props_path = sys.argv[1]
 props = {}
@@ -33,6 +37,13 @@ os.replace("record.json.tmp", "record.json")
 print("fake kafka on port %d" % port, flush=True)
 
 signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+
+if "fake.exit" in props:
+    print("fake kafka failing on purpose", file=sys.stderr, flush=True)
+    sys.exit(int(props["fake.exit"]))
+if "fake.delay" in props:
+    time.sleep(float(props["fake.delay"]))
+    print("fake kafka listening after a delay", flush=True)
 
 
 def serve(conn):
