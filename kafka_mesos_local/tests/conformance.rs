@@ -49,6 +49,7 @@ use kafka_mesos_local::master::{AgentSpec, DEFAULT_ALLOCATION_INTERVAL, DEFAULT_
 use kafka_mesos_local::runner::ProcessRunner;
 use kafka_mesos_local::server::{ExecutorReports, ExecutorRunner, LocalConfig, LocalMaster};
 use kafka_mesos_mesos::proto::v1::{self, executor, scheduler};
+use kafka_mesos_mesos::proto::wire::{self, WireType};
 use prost::Message as _;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -215,56 +216,18 @@ impl Ids {
     }
 
     fn rewrite(&self, message: &[u8]) -> Option<Vec<u8>> {
-        fn varint(bytes: &mut &[u8]) -> Option<u64> {
-            let mut value = 0u64;
-            for shift in (0..64).step_by(7) {
-                let (&b, rest) = bytes.split_first()?;
-                *bytes = rest;
-                value |= u64::from(b & 0x7f) << shift;
-                if b & 0x80 == 0 {
-                    return Some(value);
-                }
+        let mut out = Vec::with_capacity(message.len());
+        for field in wire::fields(message)? {
+            if field.wire_type != WireType::LengthDelimited {
+                out.extend_from_slice(field.raw);
+                continue;
             }
-            None
-        }
-        let mut out = Vec::new();
-        let mut rest = message;
-        while !rest.is_empty() {
-            let key_start = rest;
-            let key = varint(&mut rest)?;
-            if key >> 3 == 0 {
-                return None;
-            }
-            out.extend_from_slice(&key_start[..key_start.len() - rest.len()]);
-            match key & 7 {
-                0 => {
-                    let start = rest;
-                    varint(&mut rest)?;
-                    out.extend_from_slice(&start[..start.len() - rest.len()]);
-                }
-                1 | 5 => {
-                    let n = if key & 7 == 1 { 8 } else { 4 };
-                    out.extend_from_slice(rest.get(..n)?);
-                    rest = &rest[n..];
-                }
-                2 => {
-                    let n = usize::try_from(varint(&mut rest)?).ok()?;
-                    let payload = rest.get(..n)?;
-                    rest = &rest[n..];
-                    let new = match self.pairs.iter().find(|(g, _)| g == payload) {
-                        Some((_, live)) => live.clone(),
-                        None => self.rewrite(payload).unwrap_or_else(|| payload.to_vec()),
-                    };
-                    let mut len = new.len() as u64;
-                    while len >= 0x80 {
-                        out.push((len as u8) | 0x80);
-                        len >>= 7;
-                    }
-                    out.push(len as u8);
-                    out.extend_from_slice(&new);
-                }
-                _ => return None,
-            }
+            let payload = field.value;
+            let new = match self.pairs.iter().find(|(g, _)| g == payload) {
+                Some((_, live)) => live.clone(),
+                None => self.rewrite(payload).unwrap_or_else(|| payload.to_vec()),
+            };
+            wire::write_length_delimited(field.number, &new, &mut out);
         }
         Some(out)
     }
@@ -1464,19 +1427,16 @@ impl RealSession {
             .ids
             .str(golden_offer["framework_id"]["value"].as_str().unwrap());
         let exe = std::env::current_exe().unwrap().display().to_string();
-        let scalar = |name: &str, value: f64| v1::Resource {
-            name: name.into(),
-            r#type: v1::value::Type::Scalar as i32,
-            scalar: Some(v1::value::Scalar { value }),
-            ..Default::default()
-        };
         let task = v1::TaskInfo {
             name: "real".into(),
             task_id: v1::TaskId {
                 value: "real-task".into(),
             },
             agent_id: v1::AgentId { value: agent_id },
-            resources: vec![scalar("cpus", 0.1), scalar("mem", 32.0)],
+            resources: vec![
+                v1::Resource::scalar("cpus", 0.1),
+                v1::Resource::scalar("mem", 32.0),
+            ],
             executor: Some(v1::ExecutorInfo {
                 executor_id: v1::ExecutorId {
                     value: "real-executor".into(),

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use kafka_mesos_mesos::proto::v1::{executor, scheduler};
+use kafka_mesos_mesos::proto::wire::{self, WireType};
 use prost::Message;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -298,41 +299,15 @@ fn strip_fields_unknown_to_mesos_v1(
 /// Copies a protobuf message, dropping every occurrence of field `field` of the nested message
 /// that `path` (field numbers of length-delimited fields) leads to.
 fn strip_field(message: &[u8], path: &[u32], field: u32) -> Result<Vec<u8>, String> {
-    use prost::encoding::{WireType, decode_key, decode_varint, encode_key, encode_varint};
-    fn skip(cur: &[u8], n: usize) -> Result<&[u8], String> {
-        cur.get(n..).ok_or_else(|| "truncated field".to_owned())
-    }
+    let fields = wire::fields(message).ok_or("not a protobuf message")?;
     let mut out = Vec::with_capacity(message.len());
-    let mut rest = message;
-    while !rest.is_empty() {
-        let mut cur = rest;
-        let (number, wire_type) = decode_key(&mut cur).map_err(|e| e.to_string())?;
-        match wire_type {
-            WireType::Varint => {
-                decode_varint(&mut cur).map_err(|e| e.to_string())?;
-            }
-            WireType::SixtyFourBit => cur = skip(cur, 8)?,
-            WireType::ThirtyTwoBit => cur = skip(cur, 4)?,
-            WireType::LengthDelimited => {
-                let len = decode_varint(&mut cur).map_err(|e| e.to_string())?;
-                let len = usize::try_from(len).map_err(|e| e.to_string())?;
-                let payload = cur.get(..len).ok_or("truncated field")?;
-                if path.first() == Some(&number) {
-                    let inner = strip_field(payload, &path[1..], field)?;
-                    encode_key(number, WireType::LengthDelimited, &mut out);
-                    encode_varint(inner.len() as u64, &mut out);
-                    out.extend_from_slice(&inner);
-                    rest = skip(cur, len)?;
-                    continue;
-                }
-                cur = skip(cur, len)?;
-            }
-            other => return Err(format!("unsupported wire type {other:?}")),
+    for f in fields {
+        if f.wire_type == WireType::LengthDelimited && path.first() == Some(&f.number) {
+            let inner = strip_field(f.value, &path[1..], field)?;
+            wire::write_length_delimited(f.number, &inner, &mut out);
+        } else if !(path.is_empty() && f.number == field) {
+            out.extend_from_slice(f.raw);
         }
-        if !(path.is_empty() && number == field) {
-            out.extend_from_slice(&rest[..rest.len() - cur.len()]);
-        }
-        rest = cur;
     }
     Ok(out)
 }

@@ -5,7 +5,7 @@ fn master() -> Master {
         agents: AgentSpec::defaults(2),
         heartbeat: Duration::from_secs(15),
         allocation_interval: Duration::from_secs(1),
-        address: ("127.0.0.1".into(), 5050),
+        address: HostPort::new("127.0.0.1", 5050).unwrap(),
     })
 }
 
@@ -583,7 +583,7 @@ fn a_seed_and_a_clock_replay_a_session_exactly() {
         agents: AgentSpec::defaults(2),
         heartbeat: Duration::from_secs(15),
         allocation_interval: Duration::from_secs(1),
-        address: ("127.0.0.1".into(), 5050),
+        address: HostPort::new("127.0.0.1", 5050).unwrap(),
     };
     let run = |seed: u64| {
         let t0 = Instant::now();
