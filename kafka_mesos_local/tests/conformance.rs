@@ -47,7 +47,9 @@ use std::time::{Duration, Instant};
 
 use kafka_mesos_local::master::{AgentSpec, DEFAULT_ALLOCATION_INTERVAL, DEFAULT_HEARTBEAT};
 use kafka_mesos_local::runner::ProcessRunner;
-use kafka_mesos_local::server::{ExecutorReports, ExecutorRunner, LocalConfig, LocalMaster};
+use kafka_mesos_local::server::{
+    ExecutorLaunch, ExecutorReports, ExecutorRunner, LocalConfig, LocalMaster,
+};
 use kafka_mesos_mesos::proto::v1::{self, executor, scheduler};
 use kafka_mesos_mesos::proto::wire::{self, WireType};
 use prost::Message as _;
@@ -55,23 +57,15 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
+#[path = "../../kafka_mesos_mesos/tests/golden/mod.rs"]
+mod golden;
+
 /// The longest any single expected answer or event may take.
 const WAIT: Duration = Duration::from_secs(10);
 
 // ---------------------------------------------------------------------------------------------
 // The golden transcripts.
 // ---------------------------------------------------------------------------------------------
-
-/// The transcripts, kept in the repository (`testdata/mesos-1.12`, with their README).
-fn golden_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/mesos-1.12");
-    assert!(
-        dir.is_dir(),
-        "golden transcripts missing at {}",
-        dir.display()
-    );
-    dir
-}
 
 /// One transcript file.
 struct Golden {
@@ -81,13 +75,9 @@ struct Golden {
 
 impl Golden {
     fn load(name: &'static str) -> Golden {
-        let path = golden_dir().join(name);
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-        let file: Value = serde_json::from_str(&text).expect("a transcript is JSON");
         Golden {
             name,
-            items: file["items"].as_array().expect("items").clone(),
+            items: golden::items(&golden::dir().join(name)),
         }
     }
 
@@ -130,28 +120,12 @@ impl Golden {
     }
 }
 
-fn base64(text: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    let (mut buf, mut bits) = (0u32, 0);
-    for c in text.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            b'=' => continue,
-            _ => panic!("not base64: {text:?}"),
-        };
-        buf = (buf << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buf >> bits) as u8);
-            buf &= (1 << bits) - 1;
-        }
+/// A golden HTTP body's bytes (none when the transcript shows no body).
+fn body_bytes(body: &Value) -> Vec<u8> {
+    if body["base64"].is_null() {
+        return Vec::new();
     }
-    out
+    golden::bytes(&body["base64"]).expect("a golden body")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -508,35 +482,18 @@ impl EventStream {
 // The executor runner: records, runs nothing.
 // ---------------------------------------------------------------------------------------------
 
-#[derive(Debug, Clone)]
-struct Launch {
-    sandbox: PathBuf,
-    executor: v1::ExecutorInfo,
-    env: BTreeMap<String, String>,
-}
-
 /// Records launches and kills; the tests play the executors over HTTP themselves, so the
 /// executor's process is the test's own.
 #[derive(Default)]
 struct Recorder {
-    launches: Mutex<Vec<Launch>>,
+    launches: Mutex<Vec<ExecutorLaunch>>,
     kills: Mutex<Vec<(String, String, Duration)>>,
 }
 
 impl ExecutorRunner for Recorder {
-    fn launch(
-        &self,
-        sandbox: PathBuf,
-        executor: v1::ExecutorInfo,
-        env: BTreeMap<String, String>,
-        reports: ExecutorReports,
-    ) {
+    fn launch(&self, launch: ExecutorLaunch, reports: ExecutorReports) {
         reports.started(std::process::id());
-        self.launches.lock().unwrap().push(Launch {
-            sandbox,
-            executor,
-            env,
-        });
+        self.launches.lock().unwrap().push(launch);
     }
 
     fn kill(&self, framework_id: &str, executor_id: &str, grace: Duration) {
@@ -644,7 +601,7 @@ impl Live {
     /// The golden request of `item`, with the live ids, `Host` and `Content-Length`.
     fn request(&self, item: &Value) -> Vec<u8> {
         let request = &item["request"];
-        let raw = base64(request["body"]["base64"].as_str().unwrap_or(""));
+        let raw = body_bytes(&request["body"]);
         let protobuf = request["body"]["decoded_as"]
             .as_str()
             .is_some_and(|d| d.starts_with("mesos.v1"));
@@ -678,9 +635,7 @@ impl Live {
     /// The golden answer of `item` with the live ids: (head, body).
     fn expected(&self, item: &Value) -> (String, Vec<u8>) {
         let response = &item["response"];
-        let body = self
-            .ids
-            .text(&base64(response["body"]["base64"].as_str().unwrap_or("")));
+        let body = self.ids.text(&body_bytes(&response["body"]));
         let head = self
             .ids
             .str(response["raw_head"].as_str().expect("a response head"))
@@ -809,7 +764,7 @@ impl Live {
         } else if !has_varying(&g["decoded"]) {
             let bytes = self
                 .ids
-                .protobuf(&base64(g["raw_base64"].as_str().expect("raw bytes")));
+                .protobuf(&golden::bytes(&g["raw_base64"]).expect("raw bytes"));
             assert_eq!(record.bytes, bytes, "{what}: record bytes");
             assert_eq!(
                 g["length_line"].as_str(),

@@ -47,17 +47,22 @@ struct Stream {
     format: Format,
 }
 
+/// An executor to start: where, what, and with which environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutorLaunch {
+    /// The run's sandbox, an absolute path, not created yet.
+    pub sandbox: PathBuf,
+    /// The executor: its command and the URIs to fetch first.
+    pub executor: kafka_mesos_mesos::proto::v1::ExecutorInfo,
+    /// Its environment, the `MESOS_*` variables an agent sets.
+    pub env: std::collections::BTreeMap<String, String>,
+}
+
 /// Runs executors for the master: starts them in a sandbox and stops them.
 pub trait ExecutorRunner: Send + Sync + 'static {
-    /// Starts the executor in `sandbox` (an absolute path, not created yet) with `env`; tells
-    /// `reports` its process id once started and why it ended once its process has exited.
-    fn launch(
-        &self,
-        sandbox: PathBuf,
-        executor: kafka_mesos_mesos::proto::v1::ExecutorInfo,
-        env: std::collections::BTreeMap<String, String>,
-        reports: ExecutorReports,
-    );
+    /// Starts the executor of `launch`; tells `reports` its process id once started and why
+    /// it ended once its process has exited.
+    fn launch(&self, launch: ExecutorLaunch, reports: ExecutorReports);
     /// The executor has been sent SHUTDOWN (or its agent is lost): kills its processes
     /// (`SIGKILL`, as Mesos's POSIX launcher destroys a container) unless it exits by itself
     /// within `grace`.
@@ -437,7 +442,12 @@ impl Context {
                 framework_id,
                 executor_id,
             };
-            self.runner.launch(sandbox, *executor, env, reports);
+            let launch = ExecutorLaunch {
+                sandbox,
+                executor: *executor,
+                env,
+            };
+            self.runner.launch(launch, reports);
         }
     }
 
