@@ -197,6 +197,7 @@ fn lost_update(task: &TaskId, agent: Option<&AgentId>, message: &str) -> Input {
 mod tests {
     use super::*;
     use kafka_mesos_core::model::OfferId;
+    use kafka_mesos_core::range::Range;
     use kafka_mesos_core::scheduler::{Command, Config, Scheduler};
     use kafka_mesos_core::time::{Period, Timestamp};
     use v1::scheduler::call::Type;
@@ -208,12 +209,6 @@ mod tests {
     }
 
     fn mesos_offer(id: &str) -> v1::Offer {
-        let scalar = |name: &str, value: f64| v1::Resource {
-            name: name.into(),
-            r#type: v1::value::Type::Scalar as i32,
-            scalar: Some(v1::value::Scalar { value }),
-            ..Default::default()
-        };
         v1::Offer {
             id: v1::OfferId { value: id.into() },
             framework_id: framework(),
@@ -222,19 +217,9 @@ mod tests {
             },
             hostname: "slave0".into(),
             resources: vec![
-                scalar("cpus", 4.0),
-                scalar("mem", 8192.0),
-                v1::Resource {
-                    name: "ports".into(),
-                    r#type: v1::value::Type::Ranges as i32,
-                    ranges: Some(v1::value::Ranges {
-                        range: vec![v1::value::Range {
-                            begin: 31000,
-                            end: 31009,
-                        }],
-                    }),
-                    ..Default::default()
-                },
+                v1::Resource::scalar("cpus", 4.0),
+                v1::Resource::scalar("mem", 8192.0),
+                v1::Resource::ranges("ports", Range::new(31000, 31009)),
             ],
             ..Default::default()
         }
