@@ -57,8 +57,8 @@ struct LocalMasterArgs {
     /// "cpus": 4, "mem": 8192, "disk": 10240, "ports": "31000..31099"}, ...].
     #[arg(long)]
     agents_file: Option<PathBuf>,
-    /// Where the agents keep their sandboxes [default: kafka-mesos-local-<uid> in the system's
-    /// temporary directory].
+    /// Where the agents keep their sandboxes [default: kafka-mesos-local-UID, UID being the
+    /// user's id, in the system's temporary directory].
     #[arg(long)]
     work_dir: Option<PathBuf>,
     /// Time between heartbeats on subscription streams.

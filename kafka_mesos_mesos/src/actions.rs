@@ -1,5 +1,5 @@
 //! The scheduler's [`Action`]s as Mesos calls: a pure mapping, beside the builders of
-//! [`calls`](crate::calls).
+//! [`calls`].
 //!
 //! The core decides in domain terms; [`Effects::of`] turns each action into what the driver
 //! must do: persist, send a call, answer a command, or feed an input back (an offer that was
@@ -12,16 +12,26 @@
 //! use kafka_mesos_core::scheduler::Action;
 //! use kafka_mesos_core::time::Period;
 //! use kafka_mesos_mesos::actions::{Effect, Effects};
+//! use kafka_mesos_mesos::client::SchedulerEvent;
 //! use kafka_mesos_mesos::convert::{ExecutorTemplate, OfferBook};
 //! use kafka_mesos_mesos::proto::v1;
 //!
 //! let framework = v1::FrameworkId { value: "fw-1".into() };
-//! let effects = Effects::new(&framework, "*", &ExecutorTemplate::default());
+//! let template = ExecutorTemplate::default();
+//! let effects = Effects::new(&framework, "*", &template);
 //! let mut book = OfferBook::new();
+//! let offer = v1::Offer { id: v1::OfferId { value: "o1".into() }, ..Default::default() };
+//! book.inputs(&SchedulerEvent::Event(Box::new(v1::scheduler::Event {
+//!     r#type: Some(v1::scheduler::event::Type::Offers as i32),
+//!     offers: Some(v1::scheduler::event::Offers { offers: vec![offer] }),
+//!     ..Default::default()
+//! })));
 //! let decline = Action::Decline { offers: vec![OfferId("o1".into())], refuse_for: Period::from_secs(5) };
-//! let [Effect::Call(call)] = effects.of(decline, &mut book).as_slice() else { panic!() };
+//! let calls = effects.of(decline.clone(), &mut book);
+//! let [Effect::Call(call)] = calls.as_slice() else { panic!() };
 //! assert_eq!(call.r#type(), v1::scheduler::call::Type::Decline);
 //! assert_eq!(call.decline.as_ref().unwrap().filters.as_ref().unwrap().refuse_seconds, Some(5.0));
+//! assert!(effects.of(decline, &mut book).is_empty(), "an offer is answered once");
 //! ```
 
 use std::time::Duration;
