@@ -64,22 +64,18 @@ fn rng() -> Pcg64 {
 
 /// A running task on `host`, whose agent has `rack=r<rack>` and `dc=dc<rack % 2>`.
 fn task(id: BrokerId, host: &str, rack: u32) -> Task {
-    Task {
-        id: TaskId(format!("kafka-{id}-0000")),
-        agent_id: AgentId(format!("agent-{host}")),
-        executor_id: ExecutorId(format!("kafka-{id}-0000")),
-        hostname: host.to_string(),
-        attributes: [
+    Task::new(
+        TaskId(format!("kafka-{id}-0000")),
+        AgentId(format!("agent-{host}")),
+        ExecutorId(format!("kafka-{id}-0000")),
+        host,
+        [
             ("rack".to_string(), format!("r{rack}")),
             ("dc".to_string(), format!("dc{}", rack % 2)),
         ]
-        .into_iter()
-        .collect(),
-        state: TaskState::Running,
-        endpoint: None,
-        running_since: None,
-        confirmed: false,
-    }
+        .into(),
+        TaskState::Running,
+    )
 }
 
 /// `n` active brokers, each with a task: broker `i` on host `host-<i % hosts>`, that host on

@@ -9,16 +9,15 @@
 //! Run: `cargo bench --bench mesos`.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use kafka_mesos::core::range::Range;
 use kafka_mesos::mesos::convert;
 use kafka_mesos::mesos::proto::v1::{self, scheduler::Event, scheduler::event};
 use kafka_mesos::mesos::recordio;
 use prost::Message as _;
 
+/// `name:value` offered to the role `kafka`, reserved for `role` (statically) if given.
 fn scalar(name: &str, value: f64, role: Option<&str>) -> v1::Resource {
     v1::Resource {
-        name: name.into(),
-        r#type: v1::value::Type::Scalar as i32,
-        scalar: Some(v1::value::Scalar { value }),
         allocation_info: Some(v1::resource::AllocationInfo {
             role: Some("kafka".into()),
         }),
@@ -31,7 +30,7 @@ fn scalar(name: &str, value: f64, role: Option<&str>) -> v1::Resource {
                 }]
             })
             .unwrap_or_default(),
-        ..Default::default()
+        ..v1::Resource::scalar(name, value)
     }
 }
 
@@ -53,17 +52,7 @@ fn offers_event(n: usize) -> Event {
                 scalar("cpus", 4.0, Some("kafka")),
                 scalar("mem", 65536.0, None),
                 scalar("disk", 500_000.0, None),
-                v1::Resource {
-                    name: "ports".into(),
-                    r#type: v1::value::Type::Ranges as i32,
-                    ranges: Some(v1::value::Ranges {
-                        range: vec![v1::value::Range {
-                            begin: 31000,
-                            end: 32000,
-                        }],
-                    }),
-                    ..Default::default()
-                },
+                v1::Resource::ranges("ports", Range::new(31000, 32000)),
             ],
             attributes: vec![
                 v1::Attribute {

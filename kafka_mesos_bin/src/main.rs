@@ -2,7 +2,6 @@
 //! completions, and the embedded Mesos-compatible master on its own (`local-master`), so that
 //! any Mesos framework can be pointed at a single host.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -58,8 +57,8 @@ struct LocalMasterArgs {
     /// "cpus": 4, "mem": 8192, "disk": 10240, "ports": "31000..31099"}, ...].
     #[arg(long)]
     agents_file: Option<PathBuf>,
-    /// Where the agents keep their sandboxes [default: kafka-mesos-local-UID in the system's
-    /// temporary directory].
+    /// Where the agents keep their sandboxes [default: kafka-mesos-local-UID, UID being the
+    /// user's id, in the system's temporary directory].
     #[arg(long)]
     work_dir: Option<PathBuf>,
     /// Time between heartbeats on subscription streams.
@@ -70,43 +69,9 @@ struct LocalMasterArgs {
     allocation_interval: Period,
 }
 
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AgentEntry {
-    hostname: String,
-    #[serde(default)]
-    attributes: BTreeMap<String, String>,
-    cpus: f64,
-    mem: f64,
-    #[serde(default)]
-    disk: f64,
-    ports: PortRange,
-}
-
 fn agents(args: &LocalMasterArgs) -> Result<Vec<AgentSpec>, String> {
     if let Some(path) = &args.agents_file {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let entries: Vec<AgentEntry> = serde_json::from_str(&text).map_err(|e| {
-            format!(
-                "invalid agents file {}: {e}; expected a JSON list like [{{\"hostname\": \"a1\", \"attributes\": {{\"rack\": \"r1\"}}, \"cpus\": 4, \"mem\": 8192, \"ports\": \"31000..31099\"}}]",
-                path.display()
-            )
-        })?;
-        if entries.is_empty() {
-            return Err(format!("the agents file {} lists no agent", path.display()));
-        }
-        return Ok(entries
-            .into_iter()
-            .map(|e| AgentSpec {
-                hostname: e.hostname,
-                attributes: e.attributes.into_iter().collect(),
-                cpus: e.cpus,
-                mem: e.mem,
-                disk: e.disk,
-                ports: e.ports,
-            })
-            .collect());
+        return kafka_mesos_bin::config::read_agents_file(path);
     }
     if args.agents == 0 {
         return Err("--agents must be at least 1".into());

@@ -29,7 +29,6 @@
 //! (glog-like lines, UTC times, not byte-identical); a real agent leaves that log at the top of
 //! the sandbox's `stderr`, and so should the caller (before the executor's output is appended).
 
-use std::error::Error as StdError;
 use std::fmt::Write as _;
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read};
@@ -43,6 +42,7 @@ use hyper::{Request, StatusCode, Uri as HttpUri, header};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use kafka_mesos_mesos::ErrorChain;
 use kafka_mesos_mesos::proto::v1::command_info::Uri;
 use tokio::io::AsyncWriteExt as _;
 
@@ -469,7 +469,7 @@ async fn download(http: &HttpClient, uri: HttpUri, dest: &Path) -> Result<(), Fe
         let response = tokio::time::timeout(STALL_TIMEOUT, http.request(request))
             .await
             .map_err(|_| FetchFailure::Stalled(STALL_TIMEOUT))?
-            .map_err(|e| FetchFailure::Http(error_chain(&e)))?;
+            .map_err(|e| FetchFailure::Http(ErrorChain(&e).to_string()))?;
         let status = response.status();
         if !status.is_redirection() || status == StatusCode::NOT_MODIFIED {
             break response;
@@ -499,7 +499,7 @@ async fn download(http: &HttpClient, uri: HttpUri, dest: &Path) -> Result<(), Fe
             .await
             .map_err(|_| FetchFailure::Stalled(STALL_TIMEOUT))?;
         let Some(frame) = frame else { break };
-        let frame = frame.map_err(|e| FetchFailure::Http(error_chain(&e)))?;
+        let frame = frame.map_err(|e| FetchFailure::Http(ErrorChain(&e).to_string()))?;
         if let Ok(data) = frame.into_data() {
             file.write_all(&data).await.map_err(file_failure)?;
         }
@@ -573,7 +573,7 @@ fn extract_archive(archive: &Path, into: &Path) -> Result<(), FetchFailure> {
 fn unpack_tar(reader: Box<dyn Read>, archive: &Path, into: &Path) -> Result<(), FetchFailure> {
     let failed = |e: io::Error| FetchFailure::Extract {
         archive: archive.to_path_buf(),
-        why: error_chain(&e),
+        why: ErrorChain(&e).to_string(),
     };
     let unsafe_entry = |entry: &Path| FetchFailure::UnsafeEntry {
         archive: archive.to_path_buf(),
@@ -627,7 +627,8 @@ fn unpack_zip(archive: &Path, into: &Path) -> Result<(), FetchFailure> {
             entry: name.to_string(),
         });
     }
-    zip.extract(into).map_err(|e| failed(error_chain(&e)))
+    zip.extract(into)
+        .map_err(|e| failed(ErrorChain(&e).to_string()))
 }
 
 fn gunzip(archive: &Path, target: &Path) -> Result<(), FetchFailure> {
@@ -656,21 +657,6 @@ async fn run_blocking(
 
 fn io_failure(context: String, source: io::Error) -> FetchFailure {
     FetchFailure::Io { context, source }
-}
-
-/// An error and its sources, `: `-separated (hyper's errors say little at the top level).
-fn error_chain(error: &dyn StdError) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.ends_with(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// Appends one glog-style line (`I1126 15:38:08.376485  5189 fetch.rs] message`, UTC) to the

@@ -52,7 +52,6 @@
 //! ```
 #![deny(missing_docs)]
 
-mod conventions;
 pub mod fetch;
 pub mod master;
 pub mod process;

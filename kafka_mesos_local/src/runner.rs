@@ -1,18 +1,16 @@
 //! Runs executors as real processes: a sandbox per run, its URIs fetched into it, the command
 //! started in it, and an exit reported back to the master.
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kafka_mesos_mesos::proto::v1;
 use tokio::sync::oneshot;
 
 use crate::fetch::{self, HttpClient};
 use crate::master::DEFAULT_EXECUTOR_SHUTDOWN_GRACE_PERIOD;
 use crate::process::ExecutorProcess;
-use crate::server::{ExecutorReports, ExecutorRunner};
+use crate::server::{ExecutorLaunch, ExecutorReports, ExecutorRunner};
 
 /// How a running executor is stopped.
 #[derive(Debug, Clone, Copy)]
@@ -78,15 +76,13 @@ impl ProcessRunner {
 }
 
 impl ExecutorRunner for ProcessRunner {
-    fn launch(
-        &self,
-        sandbox: PathBuf,
-        executor: v1::ExecutorInfo,
-        env: BTreeMap<String, String>,
-        reports: ExecutorReports,
-    ) {
-        let framework_id = env.get("MESOS_FRAMEWORK_ID").cloned().unwrap_or_default();
-        let key = (framework_id, executor.executor_id.value.clone());
+    fn launch(&self, launch: ExecutorLaunch, reports: ExecutorReports) {
+        let framework_id = launch
+            .env
+            .get("MESOS_FRAMEWORK_ID")
+            .cloned()
+            .unwrap_or_default();
+        let key = (framework_id, launch.executor.executor_id.value.clone());
         let (stop_tx, stop_rx) = oneshot::channel();
         self.running
             .lock()
@@ -97,7 +93,7 @@ impl ExecutorRunner for ProcessRunner {
         let live = self.live.clone();
         live.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         tokio::spawn(async move {
-            let message = run(sandbox, executor, env, http, stop_rx, &reports).await;
+            let message = run(launch, http, stop_rx, &reports).await;
             running.lock().expect("runner lock").remove(&key);
             live.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
             reports.exited(message);
@@ -114,9 +110,11 @@ impl ExecutorRunner for ProcessRunner {
 
 /// Fetches, runs and waits; returns why the executor is gone.
 async fn run(
-    sandbox: PathBuf,
-    executor: v1::ExecutorInfo,
-    env: BTreeMap<String, String>,
+    ExecutorLaunch {
+        sandbox,
+        executor,
+        env,
+    }: ExecutorLaunch,
     http: HttpClient,
     stop: oneshot::Receiver<Stop>,
     reports: &ExecutorReports,

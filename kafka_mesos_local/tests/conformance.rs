@@ -47,12 +47,18 @@ use std::time::{Duration, Instant};
 
 use kafka_mesos_local::master::{AgentSpec, DEFAULT_ALLOCATION_INTERVAL, DEFAULT_HEARTBEAT};
 use kafka_mesos_local::runner::ProcessRunner;
-use kafka_mesos_local::server::{ExecutorReports, ExecutorRunner, LocalConfig, LocalMaster};
+use kafka_mesos_local::server::{
+    ExecutorLaunch, ExecutorReports, ExecutorRunner, LocalConfig, LocalMaster,
+};
 use kafka_mesos_mesos::proto::v1::{self, executor, scheduler};
+use kafka_mesos_mesos::proto::wire::{self, WireType};
 use prost::Message as _;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
+
+#[path = "../../kafka_mesos_mesos/tests/golden/mod.rs"]
+mod golden;
 
 /// The longest any single expected answer or event may take.
 const WAIT: Duration = Duration::from_secs(10);
@@ -60,17 +66,6 @@ const WAIT: Duration = Duration::from_secs(10);
 // ---------------------------------------------------------------------------------------------
 // The golden transcripts.
 // ---------------------------------------------------------------------------------------------
-
-/// The transcripts, kept in the repository (`testdata/mesos-1.12`, with their README).
-fn golden_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/mesos-1.12");
-    assert!(
-        dir.is_dir(),
-        "golden transcripts missing at {}",
-        dir.display()
-    );
-    dir
-}
 
 /// One transcript file.
 struct Golden {
@@ -80,13 +75,9 @@ struct Golden {
 
 impl Golden {
     fn load(name: &'static str) -> Golden {
-        let path = golden_dir().join(name);
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-        let file: Value = serde_json::from_str(&text).expect("a transcript is JSON");
         Golden {
             name,
-            items: file["items"].as_array().expect("items").clone(),
+            items: golden::items(&golden::dir().join(name)),
         }
     }
 
@@ -129,28 +120,12 @@ impl Golden {
     }
 }
 
-fn base64(text: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    let (mut buf, mut bits) = (0u32, 0);
-    for c in text.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            b'=' => continue,
-            _ => panic!("not base64: {text:?}"),
-        };
-        buf = (buf << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buf >> bits) as u8);
-            buf &= (1 << bits) - 1;
-        }
+/// A golden HTTP body's bytes (none when the transcript shows no body).
+fn body_bytes(body: &Value) -> Vec<u8> {
+    if body["base64"].is_null() {
+        return Vec::new();
     }
-    out
+    golden::bytes(&body["base64"]).expect("a golden body")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -215,56 +190,18 @@ impl Ids {
     }
 
     fn rewrite(&self, message: &[u8]) -> Option<Vec<u8>> {
-        fn varint(bytes: &mut &[u8]) -> Option<u64> {
-            let mut value = 0u64;
-            for shift in (0..64).step_by(7) {
-                let (&b, rest) = bytes.split_first()?;
-                *bytes = rest;
-                value |= u64::from(b & 0x7f) << shift;
-                if b & 0x80 == 0 {
-                    return Some(value);
-                }
+        let mut out = Vec::with_capacity(message.len());
+        for field in wire::fields(message)? {
+            if field.wire_type != WireType::LengthDelimited {
+                out.extend_from_slice(field.raw);
+                continue;
             }
-            None
-        }
-        let mut out = Vec::new();
-        let mut rest = message;
-        while !rest.is_empty() {
-            let key_start = rest;
-            let key = varint(&mut rest)?;
-            if key >> 3 == 0 {
-                return None;
-            }
-            out.extend_from_slice(&key_start[..key_start.len() - rest.len()]);
-            match key & 7 {
-                0 => {
-                    let start = rest;
-                    varint(&mut rest)?;
-                    out.extend_from_slice(&start[..start.len() - rest.len()]);
-                }
-                1 | 5 => {
-                    let n = if key & 7 == 1 { 8 } else { 4 };
-                    out.extend_from_slice(rest.get(..n)?);
-                    rest = &rest[n..];
-                }
-                2 => {
-                    let n = usize::try_from(varint(&mut rest)?).ok()?;
-                    let payload = rest.get(..n)?;
-                    rest = &rest[n..];
-                    let new = match self.pairs.iter().find(|(g, _)| g == payload) {
-                        Some((_, live)) => live.clone(),
-                        None => self.rewrite(payload).unwrap_or_else(|| payload.to_vec()),
-                    };
-                    let mut len = new.len() as u64;
-                    while len >= 0x80 {
-                        out.push((len as u8) | 0x80);
-                        len >>= 7;
-                    }
-                    out.push(len as u8);
-                    out.extend_from_slice(&new);
-                }
-                _ => return None,
-            }
+            let payload = field.value;
+            let new = match self.pairs.iter().find(|(g, _)| g == payload) {
+                Some((_, live)) => live.clone(),
+                None => self.rewrite(payload).unwrap_or_else(|| payload.to_vec()),
+            };
+            wire::write_length_delimited(field.number, &new, &mut out);
         }
         Some(out)
     }
@@ -545,35 +482,18 @@ impl EventStream {
 // The executor runner: records, runs nothing.
 // ---------------------------------------------------------------------------------------------
 
-#[derive(Debug, Clone)]
-struct Launch {
-    sandbox: PathBuf,
-    executor: v1::ExecutorInfo,
-    env: BTreeMap<String, String>,
-}
-
 /// Records launches and kills; the tests play the executors over HTTP themselves, so the
 /// executor's process is the test's own.
 #[derive(Default)]
 struct Recorder {
-    launches: Mutex<Vec<Launch>>,
+    launches: Mutex<Vec<ExecutorLaunch>>,
     kills: Mutex<Vec<(String, String, Duration)>>,
 }
 
 impl ExecutorRunner for Recorder {
-    fn launch(
-        &self,
-        sandbox: PathBuf,
-        executor: v1::ExecutorInfo,
-        env: BTreeMap<String, String>,
-        reports: ExecutorReports,
-    ) {
+    fn launch(&self, launch: ExecutorLaunch, reports: ExecutorReports) {
         reports.started(std::process::id());
-        self.launches.lock().unwrap().push(Launch {
-            sandbox,
-            executor,
-            env,
-        });
+        self.launches.lock().unwrap().push(launch);
     }
 
     fn kill(&self, framework_id: &str, executor_id: &str, grace: Duration) {
@@ -681,7 +601,7 @@ impl Live {
     /// The golden request of `item`, with the live ids, `Host` and `Content-Length`.
     fn request(&self, item: &Value) -> Vec<u8> {
         let request = &item["request"];
-        let raw = base64(request["body"]["base64"].as_str().unwrap_or(""));
+        let raw = body_bytes(&request["body"]);
         let protobuf = request["body"]["decoded_as"]
             .as_str()
             .is_some_and(|d| d.starts_with("mesos.v1"));
@@ -715,9 +635,7 @@ impl Live {
     /// The golden answer of `item` with the live ids: (head, body).
     fn expected(&self, item: &Value) -> (String, Vec<u8>) {
         let response = &item["response"];
-        let body = self
-            .ids
-            .text(&base64(response["body"]["base64"].as_str().unwrap_or("")));
+        let body = self.ids.text(&body_bytes(&response["body"]));
         let head = self
             .ids
             .str(response["raw_head"].as_str().expect("a response head"))
@@ -846,7 +764,7 @@ impl Live {
         } else if !has_varying(&g["decoded"]) {
             let bytes = self
                 .ids
-                .protobuf(&base64(g["raw_base64"].as_str().expect("raw bytes")));
+                .protobuf(&golden::bytes(&g["raw_base64"]).expect("raw bytes"));
             assert_eq!(record.bytes, bytes, "{what}: record bytes");
             assert_eq!(
                 g["length_line"].as_str(),
@@ -1464,19 +1382,16 @@ impl RealSession {
             .ids
             .str(golden_offer["framework_id"]["value"].as_str().unwrap());
         let exe = std::env::current_exe().unwrap().display().to_string();
-        let scalar = |name: &str, value: f64| v1::Resource {
-            name: name.into(),
-            r#type: v1::value::Type::Scalar as i32,
-            scalar: Some(v1::value::Scalar { value }),
-            ..Default::default()
-        };
         let task = v1::TaskInfo {
             name: "real".into(),
             task_id: v1::TaskId {
                 value: "real-task".into(),
             },
             agent_id: v1::AgentId { value: agent_id },
-            resources: vec![scalar("cpus", 0.1), scalar("mem", 32.0)],
+            resources: vec![
+                v1::Resource::scalar("cpus", 0.1),
+                v1::Resource::scalar("mem", 32.0),
+            ],
             executor: Some(v1::ExecutorInfo {
                 executor_id: v1::ExecutorId {
                     value: "real-executor".into(),

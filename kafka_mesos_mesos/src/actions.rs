@@ -8,10 +8,11 @@
 //! declined, so each is answered once.
 //!
 //! ```
-//! use kafka_mesos_core::model::{OfferId, TaskId};
+//! use kafka_mesos_core::model::OfferId;
 //! use kafka_mesos_core::scheduler::Action;
 //! use kafka_mesos_core::time::Period;
 //! use kafka_mesos_mesos::actions::{Effect, Effects};
+//! use kafka_mesos_mesos::client::SchedulerEvent;
 //! use kafka_mesos_mesos::convert::{ExecutorTemplate, OfferBook};
 //! use kafka_mesos_mesos::proto::v1;
 //!
@@ -19,15 +20,18 @@
 //! let template = ExecutorTemplate::default();
 //! let effects = Effects::new(&framework, "*", &template);
 //! let mut book = OfferBook::new();
-//! let kill = Action::Kill { task: TaskId("kafka-0-x".into()), agent: None, force: true };
-//! let done = effects.of(kill, &mut book);
-//! let [Effect::Call(call)] = done.as_slice() else { panic!() };
-//! assert_eq!(call.r#type(), v1::scheduler::call::Type::Kill);
-//! assert_eq!(call.kill.as_ref().unwrap().task_id.value, "kafka-0-x");
-//!
-//! // An offer the book does not hold (already used, declined or rescinded) gets no call.
+//! let offer = v1::Offer { id: v1::OfferId { value: "o1".into() }, ..Default::default() };
+//! book.inputs(&SchedulerEvent::Event(Box::new(v1::scheduler::Event {
+//!     r#type: Some(v1::scheduler::event::Type::Offers as i32),
+//!     offers: Some(v1::scheduler::event::Offers { offers: vec![offer] }),
+//!     ..Default::default()
+//! })));
 //! let decline = Action::Decline { offers: vec![OfferId("o1".into())], refuse_for: Period::from_secs(5) };
-//! assert!(effects.of(decline, &mut book).is_empty());
+//! let calls = effects.of(decline.clone(), &mut book);
+//! let [Effect::Call(call)] = calls.as_slice() else { panic!() };
+//! assert_eq!(call.r#type(), v1::scheduler::call::Type::Decline);
+//! assert_eq!(call.decline.as_ref().unwrap().filters.as_ref().unwrap().refuse_seconds, Some(5.0));
+//! assert!(effects.of(decline, &mut book).is_empty(), "an offer is answered once");
 //! ```
 
 use std::time::Duration;
@@ -213,6 +217,7 @@ fn lost_update(task: &TaskId, agent: Option<&AgentId>, message: &str) -> Input {
 mod tests {
     use super::*;
     use kafka_mesos_core::model::OfferId;
+    use kafka_mesos_core::range::Range;
     use kafka_mesos_core::scheduler::{Command, Config, Scheduler};
     use kafka_mesos_core::time::{Period, Timestamp};
     use v1::scheduler::call::Type;
@@ -224,12 +229,6 @@ mod tests {
     }
 
     fn mesos_offer(id: &str) -> v1::Offer {
-        let scalar = |name: &str, value: f64| v1::Resource {
-            name: name.into(),
-            r#type: v1::value::Type::Scalar as i32,
-            scalar: Some(v1::value::Scalar { value }),
-            ..Default::default()
-        };
         v1::Offer {
             id: v1::OfferId { value: id.into() },
             framework_id: framework(),
@@ -238,19 +237,9 @@ mod tests {
             },
             hostname: "slave0".into(),
             resources: vec![
-                scalar("cpus", 4.0),
-                scalar("mem", 8192.0),
-                v1::Resource {
-                    name: "ports".into(),
-                    r#type: v1::value::Type::Ranges as i32,
-                    ranges: Some(v1::value::Ranges {
-                        range: vec![v1::value::Range {
-                            begin: 31000,
-                            end: 31009,
-                        }],
-                    }),
-                    ..Default::default()
-                },
+                v1::Resource::scalar("cpus", 4.0),
+                v1::Resource::scalar("mem", 8192.0),
+                v1::Resource::ranges("ports", Range::new(31000, 31009)),
             ],
             ..Default::default()
         }

@@ -146,17 +146,7 @@ pub fn task_resources(
             let mut r = source.clone();
             match &tr.resource.value {
                 ResourceValue::Scalar(v) => r.scalar = Some(v1::value::Scalar { value: *v }),
-                ResourceValue::Ranges(rs) => {
-                    r.ranges = Some(v1::value::Ranges {
-                        range: rs
-                            .iter()
-                            .map(|x| v1::value::Range {
-                                begin: x.start(),
-                                end: x.end(),
-                            })
-                            .collect(),
-                    })
-                }
+                ResourceValue::Ranges(rs) => r.ranges = Some(rs.iter().copied().collect()),
                 ResourceValue::Set(items) => {
                     r.set = Some(v1::value::Set {
                         item: items.clone(),

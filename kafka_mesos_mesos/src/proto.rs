@@ -17,6 +17,8 @@
 //! assert_eq!(serde_json::to_string(&call).unwrap(), r#"{"type":"TEARDOWN"}"#);
 //! ```
 
+pub mod wire;
+
 /// Package `mesos.v1`: the shared messages (ids, resources, offers, tasks, statuses, ...).
 // Generated code (prost types, pbjson serde impls). Most items have no doc comment (only those
 // with a comment in the `.proto` get one), and its style is the generators' rather than ours,
@@ -87,6 +89,65 @@ mod sandbox_path_type_serde {
 
         fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Type, E> {
             Type::from_str_name(v).ok_or_else(|| E::unknown_variant(v, NAMES))
+        }
+    }
+}
+
+/// Constructors for the resources an agent offers, as its `--resources` flag lists them:
+/// unreserved, without a role or allocation.
+///
+/// ```
+/// use kafka_mesos_core::range::Range;
+/// use kafka_mesos_mesos::proto::v1;
+///
+/// let cpus = v1::Resource::scalar("cpus", 4.0);
+/// assert_eq!((cpus.r#type(), cpus.scalar.unwrap().value), (v1::value::Type::Scalar, 4.0));
+/// let ports = v1::Resource::ranges("ports", [Range::new(31000, 31099).unwrap()]);
+/// assert_eq!(ports.r#type(), v1::value::Type::Ranges);
+/// assert_eq!(ports.ranges.unwrap().range, [v1::value::Range { begin: 31000, end: 31099 }]);
+/// ```
+mod resource_constructors {
+    use kafka_mesos_core::range::Range;
+
+    use super::v1;
+
+    impl v1::Resource {
+        /// The scalar resource `name:value` (`cpus`, `mem`, `disk`).
+        pub fn scalar(name: impl Into<String>, value: f64) -> v1::Resource {
+            v1::Resource {
+                name: name.into(),
+                r#type: v1::value::Type::Scalar as i32,
+                scalar: Some(v1::value::Scalar { value }),
+                ..Default::default()
+            }
+        }
+
+        /// The ranges resource `name:[ranges]` (`ports`).
+        pub fn ranges(
+            name: impl Into<String>,
+            ranges: impl IntoIterator<Item = Range>,
+        ) -> v1::Resource {
+            v1::Resource {
+                name: name.into(),
+                r#type: v1::value::Type::Ranges as i32,
+                ranges: Some(ranges.into_iter().collect()),
+                ..Default::default()
+            }
+        }
+    }
+
+    /// Mesos's ranges from the domain's, in the same order.
+    impl FromIterator<Range> for v1::value::Ranges {
+        fn from_iter<I: IntoIterator<Item = Range>>(ranges: I) -> Self {
+            v1::value::Ranges {
+                range: ranges
+                    .into_iter()
+                    .map(|r| v1::value::Range {
+                        begin: r.start(),
+                        end: r.end(),
+                    })
+                    .collect(),
+            }
         }
     }
 }

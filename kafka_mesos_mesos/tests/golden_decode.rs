@@ -11,19 +11,19 @@
 //! - Each event's type must be the transcript's `event_type`, and exactly the payload field of
 //!   that type must be set.
 //!
-//! The transcripts live outside the repository, beside it in `shared/`. Without them the test
-//! says so and passes, except under CI (`CI` set), where it fails.
+//! The transcripts are part of the repository: the test fails if they are missing.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use kafka_mesos_mesos::proto::v1::{executor, scheduler};
+use kafka_mesos_mesos::proto::wire::{self, WireType};
 use prost::Message;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+
+mod golden;
 
 /// What one transcript file holds, by kind of check.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -123,20 +123,9 @@ const FIELDS_UNKNOWN_TO_MESOS_V1: &[(&str, &str, &[u32], u32)] = &[
     ("mesos.v1.executor.Event", "SUBSCRIBED", &[2, 3], 7),
 ];
 
-/// The transcripts, kept in the repository (`testdata/mesos-1.12`, with their README).
-fn golden_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/mesos-1.12");
-    assert!(
-        dir.is_dir(),
-        "golden transcripts missing at {}",
-        dir.display()
-    );
-    dir
-}
-
 #[test]
 fn golden_transcripts_decode_and_reencode_identically() {
-    let dir = golden_dir();
+    let dir = golden::dir();
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|entry| entry.unwrap().path())
@@ -149,13 +138,12 @@ fn golden_transcripts_decode_and_reencode_identically() {
     let mut total = Counts::default();
     for path in &files {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let transcript: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
         let mut checker = Checker {
             file: name.clone(),
             counts: Counts::default(),
             failures: vec![],
         };
-        for item in transcript["items"].as_array().unwrap() {
+        for item in &golden::items(path) {
             checker.check_item(item);
         }
         println!("{name:<36} {}", checker.counts);
@@ -214,7 +202,7 @@ impl Checker {
         let event_type = item["event_type"].as_str().ok_or("no event_type")?;
         match decoded_as {
             "mesos.v1.scheduler.Event" => {
-                let raw = base64(&item["raw_base64"])?;
+                let raw = golden::bytes(&item["raw_base64"])?;
                 let (raw, stripped) =
                     strip_fields_unknown_to_mesos_v1(decoded_as, event_type, raw)?;
                 self.counts.not_identical += usize::from(stripped);
@@ -223,7 +211,7 @@ impl Checker {
                 check_scheduler_event(&event, event_type)
             }
             "mesos.v1.executor.Event" => {
-                let raw = base64(&item["raw_base64"])?;
+                let raw = golden::bytes(&item["raw_base64"])?;
                 let (raw, stripped) =
                     strip_fields_unknown_to_mesos_v1(decoded_as, event_type, raw)?;
                 self.counts.not_identical += usize::from(stripped);
@@ -250,16 +238,24 @@ impl Checker {
         }
         match body.get("decoded_as").and_then(Value::as_str) {
             Some("mesos.v1.scheduler.Call") => {
-                round_trip::<scheduler::Call>(&base64(&body["base64"])?, &body["decoded"], exact)?;
+                round_trip::<scheduler::Call>(
+                    &golden::bytes(&body["base64"])?,
+                    &body["decoded"],
+                    exact,
+                )?;
                 self.counts.pb_bodies += 1;
             }
             Some("mesos.v1.executor.Call") => {
-                round_trip::<executor::Call>(&base64(&body["base64"])?, &body["decoded"], exact)?;
+                round_trip::<executor::Call>(
+                    &golden::bytes(&body["base64"])?,
+                    &body["decoded"],
+                    exact,
+                )?;
                 self.counts.pb_bodies += 1;
             }
             Some("JSON text (mesos.v1.scheduler.Call)") => {
-                let text =
-                    String::from_utf8(base64(&body["base64"])?).map_err(|e| e.to_string())?;
+                let text = String::from_utf8(golden::bytes(&body["base64"])?)
+                    .map_err(|e| e.to_string())?;
                 json_round_trip::<scheduler::Call>(&text)?;
                 self.counts.json_bodies += 1;
             }
@@ -298,48 +294,17 @@ fn strip_fields_unknown_to_mesos_v1(
 /// Copies a protobuf message, dropping every occurrence of field `field` of the nested message
 /// that `path` (field numbers of length-delimited fields) leads to.
 fn strip_field(message: &[u8], path: &[u32], field: u32) -> Result<Vec<u8>, String> {
-    use prost::encoding::{WireType, decode_key, decode_varint, encode_key, encode_varint};
-    fn skip(cur: &[u8], n: usize) -> Result<&[u8], String> {
-        cur.get(n..).ok_or_else(|| "truncated field".to_owned())
-    }
+    let fields = wire::fields(message).ok_or("not a protobuf message")?;
     let mut out = Vec::with_capacity(message.len());
-    let mut rest = message;
-    while !rest.is_empty() {
-        let mut cur = rest;
-        let (number, wire_type) = decode_key(&mut cur).map_err(|e| e.to_string())?;
-        match wire_type {
-            WireType::Varint => {
-                decode_varint(&mut cur).map_err(|e| e.to_string())?;
-            }
-            WireType::SixtyFourBit => cur = skip(cur, 8)?,
-            WireType::ThirtyTwoBit => cur = skip(cur, 4)?,
-            WireType::LengthDelimited => {
-                let len = decode_varint(&mut cur).map_err(|e| e.to_string())?;
-                let len = usize::try_from(len).map_err(|e| e.to_string())?;
-                let payload = cur.get(..len).ok_or("truncated field")?;
-                if path.first() == Some(&number) {
-                    let inner = strip_field(payload, &path[1..], field)?;
-                    encode_key(number, WireType::LengthDelimited, &mut out);
-                    encode_varint(inner.len() as u64, &mut out);
-                    out.extend_from_slice(&inner);
-                    rest = skip(cur, len)?;
-                    continue;
-                }
-                cur = skip(cur, len)?;
-            }
-            other => return Err(format!("unsupported wire type {other:?}")),
+    for f in fields {
+        if f.wire_type == WireType::LengthDelimited && path.first() == Some(&f.number) {
+            let inner = strip_field(f.value, &path[1..], field)?;
+            wire::write_length_delimited(f.number, &inner, &mut out);
+        } else if !(path.is_empty() && f.number == field) {
+            out.extend_from_slice(f.raw);
         }
-        if !(path.is_empty() && number == field) {
-            out.extend_from_slice(&rest[..rest.len() - cur.len()]);
-        }
-        rest = cur;
     }
     Ok(out)
-}
-
-fn base64(value: &Value) -> Result<Vec<u8>, String> {
-    let text = value.as_str().ok_or("no base64 text")?;
-    BASE64.decode(text).map_err(|e| format!("bad base64: {e}"))
 }
 
 /// Decodes `raw`, checks that re-encoding gives `raw` back, and that the message's serde JSON

@@ -24,20 +24,17 @@ fn with_task(
     let b = brokers
         .entry(BrokerId(id))
         .or_insert_with(|| Broker::new(BrokerId(id)));
-    b.task = Some(Task {
-        id: TaskId(format!("kafka-{id}-x")),
-        agent_id: AgentId(format!("agent-{host}")),
-        executor_id: ExecutorId(format!("kafka-{id}-e")),
-        hostname: host.to_string(),
-        attributes: attrs
+    b.task = Some(Task::new(
+        TaskId(format!("kafka-{id}-x")),
+        AgentId(format!("agent-{host}")),
+        ExecutorId(format!("kafka-{id}-e")),
+        host,
+        attrs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
-        state: TaskState::Running,
-        endpoint: None,
-        running_since: None,
-        confirmed: false,
-    });
+        TaskState::Running,
+    ));
 }
 
 fn expand(expr: &str, brokers: &BTreeMap<BrokerId, Broker>) -> Vec<BrokerId> {

@@ -393,6 +393,29 @@ pub struct Task {
 }
 
 impl Task {
+    /// Task `id` of executor `executor_id` on agent `agent_id` at `hostname` (with the agent's
+    /// `attributes`), in `state`: not reported by Mesos yet, so without an endpoint.
+    pub fn new(
+        id: TaskId,
+        agent_id: AgentId,
+        executor_id: ExecutorId,
+        hostname: impl Into<String>,
+        attributes: IndexMap<String, String>,
+        state: TaskState,
+    ) -> Task {
+        Task {
+            id,
+            agent_id,
+            executor_id,
+            hostname: hostname.into(),
+            attributes,
+            state,
+            endpoint: None,
+            running_since: None,
+            confirmed: false,
+        }
+    }
+
     /// The attribute values constraints see for this task: `hostname` and the agent attributes.
     pub fn placement_values(&self) -> impl Iterator<Item = (&str, &str)> {
         std::iter::once(("hostname", self.hostname.as_str())).chain(

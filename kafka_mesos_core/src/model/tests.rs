@@ -4,19 +4,14 @@ use proptest::prelude::*;
 use super::*;
 
 fn task(state: TaskState) -> Task {
-    Task {
-        id: TaskId("kafka-0-d2d94520-2f3e-4779-b276-771b4843043c".into()),
-        agent_id: AgentId("agent-0".into()),
-        executor_id: ExecutorId("kafka-0-e".into()),
-        hostname: "slave0".into(),
-        attributes: [("rack".to_string(), "r1".to_string())]
-            .into_iter()
-            .collect(),
+    Task::new(
+        TaskId("kafka-0-d2d94520-2f3e-4779-b276-771b4843043c".into()),
+        AgentId("agent-0".into()),
+        ExecutorId("kafka-0-e".into()),
+        "slave0",
+        [("rack".to_string(), "r1".to_string())].into(),
         state,
-        endpoint: None,
-        running_since: None,
-        confirmed: false,
-    }
+    )
 }
 
 fn plus3() -> RenderOptions {

@@ -519,19 +519,14 @@ fn a_batch_honours_unique_across_its_own_launches_and_explains_the_rest() {
 #[test]
 fn existing_tasks_count_for_constraints() {
     let mut running = broker("id=5");
-    running.task = Some(Task {
-        id: TaskId("kafka-5-x".into()),
-        agent_id: AgentId("a".into()),
-        executor_id: ExecutorId("e".into()),
-        hostname: "host1".into(),
-        attributes: [("rack".to_string(), "r1".to_string())]
-            .into_iter()
-            .collect(),
-        state: TaskState::Running,
-        endpoint: None,
-        running_since: None,
-        confirmed: false,
-    });
+    running.task = Some(Task::new(
+        TaskId("kafka-5-x".into()),
+        AgentId("a".into()),
+        ExecutorId("e".into()),
+        "host1",
+        [("rack".to_string(), "r1".to_string())].into(),
+        TaskState::Running,
+    ));
     let placed = placed_values([&running]);
     let b = broker("constraints=rack=unique");
     let offers = [

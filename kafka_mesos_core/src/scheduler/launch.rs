@@ -140,17 +140,14 @@ impl Scheduler {
             heap: b.spec.heap,
             bind_address: b.spec.bind_address.clone(),
         };
-        b.task = Some(Task {
-            id: task_id.clone(),
-            agent_id: offer.agent_id.clone(),
-            executor_id: executor_id.clone(),
-            hostname: offer.hostname.clone(),
-            attributes: offer.text_attributes(),
-            state: TaskState::Pending,
-            endpoint: None,
-            running_since: None,
-            confirmed: false,
-        });
+        b.task = Some(Task::new(
+            task_id.clone(),
+            offer.agent_id.clone(),
+            executor_id.clone(),
+            offer.hostname.clone(),
+            offer.text_attributes(),
+            TaskState::Pending,
+        ));
         b.needs_restart = false;
         self.dirty = true;
         TaskLaunch {

@@ -79,7 +79,7 @@ impl Master {
                 self.next_offer += 1;
                 let resources = pool.resources(&role);
                 let a = &self.config.agents[agent];
-                let (host, port) = &self.config.address;
+                let address = &self.config.address;
                 offers.push(v1::Offer {
                     id: v1::OfferId {
                         value: offer_id.clone(),
@@ -94,11 +94,11 @@ impl Master {
                     url: Some(v1::Url {
                         scheme: "http".into(),
                         address: v1::Address {
-                            hostname: Some(host.clone()),
-                            ip: Some(host.clone()),
-                            port: i32::from(*port),
+                            hostname: Some(address.host().to_string()),
+                            ip: Some(address.host().to_string()),
+                            port: i32::from(address.port()),
                         },
-                        path: Some(format!("/{}", agent_process_id(agent))),
+                        path: Some(Self::agent_process(agent).path()),
                         ..Default::default()
                     }),
                     resources: resources.clone(),

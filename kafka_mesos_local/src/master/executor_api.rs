@@ -58,7 +58,7 @@ impl Master {
         info: &v1::ExecutorInfo,
         agent: usize,
     ) -> BTreeMap<String, String> {
-        let (host, port) = &self.config.address;
+        let address = &self.config.address;
         let checkpoint = self
             .frameworks
             .get(framework_id)
@@ -68,11 +68,11 @@ impl Master {
         let mut env = BTreeMap::new();
         env.insert("MESOS_FRAMEWORK_ID".into(), framework_id.to_string());
         env.insert("MESOS_EXECUTOR_ID".into(), info.executor_id.value.clone());
-        env.insert("MESOS_AGENT_ENDPOINT".into(), format!("{host}:{port}"));
+        env.insert("MESOS_AGENT_ENDPOINT".into(), address.to_string());
         env.insert("MESOS_SLAVE_ID".into(), self.agent_id(agent));
         env.insert(
             "MESOS_SLAVE_PID".into(),
-            format!("{}@{host}:{port}", agent_process_id(agent)),
+            Self::agent_process(agent).pid(address),
         );
         env.insert(
             "MESOS_CHECKPOINT".into(),
@@ -85,10 +85,10 @@ impl Master {
         env.insert("MESOS_HTTP_COMMAND_EXECUTOR".into(), "0".into());
         env.insert(
             "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD".into(),
-            stout_duration(grace),
+            MesosDuration(grace).to_string(),
         );
         env.insert("LIBPROCESS_PORT".into(), "0".into());
-        env.insert("LIBPROCESS_IP".into(), host.clone());
+        env.insert("LIBPROCESS_IP".into(), address.host().to_string());
         env
     }
 
@@ -187,7 +187,7 @@ impl Master {
                     executor_pid,
                     network_infos: vec![v1::NetworkInfo {
                         ip_addresses: vec![v1::network_info::IpAddress {
-                            ip_address: Some(self.config.address.0.clone()),
+                            ip_address: Some(self.config.address.host().to_string()),
                             ..Default::default()
                         }],
                         ..Default::default()

@@ -15,12 +15,14 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use kafka_mesos_core::range::PortRange;
+use kafka_mesos_mesos::api::AgentProcess;
+use kafka_mesos_mesos::duration::MesosDuration;
+use kafka_mesos_mesos::master::HostPort;
 use kafka_mesos_mesos::proto::v1::{self, executor, scheduler};
 
 pub use clock::Clock;
 pub use ids::Ids;
 
-use crate::conventions::{agent_process_id, stout_duration};
 use resources::*;
 use updates::update_event;
 use validation::*;
@@ -96,7 +98,7 @@ pub struct MasterConfig {
     /// Time between offer rounds (Mesos: 1 s, [`DEFAULT_ALLOCATION_INTERVAL`]).
     pub allocation_interval: Duration,
     /// The address the master serves on, for `MasterInfo` and agent endpoints.
-    pub address: (String, u16),
+    pub address: HostPort,
 }
 
 /// Which encoding a stream speaks.
@@ -315,6 +317,15 @@ impl Master {
         format!("{}-S{i}", self.id)
     }
 
+    /// The libprocess process of agent `i`, `slave(i + 1)`: the prefix of its endpoints and
+    /// the name in its pid.
+    fn agent_process(i: usize) -> AgentProcess {
+        u32::try_from(i + 1)
+            .ok()
+            .and_then(AgentProcess::new)
+            .expect("an agent index fits in u32: each agent is an AgentSpec in memory")
+    }
+
     fn agent_index(&self, id: &str) -> Option<usize> {
         let rest = id.strip_prefix(&self.id)?.strip_prefix("-S")?;
         rest.parse().ok().filter(|i| *i < self.config.agents.len())
@@ -323,18 +334,19 @@ impl Master {
     /// `MasterInfo`, as the master describes itself.
     pub fn master_info(&self) -> v1::MasterInfo {
         use v1::master_info::capability::Type as Capability;
-        let (host, port) = &self.config.address;
+        let address = &self.config.address;
+        let host = address.host().to_string();
         v1::MasterInfo {
             id: self.id.clone(),
             ip: u32::from_le_bytes([127, 0, 0, 1]),
-            port: u32::from(*port),
-            pid: Some(format!("master@{host}:{port}")),
+            port: u32::from(address.port()),
+            pid: Some(format!("master@{address}")),
             hostname: Some(host.clone()),
             version: Some("1.12.0".into()),
             address: Some(v1::Address {
                 hostname: Some(host.clone()),
-                ip: Some(host.clone()),
-                port: i32::from(*port),
+                ip: Some(host),
+                port: i32::from(address.port()),
             }),
             capabilities: [
                 Capability::AgentUpdate,
@@ -354,25 +366,17 @@ impl Master {
         let a = &self.config.agents[i];
         v1::AgentInfo {
             hostname: a.hostname.clone(),
-            port: Some(i32::from(self.config.address.1)),
+            port: Some(i32::from(self.config.address.port())),
             id: Some(v1::AgentId {
                 value: self.agent_id(i),
             }),
             // The agent's total resources, as its `--resources` flag lists them.
-            resources: {
-                let mut ports = v1::Resource {
-                    name: "ports".into(),
-                    r#type: v1::value::Type::Ranges as i32,
-                    ..Default::default()
-                };
-                set_ranges(&mut ports, vec![a.ports.range()]);
-                vec![
-                    scalar("cpus", a.cpus),
-                    scalar("mem", a.mem),
-                    scalar("disk", a.disk),
-                    ports,
-                ]
-            },
+            resources: vec![
+                v1::Resource::scalar("cpus", a.cpus),
+                v1::Resource::scalar("mem", a.mem),
+                v1::Resource::scalar("disk", a.disk),
+                v1::Resource::ranges("ports", [a.ports.range()]),
+            ],
             attributes: a
                 .attributes
                 .iter()

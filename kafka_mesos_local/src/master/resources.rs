@@ -1,26 +1,21 @@
-//! Resources and their arithmetic, as Mesos's `Resources` class does it.
+//! Resources and their arithmetic, as Mesos's `Resources` class does it: scalars in Mesos's
+//! fixed point of three decimals ([`Scalar`]).
 
+use kafka_mesos_core::model::Scalar;
 use kafka_mesos_core::range::Range;
 use kafka_mesos_mesos::proto::v1;
 
 use super::AgentSpec;
 
-pub(super) fn scalar(name: &str, value: f64) -> v1::Resource {
-    v1::Resource {
-        name: name.into(),
-        r#type: v1::value::Type::Scalar as i32,
-        scalar: Some(v1::value::Scalar { value }),
-        ..Default::default()
-    }
+/// The amount of a scalar resource (zero when it has none).
+pub(super) fn amount(r: &v1::Resource) -> Scalar {
+    Scalar::from_f64(r.scalar.map_or(0.0, |s| s.value))
 }
 
-/// Mesos's fixed-point view of scalar values (three decimals).
-pub(super) fn fixed(value: f64) -> i64 {
-    (value * 1000.0).round() as i64
-}
-
-pub(super) fn floating(fixed: i64) -> f64 {
-    fixed as f64 / 1000.0
+fn set_amount(r: &mut v1::Resource, amount: Scalar) {
+    r.scalar = Some(v1::value::Scalar {
+        value: amount.to_f64(),
+    });
 }
 
 /// Sorts and merges overlapping or adjacent ranges.
@@ -73,15 +68,7 @@ fn has_reversed_range(r: &v1::Resource) -> bool {
 }
 
 pub(super) fn set_ranges(r: &mut v1::Resource, ranges: Vec<Range>) {
-    r.ranges = Some(v1::value::Ranges {
-        range: ranges
-            .into_iter()
-            .map(|x| v1::value::Range {
-                begin: x.start(),
-                end: x.end(),
-            })
-            .collect(),
-    });
+    r.ranges = Some(ranges.into_iter().collect());
 }
 
 /// What makes two resources addable in Mesos's `Resources` arithmetic.
@@ -103,7 +90,7 @@ pub(super) fn same_kind(a: &v1::Resource, b: &v1::Resource) -> bool {
 
 pub(super) fn is_empty_resource(r: &v1::Resource) -> bool {
     match r.r#type() {
-        v1::value::Type::Scalar => fixed(r.scalar.map_or(0.0, |s| s.value)) == 0,
+        v1::value::Type::Scalar => amount(r).is_zero(),
         v1::value::Type::Ranges => ranges_of(r).is_empty(),
         v1::value::Type::Set => r.set.as_ref().is_none_or(|s| s.item.is_empty()),
         _ => false,
@@ -122,13 +109,7 @@ pub(super) fn add_resources(total: &mut Vec<v1::Resource>, more: &[v1::Resource]
             continue;
         };
         match r.r#type() {
-            v1::value::Type::Scalar => {
-                let sum = fixed(t.scalar.map_or(0.0, |s| s.value))
-                    + fixed(r.scalar.map_or(0.0, |s| s.value));
-                t.scalar = Some(v1::value::Scalar {
-                    value: floating(sum),
-                });
-            }
+            v1::value::Type::Scalar => set_amount(t, amount(t) + amount(r)),
             v1::value::Type::Ranges => {
                 let mut all = ranges_of(t);
                 all.extend(ranges_of(r));
@@ -162,14 +143,11 @@ pub(super) fn subtract_resources(
         let h = rest.iter_mut().find(|h| same_kind(h, w))?;
         match w.r#type() {
             v1::value::Type::Scalar => {
-                let left = fixed(h.scalar.map_or(0.0, |s| s.value));
-                let need = fixed(w.scalar.map_or(0.0, |s| s.value));
+                let (left, need) = (amount(h), amount(w));
                 if left < need {
                     return None;
                 }
-                h.scalar = Some(v1::value::Scalar {
-                    value: floating(left - need),
-                });
+                set_amount(h, left - need);
             }
             v1::value::Type::Ranges => {
                 let mut left = coalesce(ranges_of(h));
@@ -195,11 +173,6 @@ pub(super) fn subtract_resources(
     Some(rest)
 }
 
-/// Mesos's text form of a scalar: three decimals at most, no trailing zeros.
-pub(super) fn scalar_text(value: f64) -> String {
-    format!("{}", floating(fixed(value)))
-}
-
 /// Mesos's text form of a resource (`operator<<(ostream&, const Resource&)`).
 pub(super) fn resource_text(r: &v1::Resource) -> String {
     let mut s = r.name.clone();
@@ -214,7 +187,7 @@ pub(super) fn resource_text(r: &v1::Resource) -> String {
     }
     s.push(':');
     match r.r#type() {
-        v1::value::Type::Scalar => s.push_str(&scalar_text(r.scalar.map_or(0.0, |x| x.value))),
+        v1::value::Type::Scalar => s.push_str(&amount(r).to_string()),
         v1::value::Type::Ranges => {
             let ranges: Vec<String> = ranges_of(r)
                 .into_iter()
@@ -264,9 +237,9 @@ pub(super) fn inject_allocation(resources: &mut [v1::Resource], role: &Option<St
 /// Free resources of one agent, as amounts.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Pool {
-    cpus: f64,
-    mem: f64,
-    disk: f64,
+    cpus: Scalar,
+    mem: Scalar,
+    disk: Scalar,
     ports: Vec<Range>,
 }
 
@@ -274,9 +247,9 @@ impl Pool {
     /// All of `agent`'s resources.
     pub(super) fn of(agent: &AgentSpec) -> Pool {
         Pool {
-            cpus: agent.cpus,
-            mem: agent.mem,
-            disk: agent.disk,
+            cpus: Scalar::from_f64(agent.cpus),
+            mem: Scalar::from_f64(agent.mem),
+            disk: Scalar::from_f64(agent.disk),
             ports: vec![agent.ports.range()],
         }
     }
@@ -284,9 +257,9 @@ impl Pool {
     pub(super) fn subtract(&mut self, resources: &[v1::Resource]) {
         for r in resources {
             match r.name.as_str() {
-                "cpus" => self.cpus -= r.scalar.map_or(0.0, |s| s.value),
-                "mem" => self.mem -= r.scalar.map_or(0.0, |s| s.value),
-                "disk" => self.disk -= r.scalar.map_or(0.0, |s| s.value),
+                "cpus" => self.cpus -= amount(r),
+                "mem" => self.mem -= amount(r),
+                "disk" => self.disk -= amount(r),
                 "ports" => {
                     for range in ranges_of(r) {
                         self.ports = remove_range(&self.ports, range);
@@ -304,17 +277,11 @@ impl Pool {
         });
         let mut out = Vec::new();
         if !self.ports.is_empty() {
-            let mut ports = v1::Resource {
-                name: "ports".into(),
-                r#type: v1::value::Type::Ranges as i32,
-                ..Default::default()
-            };
-            set_ranges(&mut ports, self.ports.clone());
-            out.push(ports);
+            out.push(v1::Resource::ranges("ports", self.ports.iter().copied()));
         }
         for (name, value) in [("cpus", self.cpus), ("mem", self.mem), ("disk", self.disk)] {
-            if fixed(value) > 0 {
-                out.push(scalar(name, floating(fixed(value))));
+            if value.is_positive() {
+                out.push(v1::Resource::scalar(name, value.to_f64()));
             }
         }
         for r in &mut out {
@@ -325,6 +292,6 @@ impl Pool {
     }
 
     pub(super) fn is_empty(&self) -> bool {
-        self.cpus < 0.001 && self.mem < 1.0 && self.ports.is_empty()
+        !self.cpus.is_positive() && self.mem < Scalar::from(1u64) && self.ports.is_empty()
     }
 }

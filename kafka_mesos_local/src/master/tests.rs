@@ -5,7 +5,7 @@ fn master() -> Master {
         agents: AgentSpec::defaults(2),
         heartbeat: Duration::from_secs(15),
         allocation_interval: Duration::from_secs(1),
-        address: ("127.0.0.1".into(), 5050),
+        address: HostPort::new("127.0.0.1", 5050).unwrap(),
     })
 }
 
@@ -36,6 +36,15 @@ fn events(effects: &[Effect], stream: &str) -> Vec<scheduler::Event> {
             _ => None,
         })
         .collect()
+}
+
+/// The status of the first event on `stream`, which must be an UPDATE.
+fn first_status(effects: &[Effect], stream: &str) -> v1::TaskStatus {
+    let event = events(effects, stream)
+        .into_iter()
+        .next()
+        .expect("an event");
+    event.update.expect("an UPDATE").status
 }
 
 fn types(events: &[scheduler::Event]) -> Vec<scheduler::event::Type> {
@@ -331,12 +340,7 @@ fn launch_updates_acknowledgements_reconcile_kill() {
     );
     let (_, effects) = m.scheduler_call(ack, Some(&sub.stream), t0);
     assert_eq!(
-        events(&effects, &sub.stream)[0]
-            .update
-            .as_ref()
-            .unwrap()
-            .status
-            .state(),
+        first_status(&effects, &sub.stream).state(),
         v1::TaskState::TaskRunning
     );
     // Bad executor updates.
@@ -388,12 +392,7 @@ fn launch_updates_acknowledgements_reconcile_kill() {
         t0,
     );
     assert_eq!(
-        events(&effects, &sub.stream)[0]
-            .update
-            .as_ref()
-            .unwrap()
-            .status
-            .state(),
+        first_status(&effects, &sub.stream).state(),
         v1::TaskState::TaskLost
     );
 
@@ -426,11 +425,7 @@ fn launches_on_invalid_offers_or_with_too_much_are_refused() {
         None,
     );
     let (_, effects) = m.scheduler_call(accept, Some(&sub.stream), t0);
-    let s = events(&effects, &sub.stream)[0]
-        .update
-        .clone()
-        .unwrap()
-        .status;
+    let s = first_status(&effects, &sub.stream);
     assert_eq!(
         (s.state(), s.reason()),
         (
@@ -448,11 +443,7 @@ fn launches_on_invalid_offers_or_with_too_much_are_refused() {
     );
     let (a, effects) = m.scheduler_call(stale, Some(&sub.stream), t0);
     assert_eq!(a.status, 202);
-    let s = events(&effects, &sub.stream)[0]
-        .update
-        .clone()
-        .unwrap()
-        .status;
+    let s = first_status(&effects, &sub.stream);
     assert_eq!(
         (s.state(), s.reason()),
         (
@@ -583,7 +574,7 @@ fn a_seed_and_a_clock_replay_a_session_exactly() {
         agents: AgentSpec::defaults(2),
         heartbeat: Duration::from_secs(15),
         allocation_interval: Duration::from_secs(1),
-        address: ("127.0.0.1".into(), 5050),
+        address: HostPort::new("127.0.0.1", 5050).unwrap(),
     };
     let run = |seed: u64| {
         let t0 = Instant::now();

@@ -9,7 +9,9 @@ use bytes::Bytes;
 use http::{Response, StatusCode};
 use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
 use hyper::body::Frame;
+use kafka_mesos_mesos::api::{JSON, PROTOBUF, STREAM_ID_HEADER};
 use kafka_mesos_mesos::proto::v1::{executor, scheduler};
+use kafka_mesos_mesos::proto::wire::{self, WireType};
 use kafka_mesos_mesos::recordio;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -17,8 +19,6 @@ use tokio_stream::wrappers::ReceiverStream;
 use super::json_syntax::json_syntax_error;
 use crate::master::{Answer, Format};
 
-pub(super) const PROTOBUF: &str = "application/x-protobuf";
-pub(super) const JSON: &str = "application/json";
 pub(super) const TEXT: &str = "text/plain; charset=utf-8";
 
 pub(super) type Body = BoxBody<Bytes, Infallible>;
@@ -298,68 +298,22 @@ pub(super) fn not_acceptable() -> Response<Body> {
     )
 }
 
-/// The fields of one protobuf message on the wire: (number, wire type, bytes of a
-/// length-delimited payload or of the whole field otherwise). `None` if not a message.
-pub(super) fn wire_fields(mut bytes: &[u8]) -> Option<Vec<(u64, u8, &[u8])>> {
-    fn varint(bytes: &mut &[u8]) -> Option<u64> {
-        let mut value = 0u64;
-        for shift in (0..64).step_by(7) {
-            let (&b, rest) = bytes.split_first()?;
-            *bytes = rest;
-            value |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Some(value);
-            }
-        }
-        None
-    }
-    let mut fields = Vec::new();
-    while !bytes.is_empty() {
-        let key = varint(&mut bytes)?;
-        let (number, wire) = (key >> 3, (key & 7) as u8);
-        if number == 0 {
-            return None;
-        }
-        let start = bytes;
-        match wire {
-            0 => {
-                varint(&mut bytes)?;
-                let len = start.len() - bytes.len();
-                fields.push((number, wire, &start[..len]));
-            }
-            1 | 5 => {
-                let len = if wire == 1 { 8 } else { 4 };
-                let field = bytes.get(..len)?;
-                bytes = &bytes[len..];
-                fields.push((number, wire, field));
-            }
-            2 => {
-                let n = usize::try_from(varint(&mut bytes)?).ok()?;
-                let payload = bytes.get(..n)?;
-                bytes = &bytes[n..];
-                fields.push((number, wire, payload));
-            }
-            _ => return None,
-        }
-    }
-    Some(fields)
-}
-
 /// Whether a protobuf body lacks a `required` field (protobuf's `IsInitialized`), found by
 /// comparing it with prost's re-encoding of what it decoded: prost always writes required
 /// fields, so a field in the re-encoding that the body lacks is a missing required field.
 pub(super) fn missing_required(original: &[u8], reencoded: &[u8]) -> bool {
-    let (Some(original), Some(reencoded)) = (wire_fields(original), wire_fields(reencoded)) else {
+    let (Some(original), Some(reencoded)) = (wire::fields(original), wire::fields(reencoded))
+    else {
         return false;
     };
-    let occurrences = |fields: &[(u64, u8, &[u8])], number: u64| -> Vec<(u8, Vec<u8>)> {
+    let occurrences = |fields: &[wire::Field<'_>], number: u32| -> Vec<(WireType, Vec<u8>)> {
         fields
             .iter()
-            .filter(|f| f.0 == number)
-            .map(|f| (f.1, f.2.to_vec()))
+            .filter(|f| f.number == number)
+            .map(|f| (f.wire_type, f.value.to_vec()))
             .collect()
     };
-    let numbers: std::collections::BTreeSet<u64> = reencoded.iter().map(|f| f.0).collect();
+    let numbers: std::collections::BTreeSet<u32> = reencoded.iter().map(|f| f.number).collect();
     for number in numbers {
         let ours = occurrences(&reencoded, number);
         let theirs = occurrences(&original, number);
@@ -370,7 +324,8 @@ pub(super) fn missing_required(original: &[u8], reencoded: &[u8]) -> bool {
             continue;
         }
         for ((wire_a, a), (wire_b, b)) in ours.iter().zip(&theirs) {
-            if *wire_a == 2 && *wire_b == 2 && a != b && missing_required(b, a) {
+            let nested = *wire_a == WireType::LengthDelimited && wire_a == wire_b;
+            if nested && a != b && missing_required(b, a) {
                 return true;
             }
         }
@@ -433,7 +388,7 @@ pub(super) fn stream_response(
         .header(http::header::DATE, http_date())
         .header(http::header::TRANSFER_ENCODING, "chunked");
     if let Some(id) = stream_id {
-        builder = builder.header("Mesos-Stream-Id", id);
+        builder = builder.header(STREAM_ID_HEADER, id);
     }
     builder
         .header(http::header::CONTENT_TYPE, content_type)

@@ -22,11 +22,14 @@ use http_body_util::BodyExt;
 use hyper::body::{Frame, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use kafka_mesos_mesos::api::{
+    AgentProcess, EXECUTOR_PATH, JSON, PROTOBUF, SCHEDULER_PATH, STREAM_ID_HEADER,
+};
+use kafka_mesos_mesos::master::HostPort;
 use kafka_mesos_mesos::proto::v1::{executor, scheduler};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-use crate::conventions::agent_of_path;
 use crate::master::{
     DEFAULT_ALLOCATION_INTERVAL, DEFAULT_HEARTBEAT, Effect, Format, Master, MasterConfig, StreamId,
 };
@@ -35,8 +38,8 @@ mod codec;
 mod json_syntax;
 
 use codec::{
-    Body, JSON, PROTOBUF, TEXT, answer, async_stream, decode_call, encode, not_acceptable,
-    not_found, respond, stream_format, stream_response, text,
+    Body, TEXT, answer, async_stream, decode_call, encode, not_acceptable, not_found, respond,
+    stream_format, stream_response, text,
 };
 
 struct Stream {
@@ -44,17 +47,22 @@ struct Stream {
     format: Format,
 }
 
+/// An executor to start: where, what, and with which environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutorLaunch {
+    /// The run's sandbox, an absolute path, not created yet.
+    pub sandbox: PathBuf,
+    /// The executor: its command and the URIs to fetch first.
+    pub executor: kafka_mesos_mesos::proto::v1::ExecutorInfo,
+    /// Its environment, the `MESOS_*` variables an agent sets.
+    pub env: std::collections::BTreeMap<String, String>,
+}
+
 /// Runs executors for the master: starts them in a sandbox and stops them.
 pub trait ExecutorRunner: Send + Sync + 'static {
-    /// Starts the executor in `sandbox` (an absolute path, not created yet) with `env`; tells
-    /// `reports` its process id once started and why it ended once its process has exited.
-    fn launch(
-        &self,
-        sandbox: PathBuf,
-        executor: kafka_mesos_mesos::proto::v1::ExecutorInfo,
-        env: std::collections::BTreeMap<String, String>,
-        reports: ExecutorReports,
-    );
+    /// Starts the executor of `launch`; tells `reports` its process id once started and why
+    /// it ended once its process has exited.
+    fn launch(&self, launch: ExecutorLaunch, reports: ExecutorReports);
     /// The executor has been sent SHUTDOWN (or its agent is lost): kills its processes
     /// (`SIGKILL`, as Mesos's POSIX launcher destroys a container) unless it exits by itself
     /// within `grace`.
@@ -195,7 +203,8 @@ impl LocalMaster {
             agents: config.agents.clone(),
             heartbeat: config.heartbeat,
             allocation_interval: config.allocation_interval,
-            address: ("127.0.0.1".into(), address.port()),
+            address: HostPort::new("127.0.0.1", address.port())
+                .expect("127.0.0.1 and a bound port make an address"),
         });
         let shared = Arc::new(Mutex::new(Shared {
             master,
@@ -343,18 +352,21 @@ fn reaches(path: &str, endpoint: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
+/// Whether `path` reaches the scheduler endpoint: [`SCHEDULER_PATH`], or its bare alias
+/// `/api/v1/scheduler`, which Mesos 1.12 serves too.
 fn scheduler_path(path: &str) -> bool {
-    reaches(path, "/api/v1/scheduler") || reaches(path, "/master/api/v1/scheduler")
+    reaches(path, SCHEDULER_PATH) || reaches(path, "/api/v1/scheduler")
 }
 
 /// Which agent an executor path names: `/slave(N)/api/v1/executor` is agent N-1, and
 /// `/api/v1/executor` the executor's own.
 fn executor_agent(path: &str) -> Option<Option<usize>> {
-    if reaches(path, "/api/v1/executor") {
+    if reaches(path, EXECUTOR_PATH) {
         return Some(None);
     }
-    let (agent, rest) = agent_of_path(path)?;
-    reaches(rest, "/api/v1/executor").then_some(Some(agent))
+    let (agent, rest) = AgentProcess::split_path(path)?;
+    let index = usize::try_from(agent.number() - 1).ok()?;
+    reaches(rest, EXECUTOR_PATH).then_some(Some(index))
 }
 
 impl Context {
@@ -430,7 +442,12 @@ impl Context {
                 framework_id,
                 executor_id,
             };
-            self.runner.launch(sandbox, *executor, env, reports);
+            let launch = ExecutorLaunch {
+                sandbox,
+                executor: *executor,
+                env,
+            };
+            self.runner.launch(launch, reports);
         }
     }
 
@@ -487,7 +504,7 @@ impl Context {
             }
         };
         let accept = header("accept");
-        let stream_id = header("mesos-stream-id");
+        let stream_id = header(STREAM_ID_HEADER);
         let body = match request.into_body().collect().await {
             Ok(b) => b.to_bytes(),
             Err(e) => {
@@ -512,7 +529,9 @@ impl Context {
                 if stream_id.is_some() {
                     return text(
                         StatusCode::BAD_REQUEST,
-                        "Subscribe calls should not include the 'Mesos-Stream-Id' header",
+                        &format!(
+                            "Subscribe calls should not include the '{STREAM_ID_HEADER}' header"
+                        ),
                     );
                 }
                 let result = self
