@@ -303,17 +303,17 @@ async fn tansu_brokers_serve_a_real_kafka_client_and_come_back_after_a_crash() {
     // A real Kafka client produces to a broker's reported endpoint and consumes it back.
     let broker = &reported[1];
     let task_before = task_ids(&started.stdout)[1].clone();
-    let created = Command::new(&tansu)
-        .args([
-            "topic",
-            "create",
-            "testTopic",
-            "--broker",
-            &format!("tcp://{broker}"),
-        ])
-        .output()
-        .unwrap();
-    assert!(created.status.success(), "{created:?}");
+    // The topic is created through kafka-mesos itself, on broker 1 (each tansu broker is a
+    // cluster of its own).
+    let created = cli
+        .km(&["topic", "add", "testTopic", "--broker", "1"])
+        .await;
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    assert!(
+        created.stdout.starts_with("topic added:\n"),
+        "{}",
+        created.stdout
+    );
     let produced = kcat(
         &["-P", "-b", broker, "-t", "testTopic", "-p", "0"],
         "test\n",
