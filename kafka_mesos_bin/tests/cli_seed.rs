@@ -40,16 +40,7 @@ impl Cluster {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_broker_as_the_seed_shows() {
     let c = Cluster::new(Mesos::Responsive).await;
-    c.seed(
-        "# ./kafka-mesos.sh broker add 0",
-        "You now have a cluster with 1 broker that is not started.",
-    )
-    .await;
-    c.seed(
-        "# ./kafka-mesos.sh broker list",
-        "Now let's start the broker.",
-    )
-    .await;
+    c.cli.add_and_list_broker_0().await;
     let started = c
         .seed(
             "# ./kafka-mesos.sh broker start 0",
@@ -58,24 +49,7 @@ async fn one_broker_as_the_seed_shows() {
         .await;
     assert!(started.stdout.contains("    endpoint: slave0:31000\n"));
     assert!(started.stdout.contains("    id: kafka-0-"));
-    let stopped = c
-        .seed(
-            "# ./kafka-mesos.sh broker stop 0",
-            "# ./kafka-mesos.sh broker update 0 --options log.dirs=/mnt/array1/broker0",
-        )
-        .await;
-    assert!(
-        stopped
-            .stdout
-            .contains("  stickiness: period:10m, hostname:slave0, expires:"),
-        "{}",
-        stopped.stdout
-    );
-    c.seed(
-        "# ./kafka-mesos.sh broker update 0 --options log.dirs=/mnt/array1/broker0",
-        "# ./kafka-mesos.sh broker start 0",
-    )
-    .await;
+    c.cli.stop_and_move_logs_of_broker_0().await;
     let restarted = c.km(&["broker", "start", "0"]).await;
     assert!(restarted.stdout.starts_with("broker started:\n"));
     c.km(&["broker", "stop", "0"]).await;

@@ -40,16 +40,7 @@ async fn the_seed_walkthrough_on_the_embedded_master_with_a_kafka_distribution()
         dir: dir.clone(),
     };
 
-    cli.seed(
-        "# ./kafka-mesos.sh broker add 0",
-        "You now have a cluster with 1 broker that is not started.",
-    )
-    .await;
-    cli.seed(
-        "# ./kafka-mesos.sh broker list",
-        "Now let's start the broker.",
-    )
-    .await;
+    cli.add_and_list_broker_0().await;
     let started = cli
         .seed(
             "# ./kafka-mesos.sh broker start 0",
@@ -120,24 +111,7 @@ async fn the_seed_walkthrough_on_the_embedded_master_with_a_kafka_distribution()
         not_running.stderr
     );
 
-    let stopped = cli
-        .seed(
-            "# ./kafka-mesos.sh broker stop 0",
-            "# ./kafka-mesos.sh broker update 0 --options log.dirs=/mnt/array1/broker0",
-        )
-        .await;
-    assert!(
-        stopped
-            .stdout
-            .contains("  stickiness: period:10m, hostname:slave0, expires:"),
-        "{}",
-        stopped.stdout
-    );
-    cli.seed(
-        "# ./kafka-mesos.sh broker update 0 --options log.dirs=/mnt/array1/broker0",
-        "# ./kafka-mesos.sh broker start 0",
-    )
-    .await;
+    cli.stop_and_move_logs_of_broker_0().await;
     let again = cli.km(&["broker", "start", "0"]).await;
     assert!(
         again.stdout.starts_with("broker started:\n"),

@@ -62,16 +62,7 @@ async fn the_seed_walkthrough_on_a_real_mesos() {
         dir: work.dir.clone(),
     };
 
-    cli.seed(
-        "# ./kafka-mesos.sh broker add 0",
-        "You now have a cluster with 1 broker that is not started.",
-    )
-    .await;
-    cli.seed(
-        "# ./kafka-mesos.sh broker list",
-        "Now let's start the broker.",
-    )
-    .await;
+    cli.add_and_list_broker_0().await;
     ok(&cli, &["broker", "update", "0", "--port", "29010"]).await;
     let started = ok(&cli, &["broker", "start", "0"]).await;
     assert!(

@@ -120,4 +120,41 @@ impl SeedCli {
         );
         run
     }
+
+    /// The seed's first steps: `broker add 0`, then `broker list`, each compared with the seed.
+    pub(crate) async fn add_and_list_broker_0(&self) {
+        self.seed(
+            "# ./kafka-mesos.sh broker add 0",
+            "You now have a cluster with 1 broker that is not started.",
+        )
+        .await;
+        self.seed(
+            "# ./kafka-mesos.sh broker list",
+            "Now let's start the broker.",
+        )
+        .await;
+    }
+
+    /// The seed's "changing the location where data is stored": `broker stop 0` (broker 0 stays
+    /// sticky to `slave0`), then `broker update 0 --options log.dirs=/mnt/array1/broker0`.
+    pub(crate) async fn stop_and_move_logs_of_broker_0(&self) {
+        let stopped = self
+            .seed(
+                "# ./kafka-mesos.sh broker stop 0",
+                "# ./kafka-mesos.sh broker update 0 --options log.dirs=/mnt/array1/broker0",
+            )
+            .await;
+        assert!(
+            stopped
+                .stdout
+                .contains("  stickiness: period:10m, hostname:slave0, expires:"),
+            "{}",
+            stopped.stdout
+        );
+        self.seed(
+            "# ./kafka-mesos.sh broker update 0 --options log.dirs=/mnt/array1/broker0",
+            "# ./kafka-mesos.sh broker start 0",
+        )
+        .await;
+    }
 }
