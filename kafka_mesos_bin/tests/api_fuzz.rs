@@ -125,7 +125,13 @@ fn no_request_makes_a_server_error() {
         };
         let body = in_body.then_some(encoded.as_str());
         let (status, body) = rt.block_on(request(addr, c.method, &target, body));
-        prop_assert!(status < 500, "{} {} {:?}: {} {}", c.method, path, c.params, status, body);
+        // 503 is the one server-side answer allowed: a topic verb that cannot reach the brokers
+        // the simulated scheduler runs (their hosts do not exist) says so, as it must.
+        let unreachable = status == 503 && body.contains("cannot reach");
+        prop_assert!(
+            status < 500 || unreachable,
+            "{} {} {:?}: {} {}", c.method, path, c.params, status, body
+        );
         if status == 400 {
             let json: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
             prop_assert!(json["error"].as_str().is_some_and(|e| !e.is_empty()), "{}", body);

