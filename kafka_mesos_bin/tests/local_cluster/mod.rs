@@ -291,6 +291,7 @@ pub(crate) fn endpoints(output: &str) -> Vec<String> {
         .collect()
 }
 
+/// Only for tests marked `#[ignore = "needs KAFKA_MESOS_TEST_TANSU ..."]`, which `.ci/run` runs.
 /// The tansu broker binary, from `$KAFKA_MESOS_TEST_TANSU` (`scripts/install-tools.sh` installs
 /// it; `.ci/run` sets the variable).
 pub(crate) fn tansu() -> PathBuf {
