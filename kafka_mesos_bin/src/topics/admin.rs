@@ -276,6 +276,21 @@ fn failure(api: &str, subject: &str, code: i16, message: Option<&StrBytes>) -> K
     }
 }
 
+/// `Ok` when every item of an answer of `api` succeeded, else the failures of those that did
+/// not; each item is its subject, its error code and its error message.
+fn check_items<'a>(
+    api: &str,
+    items: impl IntoIterator<Item = (&'a str, i16, Option<&'a StrBytes>)>,
+) -> Result<(), AdminError> {
+    KafkaFailure::check(
+        items
+            .into_iter()
+            .filter(|(_, code, _)| *code != 0)
+            .map(|(subject, code, message)| failure(api, subject, code, message))
+            .collect(),
+    )
+}
+
 fn ids(list: &[KafkaBrokerId]) -> Vec<i32> {
     list.iter().map(|b| b.0).collect()
 }
@@ -400,20 +415,13 @@ impl AdminClient {
         let answer = c
             .send(&create_topics_request(topics, self.timeout), CREATE_TOPICS)
             .await?;
-        let failures: Vec<KafkaFailure> = answer
-            .topics
-            .iter()
-            .filter(|t| t.error_code != 0)
-            .map(|t| {
-                failure(
-                    "CreateTopics",
-                    t.name.0.as_str(),
-                    t.error_code,
-                    t.error_message.as_ref(),
-                )
-            })
-            .collect();
-        KafkaFailure::check(failures)
+        check_items(
+            "CreateTopics",
+            answer
+                .topics
+                .iter()
+                .map(|t| (t.name.0.as_str(), t.error_code, t.error_message.as_ref())),
+        )
     }
 
     /// Deletes `topics`.
@@ -426,21 +434,13 @@ impl AdminClient {
             delete_topics_request(topics, self.timeout)
         };
         let answer = c.exchange(&request, version).await?;
-        let failures: Vec<KafkaFailure> = answer
-            .responses
-            .iter()
-            .filter(|t| t.error_code != 0)
-            .map(|t| {
+        check_items(
+            "DeleteTopics",
+            answer.responses.iter().map(|t| {
                 let subject = t.name.as_ref().map_or("", |n| n.0.as_str());
-                failure(
-                    "DeleteTopics",
-                    subject,
-                    t.error_code,
-                    t.error_message.as_ref(),
-                )
-            })
-            .collect();
-        KafkaFailure::check(failures)
+                (subject, t.error_code, t.error_message.as_ref())
+            }),
+        )
     }
 
     /// The config overrides of each of `topics` (settings that differ from the broker's
@@ -499,20 +499,16 @@ impl AdminClient {
                 INCREMENTAL_ALTER_CONFIGS,
             )
             .await?;
-        let failures = answer
-            .responses
-            .iter()
-            .filter(|r| r.error_code != 0)
-            .map(|r| {
-                failure(
-                    "IncrementalAlterConfigs",
+        check_items(
+            "IncrementalAlterConfigs",
+            answer.responses.iter().map(|r| {
+                (
                     r.resource_name.as_str(),
                     r.error_code,
                     r.error_message.as_ref(),
                 )
-            })
-            .collect();
-        KafkaFailure::check(failures)
+            }),
+        )
     }
 
     /// Grows `topic` to `count` partitions, placing the new ones as `assignments` says or,
@@ -526,20 +522,13 @@ impl AdminClient {
         let mut c = self.controller().await?;
         let request = create_partitions_request(topic, count, assignments, self.timeout);
         let answer = c.send(&request, CREATE_PARTITIONS).await?;
-        let failures = answer
-            .results
-            .iter()
-            .filter(|r| r.error_code != 0)
-            .map(|r| {
-                failure(
-                    "CreatePartitions",
-                    r.name.0.as_str(),
-                    r.error_code,
-                    r.error_message.as_ref(),
-                )
-            })
-            .collect();
-        KafkaFailure::check(failures)
+        check_items(
+            "CreatePartitions",
+            answer
+                .results
+                .iter()
+                .map(|r| (r.name.0.as_str(), r.error_code, r.error_message.as_ref())),
+        )
     }
 
     /// Starts moving the partitions in `changes` to their new replicas.
