@@ -67,6 +67,7 @@ pub const OPTIONS: &[&str] = &[
     "tansu-bin",
     "user",
     "zk",
+    "zk-session-timeout",
 ];
 
 /// Keys the original scheduler's properties files may hold that no longer mean anything.
@@ -380,6 +381,10 @@ pub struct SchedulerConfig {
     /// `--zk`: the Kafka brokers' ZooKeeper (`host:port[,host:port...][/chroot]`); also where
     /// `zk:` storage lives.
     pub zk: Option<String>,
+    /// `--zk-session-timeout` (default `30s`): the ZooKeeper session timeout of `zk:` storage
+    /// and of the leader election; a standby takes over within about this long after the
+    /// leader's end.
+    pub zk_session_timeout: Period,
     /// `--reconciliation-timeout` (default `5m`): how long to wait for each reconciliation round.
     pub reconciliation_timeout: Period,
     /// `--reconciliation-attempts` (default 6): rounds before unreconciled tasks are killed.
@@ -838,6 +843,15 @@ impl SchedulerConfig {
                 ),
             });
         }
+        let zk_session_timeout =
+            raw.parsed_or("zk-session-timeout", Period::from_secs(30), |v| {
+                let period = parse_period(v)?;
+                if (1_000..=600_000).contains(&period.millis()) {
+                    Ok(period)
+                } else {
+                    Err("expected a duration from 1s to 10m, e.g. 30s".to_string())
+                }
+            })?;
         let reconciliation_timeout =
             raw.parsed_or("reconciliation-timeout", Period::from_mins(5), parse_period)?;
         let reconciliation_attempts =
@@ -927,6 +941,7 @@ impl SchedulerConfig {
             storage,
             user,
             zk,
+            zk_session_timeout,
             reconciliation_timeout,
             reconciliation_attempts,
             local_agents,
@@ -968,10 +983,11 @@ impl SchedulerConfig {
                 self.framework_name, self.framework_role, self.framework_timeout
             ),
             format!(
-                "api: {}, bind-address: {}, zk: {}, jre: {}",
+                "api: {}, bind-address: {}, zk: {} (session timeout {}), jre: {}",
                 self.api,
                 or_none(self.bind_address.as_ref(), "<all>"),
                 or_none(self.zk.as_ref(), "<none>"),
+                self.zk_session_timeout,
                 or_none(path(self.jre.as_ref()).as_ref(), "<none>"),
             ),
             format!(

@@ -8,6 +8,7 @@
 //! - [`files`]: the files agents fetch (executor, broker distribution, JRE), served on the API port.
 //! - [`logging`]: the scheduler's log (`--debug`, `--log`, `RUST_LOG`).
 //! - [`scheduler`]: `kafka-mesos scheduler`, which wires the rest together.
+//! - [`standby`]: what a scheduler that does not lead serves, and the forwarding of writes.
 //! - [`store`]: where the scheduler's state lives (`--storage file:...` or `zk:...`).
 //! - [`topics`]: topics through the Kafka Admin protocol against the running brokers.
 
@@ -18,5 +19,6 @@ pub mod executor;
 pub mod files;
 pub mod logging;
 pub mod scheduler;
+pub mod standby;
 pub mod store;
 pub mod topics;

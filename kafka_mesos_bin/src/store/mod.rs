@@ -15,6 +15,7 @@
 //! assert_eq!(err.to_string(), "Unsupported storage mysql:db; accepted: file:<path>, zk:<path>");
 //! ```
 
+pub mod election;
 mod file;
 mod zookeeper;
 

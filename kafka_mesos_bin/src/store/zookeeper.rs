@@ -22,6 +22,29 @@ pub struct ZkStore {
     location: String,
     session_timeout: Duration,
     client: Mutex<Option<zk::Client>>,
+    fence: Option<String>,
+}
+
+/// Splits a `--zk` connect string (`host:port[,host:port...][/chroot]`) into its hosts and its
+/// chroot (`""` when none), or says what is wrong with it.
+pub(crate) fn split_connect(connect: &str) -> Result<(&str, &str), String> {
+    let (hosts, chroot) = match connect.find('/') {
+        Some(i) => (&connect[..i], connect[i..].trim_end_matches('/')),
+        None => (connect, ""),
+    };
+    if hosts.is_empty() {
+        return Err(format!(
+            "the ZooKeeper connect string {connect:?} names no host; expected host:port[,host:port...][/chroot]"
+        ));
+    }
+    if !chroot.is_empty()
+        && let Some(problem) = znode_problem(chroot)
+    {
+        return Err(format!(
+            "the chroot of the ZooKeeper connect string {connect:?} is not usable: {problem}"
+        ));
+    }
+    Ok((hosts, chroot))
 }
 
 impl std::fmt::Debug for ZkStore {
@@ -46,22 +69,7 @@ impl ZkStore {
             location: location.clone(),
             reason,
         };
-        let (hosts, chroot) = match connect.find('/') {
-            Some(i) => (&connect[..i], connect[i..].trim_end_matches('/')),
-            None => (connect, ""),
-        };
-        if hosts.is_empty() {
-            return Err(unavailable(format!(
-                "the ZooKeeper connect string {connect:?} names no host; expected host:port[,host:port...][/chroot]"
-            )));
-        }
-        if !chroot.is_empty()
-            && let Some(problem) = znode_problem(chroot)
-        {
-            return Err(unavailable(format!(
-                "the chroot of the ZooKeeper connect string {connect:?} is not usable: {problem}"
-            )));
-        }
+        let (hosts, chroot) = split_connect(connect).map_err(unavailable)?;
         if let Some(problem) = znode_problem(path) {
             return Err(unavailable(problem.to_string()));
         }
@@ -71,9 +79,19 @@ impl ZkStore {
             location,
             session_timeout,
             client: Mutex::new(None),
+            fence: None,
         };
         store.with_client(|c| store.create_parents(c)).await?;
         Ok(store)
+    }
+
+    /// Makes every save check, in the same ZooKeeper transaction, that the znode `node` (a full
+    /// path, chroot included) exists: with the leader's election node, a scheduler whose
+    /// session ended, and with it its leadership, cannot write even with a current version.
+    /// Such a save is refused as a [`StoreError::Conflict`].
+    pub fn fenced_by(mut self, node: impl Into<String>) -> ZkStore {
+        self.fence = Some(node.into());
+        self
     }
 
     /// The znode holding the state, chroot included.
@@ -183,6 +201,59 @@ impl ZkStore {
             .map(|stat| StoreVersion(stat.version.into())))
     }
 
+    /// Writes `data` as version `version` + 1 (`None`: creates the znode), in one transaction
+    /// with the check of the fence node when there is one.
+    async fn commit(
+        &self,
+        client: &zk::Client,
+        data: &[u8],
+        version: Option<i32>,
+    ) -> Result<StoreVersion, Refusal> {
+        let options = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+        let Some(fence) = &self.fence else {
+            let stat = match version {
+                None => client
+                    .create(&self.path, data, &options)
+                    .await
+                    .map(|(stat, _)| stat),
+                Some(v) => client.set_data(&self.path, data, Some(v)).await,
+            };
+            return stat
+                .map(|stat| StoreVersion(stat.version.into()))
+                .map_err(Refusal::from_write);
+        };
+        let mut writer = client.new_multi_writer();
+        let added = writer
+            .add_check_version(fence, -1)
+            .and_then(|()| match version {
+                None => writer.add_create(&self.path, data, &options),
+                Some(v) => writer.add_set_data(&self.path, data, Some(v)),
+            });
+        added.map_err(Refusal::Zk)?;
+        match writer.commit().await {
+            Ok(results) => match results.into_iter().nth(1) {
+                Some(
+                    zk::MultiWriteResult::SetData { stat }
+                    | zk::MultiWriteResult::Create { stat, .. },
+                ) => Ok(StoreVersion(stat.version.into())),
+                other => Err(Refusal::Zk(zk::Error::UnexpectedError(format!(
+                    "unexpected answer to a write: {other:?}"
+                )))),
+            },
+            Err(zk::MultiWriteError::OperationFailed { index: 0, source }) => {
+                if source == zk::Error::NoNode {
+                    Err(Refusal::Fence)
+                } else {
+                    Err(Refusal::Zk(source))
+                }
+            }
+            Err(zk::MultiWriteError::OperationFailed { source, .. }) => {
+                Err(Refusal::from_write(source))
+            }
+            Err(zk::MultiWriteError::RequestFailed { source }) => Err(Refusal::Zk(source)),
+        }
+    }
+
     async fn write(
         &self,
         client: zk::Client,
@@ -190,30 +261,66 @@ impl ZkStore {
         expected: Option<StoreVersion>,
     ) -> Result<Result<StoreVersion, StoreError>, zk::Error> {
         let conflict = |found| Ok(Err(StoreError::Conflict { expected, found }));
-        let Some(version) = expected else {
-            let options = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
-            let created = match client.create(&self.path, data, &options).await {
-                Err(zk::Error::NoNode) => {
-                    // The parents were removed since connecting.
-                    self.create_parents(client.clone()).await?.ok();
-                    client.create(&self.path, data, &options).await
+        let version = match expected.map(|v| i32::try_from(v.0)) {
+            None => None,
+            Some(Ok(v)) => Some(v),
+            Some(Err(_)) => return conflict(self.found(&client).await?),
+        };
+        let mut outcome = self.commit(&client, data, version).await;
+        if version.is_none() && matches!(outcome, Err(Refusal::NoNode)) {
+            // The parents were removed since connecting.
+            self.create_parents(client.clone()).await?.ok();
+            outcome = self.commit(&client, data, version).await;
+        }
+        match outcome {
+            Ok(version) => Ok(Ok(version)),
+            Err(Refusal::Zk(e)) => Err(e),
+            Err(Refusal::Fence) => {
+                tracing::warn!(
+                    store = %self.location,
+                    "write refused: the leader node {} is gone, this scheduler no longer leads",
+                    self.fence.as_deref().unwrap_or_default()
+                );
+                conflict(self.found(&client).await?)
+            }
+            Err(Refusal::NoNode) => conflict(None),
+            Err(Refusal::Stale) => {
+                // A write retried after its answer was lost may have been applied the first
+                // time: finding exactly this data one version on means it was.
+                match client.get_data(&self.path).await {
+                    Ok((found, stat)) => {
+                        let next = expected.map_or(0, |v| v.0 + 1);
+                        if found == data && i64::from(stat.version) == next {
+                            return Ok(Ok(StoreVersion(next)));
+                        }
+                        conflict(Some(StoreVersion(stat.version.into())))
+                    }
+                    Err(zk::Error::NoNode) => conflict(None),
+                    Err(e) => Err(e),
                 }
-                other => other,
-            };
-            return match created {
-                Ok((stat, _)) => Ok(Ok(StoreVersion(stat.version.into()))),
-                Err(zk::Error::NodeExists) => conflict(self.found(&client).await?),
-                Err(e) => Err(e),
-            };
-        };
-        let Ok(znode_version) = i32::try_from(version.0) else {
-            return conflict(self.found(&client).await?);
-        };
-        match client.set_data(&self.path, data, Some(znode_version)).await {
-            Ok(stat) => Ok(Ok(StoreVersion(stat.version.into()))),
-            Err(zk::Error::BadVersion) => conflict(self.found(&client).await?),
-            Err(zk::Error::NoNode) => conflict(None),
-            Err(e) => Err(e),
+            }
+        }
+    }
+}
+
+/// Why ZooKeeper did not apply a write.
+enum Refusal {
+    /// The fence node is gone: the writer no longer leads.
+    Fence,
+    /// The znode exists already (create) or has another version (set).
+    Stale,
+    /// The znode (set) or its parent (create) does not exist.
+    NoNode,
+    /// ZooKeeper could not answer (connection, session).
+    Zk(zk::Error),
+}
+
+impl Refusal {
+    fn from_write(e: zk::Error) -> Refusal {
+        match e {
+            zk::Error::NodeExists | zk::Error::BadVersion => Refusal::Stale,
+            zk::Error::NoNode => Refusal::NoNode,
+            e => Refusal::Zk(e),
         }
     }
 }
