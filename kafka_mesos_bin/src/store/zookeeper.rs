@@ -232,10 +232,12 @@ impl ZkStore {
         added.map_err(Refusal::Zk)?;
         match writer.commit().await {
             Ok(results) => match results.into_iter().nth(1) {
-                Some(
-                    zk::MultiWriteResult::SetData { stat }
-                    | zk::MultiWriteResult::Create { stat, .. },
-                ) => Ok(StoreVersion(stat.version.into())),
+                Some(zk::MultiWriteResult::SetData { stat }) => {
+                    Ok(StoreVersion(stat.version.into()))
+                }
+                // A created znode has version 0 (the stat of a create in a transaction may be
+                // invalid, ZOOKEEPER-4026).
+                Some(zk::MultiWriteResult::Create { .. }) => Ok(StoreVersion(0)),
                 other => Err(Refusal::Zk(zk::Error::UnexpectedError(format!(
                     "unexpected answer to a write: {other:?}"
                 )))),
