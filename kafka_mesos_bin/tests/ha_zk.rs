@@ -559,17 +559,32 @@ async fn fault_zookeeper_down_for_a_while() {
 
     // ZooKeeper goes for longer than the session timeout: the broker keeps running.
     zookeeper.down();
+    // A write sent meanwhile waits; acknowledged, it must be kept.
+    let api = node.api.clone();
+    let during = std::thread::spawn(move || http(&api, "/api/broker/add?broker=3"));
     let outage = SESSION_TIMEOUT * 2 + Duration::from_secs(1);
     tokio::time::sleep(outage).await;
     assert_eq!(node.brokers_running(), broker_pid, "the broker runs on");
     zookeeper.up();
     let recovered = until_leading(&hosts, &chroot, &node.api, 2).await;
+    let (status, body) = during.join().unwrap();
+    assert!(status == 200 || status == 503, "{status} {body}");
 
     let stored = stored_ids(&hosts, &chroot).await;
-    let lost = ["0", "1", "2"]
+    let mut acknowledged = vec!["0", "1", "2"];
+    if status == 200 {
+        acknowledged.push("3");
+    }
+    let lost = acknowledged
         .iter()
         .filter(|id| !stored.iter().any(|s| s == *id))
         .count();
+    println!("write during the outage: {status} {body}");
+    assert!(
+        node.log().contains("joining the leader election again"),
+        "{}",
+        node.log()
+    );
     assert_eq!(lost, 0, "stored: {stored:?}");
     wait_for(Duration::from_secs(30), "broker 0 running again", || {
         (running(&node.api, "0"), brokers(&node.api))
