@@ -1,5 +1,7 @@
 //! The ZooKeeper store against a real ZooKeeper (`KAFKA_MESOS_TEST_ZK=host:port`).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use kafka_mesos_bin::store::{StorageSpec, ZkStore};
@@ -123,39 +125,84 @@ async fn a_new_session_loads_the_state_and_its_version() {
     assert_ne!(v2, v1);
 }
 
-#[tokio::test]
-#[ignore = "unreliable: ending a live ZooKeeper session from a second client times out at random; CI leaves it out (issue 12 covers session expiry)"]
-async fn survives_session_expiry() {
-    let (store, v1, hosts) = saved_then_reopened().await;
+/// A TCP proxy in front of ZooKeeper that a test can cut (closing every connection and
+/// refusing new ones) and restore, as a network partition does.
+struct Partition {
+    address: String,
+    open: Arc<AtomicBool>,
+    connections: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
 
-    // End the store's session from outside, as the server does when it expires.
-    let session = store.session().await.expect("a session is open");
-    let old_id = session.id();
-    // Taking a live session over sometimes times out while the server still serves the old
-    // connection: try again until it is taken.
-    let mut attempts = 0;
-    let intruder = loop {
-        attempts += 1;
-        match zk::Client::connector()
-            .with_session(session.clone())
-            .connect(&hosts)
-            .await
-        {
-            Ok(client) => break client,
-            Err(e) if attempts < 10 => eprintln!("taking the session over: {e}; again"),
-            Err(e) => panic!("cannot take the store's session over: {e}"),
-        }
-    };
-    drop(intruder);
-
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        match store.load().await {
-            Ok(Some(stored)) if store.session().await.map(|s| s.id()) != Some(old_id) => {
-                assert_eq!(stored.data, b"saved");
-                break;
+impl Partition {
+    async fn in_front_of(upstream: &str) -> Partition {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let open = Arc::new(AtomicBool::new(true));
+        let connections = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (upstream, accepting, tracked) =
+            (upstream.to_string(), open.clone(), connections.clone());
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !accepting.load(Ordering::SeqCst) {
+                    continue;
+                }
+                let upstream = upstream.clone();
+                let task = tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                tracked.lock().unwrap().push(task);
             }
-            Ok(_) => {}
+        });
+        Partition {
+            address,
+            open,
+            connections,
+        }
+    }
+
+    fn cut(&self) {
+        self.open.store(false, Ordering::SeqCst);
+        for task in self.connections.lock().unwrap().drain(..) {
+            task.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.open.store(true, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs KAFKA_MESOS_TEST_ZK (a real ZooKeeper)"]
+async fn survives_session_expiry() {
+    let hosts = zk_hosts();
+    let partition = Partition::in_front_of(&hosts).await;
+    let connect = format!("{}{}", partition.address, fresh_chroot("kafka"));
+    let session_timeout = Duration::from_secs(2);
+    let store = ZkStore::connect(&connect, "/kafka-mesos", session_timeout)
+        .await
+        .unwrap();
+    let v1 = store.save(b"saved", None).await.unwrap();
+    let old_id = store.session().await.expect("a session is open").id();
+
+    // Cut off longer than the session timeout: ZooKeeper ends the session.
+    partition.cut();
+    tokio::time::sleep(session_timeout * 3).await;
+    let cut_off = store.load().await.unwrap_err();
+    assert!(
+        matches!(&cut_off, StoreError::Unavailable { reason, .. } if reason.contains("ZooKeeper")),
+        "{cut_off:?}"
+    );
+    partition.restore();
+
+    // The store opens a new session and finds the state and its version.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let stored = loop {
+        match store.load().await {
+            Ok(Some(stored)) => break stored,
+            Ok(None) => panic!("the state is gone"),
             Err(StoreError::Unavailable { reason, .. }) => {
                 assert!(reason.contains("ZooKeeper"), "{reason}");
             }
@@ -166,9 +213,20 @@ async fn survives_session_expiry() {
             "the store did not open a new session after its session ended"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    };
+    assert_eq!(
+        (stored.data.as_slice(), stored.version),
+        (&b"saved"[..], v1)
+    );
+    let new_id = store.session().await.expect("a session is open").id();
+    assert_ne!(new_id, old_id, "a new session");
     let v2 = store.save(b"after expiry", Some(v1)).await.unwrap();
     assert_ne!(v2, v1);
+    let raw = zk::Client::connect(&hosts).await.unwrap();
+    assert_eq!(
+        raw.get_data(store.znode()).await.unwrap().0,
+        b"after expiry"
+    );
 }
 
 #[tokio::test]
