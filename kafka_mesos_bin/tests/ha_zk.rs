@@ -646,3 +646,74 @@ async fn fault_zookeeper_session_expires() {
         recovered.as_millis()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs KAFKA_MESOS_TEST_ZK (a real ZooKeeper)"]
+async fn fault_paused_leader_is_deposed() {
+    let hosts = zk_hosts();
+    let chroot = fresh_chroot("kafka");
+    let connect = format!("{hosts}{chroot}");
+    let a = Node::start(&connect, 33200);
+    assert_eq!(
+        leader_api(&hosts, &chroot).await.as_deref(),
+        Some(a.api.as_str())
+    );
+    let b = Node::start(&connect, 33500);
+    start_broker(&a.api, 0);
+    ok(&a.api, "/api/broker/add?broker=1");
+
+    // The leader stops past its session timeout: the standby leads and takes writes.
+    a.signal(rustix::process::Signal::STOP);
+    let recovered = until_leading(&hosts, &chroot, &b.api, 2).await;
+    ok(
+        &b.api,
+        "/api/broker/update?broker=1&options=log.retention.hours%3D9",
+    );
+    // The old leader wakes up deposed: it must not write, and it stands by.
+    a.signal(rustix::process::Signal::CONT);
+    wait_for(
+        Duration::from_secs(30),
+        "the old leader standing by",
+        || {
+            let log = a.log();
+            (log.contains("standing by: the leader is at"), tail(&log))
+        },
+    );
+    let stored = stored_ids(&hosts, &chroot).await;
+    let listed = brokers(&a.api);
+    let lost = ["0", "1", "2"]
+        .iter()
+        .filter(|id| !stored.iter().any(|s| s == *id))
+        .count()
+        + usize::from(
+            listed
+                .iter()
+                .all(|b| b["options"] != "log.retention.hours=9"),
+        );
+    assert_eq!(
+        lost, 0,
+        "stored {stored:?}, listed by the old leader {listed:?}"
+    );
+    assert_eq!(
+        leader_api(&hosts, &chroot).await.as_deref(),
+        Some(b.api.as_str())
+    );
+    // Writes through the old leader now reach the new one.
+    ok(&a.api, "/api/broker/add?broker=4");
+    assert!(ids(&brokers(&b.api)).contains(&"4".to_string()));
+    // The old leader's embedded master and its brokers stop; the new leader runs broker 0.
+    wait_for(
+        Duration::from_secs(60),
+        "broker 0 on the new leader only",
+        || {
+            let done = a.brokers_running().is_empty()
+                && b.brokers_running().len() == 1
+                && running(&b.api, "0");
+            (done, (a.brokers_running(), tail(&b.log())))
+        },
+    );
+    println!(
+        "FAULT leader_paused: injected=SIGSTOP of the leader past its session (SIGCONT after the takeover) recovered_in={} lost={lost}",
+        recovered.as_millis()
+    );
+}
