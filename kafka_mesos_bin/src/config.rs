@@ -983,11 +983,10 @@ impl SchedulerConfig {
                 self.framework_name, self.framework_role, self.framework_timeout
             ),
             format!(
-                "api: {}, bind-address: {}, zk: {} (session timeout {}), jre: {}",
+                "api: {}, bind-address: {}, zk: {}, jre: {}",
                 self.api,
                 or_none(self.bind_address.as_ref(), "<all>"),
                 or_none(self.zk.as_ref(), "<none>"),
-                self.zk_session_timeout,
                 or_none(path(self.jre.as_ref()).as_ref(), "<none>"),
             ),
             format!(

@@ -87,7 +87,7 @@ impl Commands for DriverCommands {
 ///
 /// With `file:` storage it leads at once. With `zk:` storage it joins the leader election
 /// ([`election`](crate::store::election)): while another scheduler leads it stands by
-/// ([`standby`](crate::standby)), and it leads (embedded master, driver, full API) from when its
+/// ([`crate::standby`]), and it leads (embedded master, driver, full API) from when its
 /// candidate node is the lowest until its ZooKeeper session ends, then joins again.
 pub async fn run(config: SchedulerConfig, cwd: &Path) -> Result<(), SchedulerError> {
     let _log = logging::init(&LogSettings::from_config(&config))?;

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use kafka_mesos_bin::api;
+use kafka_mesos_bin::config::{Environment, SchedulerConfig};
 use kafka_mesos_bin::standby::{self, LeaderLookup, StandbyCommands};
 use kafka_mesos_bin::store::election::{Candidate, Election, leader_dir};
 use kafka_mesos_bin::store::{StorageSpec, ZkStore};
@@ -716,4 +717,35 @@ async fn fault_paused_leader_is_deposed() {
         "FAULT leader_paused: injected=SIGSTOP of the leader past its session (SIGCONT after the takeover) recovered_in={} lost={lost}",
         recovered.as_millis()
     );
+}
+
+#[test]
+fn the_zk_session_timeout_option() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = Environment {
+        cwd: dir.path().into(),
+        search_path: Vec::new(),
+        current_exe: Some("/usr/bin/kafka-mesos".into()),
+    };
+    std::fs::write(dir.path().join("kafka_2.13-3.9.0.tgz"), b"").unwrap();
+    let base = ["--master", "local", "--api", "http://localhost:7000"];
+    let base = base.iter().copied().chain(["--broker-runtime", "kafka"]);
+    let config = |extra: &[&str]| {
+        SchedulerConfig::from_args_in(base.clone().chain(extra.iter().copied()), &env)
+    };
+    assert_eq!(config(&[]).unwrap().zk_session_timeout.to_string(), "30s");
+    let set = config(&["--zk-session-timeout", "4s"]).unwrap();
+    assert_eq!(set.zk_session_timeout.millis(), 4_000);
+    assert_eq!(
+        config(&["--zk-session-timeout", "500ms"])
+            .unwrap_err()
+            .to_string(),
+        "Invalid zk-session-timeout \"500ms\": expected a duration from 1s to 10m, e.g. 30s"
+    );
+    std::fs::write(
+        dir.path().join("kafka-mesos.properties"),
+        "zk-session-timeout=7s\n",
+    )
+    .unwrap();
+    assert_eq!(config(&[]).unwrap().zk_session_timeout.millis(), 7_000);
 }

@@ -131,8 +131,9 @@ impl Election {
         election.node = format!("{prefix}{sequence}");
         tracing::info!(
             node = %election.node,
-            "joined the leader election (session {})",
-            election.client.session_id()
+            "joined the leader election (session {}, timeout {:?})",
+            election.client.session_id(),
+            election.client.session_timeout()
         );
         Ok(election)
     }
