@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every fault test (the tests named fault_*: faults injected into real scheduler, broker
-# and ZooKeeper processes) and summarises them from the line each prints:
+# Runs every fault test (the tests whose name starts with fault_: faults injected into real
+# scheduler, broker and ZooKeeper processes) and summarises them from the line each prints:
 #   FAULT <name>: injected=<what> recovered_in=<ms> lost=<n>
 # Starts its own ZooKeeper (.ci/zookeeper.sh) unless KAFKA_MESOS_TEST_ZK names one.
 # Usage: bash scripts/fault-suite.sh
@@ -22,7 +22,7 @@ command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
 # One test at a time (--no-capture): the faults are timed, and the summary lines are printed.
 status=0
 cargo nextest run --workspace --run-ignored all --no-fail-fast --no-capture \
-  -E 'test(/fault_/)' 2>&1 | tee "$work/out" | grep -E '^FAULT |^ +(PASS|FAIL) ' || true
+  -E 'test(/(^|::)fault_/)' 2>&1 | tee "$work/out" | grep -E '^FAULT |^ +(PASS|FAIL) ' || true
 grep -qE '^ +FAIL ' "$work/out" && status=1
 grep -qE '^error: ' "$work/out" && status=1
 

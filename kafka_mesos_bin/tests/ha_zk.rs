@@ -587,7 +587,7 @@ async fn fault_zookeeper_down_for_a_while() {
         node.log()
     );
     assert_eq!(lost, 0, "stored: {stored:?}");
-    wait_for(Duration::from_secs(30), "broker 0 running again", || {
+    wait_for(Duration::from_secs(60), "broker 0 running again", || {
         (running(&node.api, "0"), brokers(&node.api))
     });
     assert_eq!(
@@ -628,7 +628,7 @@ async fn fault_zookeeper_session_expires() {
         .filter(|id| !stored.iter().any(|s| s == *id))
         .count();
     assert_eq!(lost, 0, "stored: {stored:?}");
-    wait_for(Duration::from_secs(30), "broker 0 running again", || {
+    wait_for(Duration::from_secs(60), "broker 0 running again", || {
         (running(&node.api, "0"), brokers(&node.api))
     });
     assert_eq!(
