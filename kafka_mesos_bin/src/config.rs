@@ -843,15 +843,18 @@ impl SchedulerConfig {
                 ),
             });
         }
-        let zk_session_timeout =
-            raw.parsed_or("zk-session-timeout", Period::from_secs(30), |v| {
+        let zk_session_timeout = raw.parsed_or(
+            "zk-session-timeout",
+            Period::from_secs(crate::store::DEFAULT_ZK_SESSION_TIMEOUT.as_secs()),
+            |v| {
                 let period = parse_period(v)?;
                 if (1_000..=600_000).contains(&period.millis()) {
                     Ok(period)
                 } else {
                     Err("expected a duration from 1s to 10m, e.g. 30s".to_string())
                 }
-            })?;
+            },
+        )?;
         let reconciliation_timeout =
             raw.parsed_or("reconciliation-timeout", Period::from_mins(5), parse_period)?;
         let reconciliation_attempts =
