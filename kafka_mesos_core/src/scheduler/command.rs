@@ -85,6 +85,11 @@ pub enum Command {
         /// The brokers to list; all when absent.
         expr: Option<BrokerExpr>,
     },
+    /// `broker why [<expr>]`: why brokers are not running, and what to relax.
+    Why {
+        /// The brokers to explain; all when absent.
+        expr: Option<BrokerExpr>,
+    },
 }
 
 /// How a start, stop or restart ended.
@@ -128,6 +133,8 @@ pub enum Response {
         /// Whether the roll is over or was only begun.
         status: WaitStatus,
     },
+    /// Why each broker asked about is or is not running, in id order.
+    Why(Vec<super::WhyNotRunning>),
     /// The end of a broker's log, or why it did not come.
     Log {
         /// The broker.
