@@ -55,8 +55,8 @@ use crate::topics::operations::{
 use endpoints::{ENDPOINTS, Endpoint, Params, Verb, unavailable_reason};
 use model::{
     BrokerJson, BrokerLogReply, BrokersReply, ErrorReply, LogStatus, PartitionJson,
-    PartitionsReply, RebalanceReply, RemoveReply, RestartOutcome, RestartReply, StartStopReply,
-    TopicJson, TopicsReply, WaitOutcome, ids_text,
+    PartitionsReply, ReasonJson, RebalanceReply, RemoveReply, RestartOutcome, RestartReply,
+    StartStopReply, TopicJson, TopicsReply, WaitOutcome, WhyReply, ids_text,
 };
 
 /// How the API reaches the scheduler.
@@ -257,6 +257,9 @@ async fn serve_command(
 ) -> Result<serde_json::Value, ApiError> {
     let command = command(verb, params)?;
     match commands.run(command).await {
+        Ok(Response::Brokers(list)) if verb == Verb::BrokerList => {
+            broker_list_reply(commands, params, &list).await
+        }
         Ok(response) => Ok(reply(response)),
         Err(CommandError::RestartTimeout { broker, phase }) => to_json(RestartReply {
             status: RestartOutcome::Timeout,
@@ -265,6 +268,34 @@ async fn serve_command(
         }),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The `broker list` answer, each broker that is active but not running with the reason.
+async fn broker_list_reply(
+    commands: &dyn Commands,
+    params: &Params,
+    list: &[Broker],
+) -> Result<serde_json::Value, ApiError> {
+    let why = match commands
+        .run(Command::Why {
+            expr: params.broker_expr("broker")?,
+        })
+        .await?
+    {
+        Response::Why(why) => why,
+        _ => Vec::new(),
+    };
+    let brokers = list
+        .iter()
+        .map(|b| BrokerJson {
+            waiting: why
+                .iter()
+                .find(|w| w.broker == b.id && w.is_waiting())
+                .map(ReasonJson::from),
+            ..BrokerJson::from(b)
+        })
+        .collect();
+    to_json(BrokersReply { brokers })
 }
 
 const DEFAULT_WAIT: Period = Period::from_secs(60);
@@ -305,6 +336,9 @@ fn command(verb: Verb, params: &Params) -> Result<Command, ApiError> {
         Verb::BrokerRestart => Command::Restart {
             expr: expr()?,
             timeout: params.period("timeout")?.unwrap_or(DEFAULT_RESTART_WAIT),
+        },
+        Verb::BrokerWhy => Command::Why {
+            expr: params.broker_expr("broker")?,
         },
         Verb::BrokerLog => Command::Log {
             broker: params
@@ -360,6 +394,7 @@ fn reply(response: Response) -> serde_json::Value {
             brokers: brokers(&list),
             message: None,
         }),
+        Response::Why(list) => serde_json::to_value(WhyReply::from(list.as_slice())),
         Response::Log { outcome, .. } => serde_json::to_value(match outcome {
             LogOutcome::Content(content) => BrokerLogReply {
                 status: LogStatus::Ok,
