@@ -812,7 +812,7 @@ impl Sim {
             Ok(Response::Started { brokers, .. } | Response::Stopped { brokers, .. }) => {
                 brokers.clone()
             }
-            Ok(Response::Log { .. } | Response::Why(_)) => return,
+            Ok(Response::Log { .. } | Response::Why(_) | Response::Overview(_)) => return,
             Ok(Response::Removed(ids)) => {
                 for id in ids {
                     if self.persisted.brokers.iter().any(|b| b.id == *id) {
@@ -1068,6 +1068,7 @@ fn describe_command(c: &Command) -> String {
         Command::List { .. } => "broker list".into(),
         Command::Log { broker, name, .. } => format!("broker log {broker} --name {name}"),
         Command::Why { .. } => "broker why".into(),
+        Command::Overview => "overview".into(),
     }
 }
 
@@ -1080,6 +1081,7 @@ fn describe_reply(r: &Result<Response, CommandError>) -> String {
         Ok(Response::Restarted { status, .. }) => format!("restarted ({status:?})"),
         Ok(Response::Log { outcome, .. }) => format!("log ({outcome:?})"),
         Ok(Response::Why(list)) => format!("{} explanation(s)", list.len()),
+        Ok(Response::Overview(o)) => format!("overview of {} broker(s)", o.brokers.len()),
         Err(e) => format!("error: {e}"),
     }
 }

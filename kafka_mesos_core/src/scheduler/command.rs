@@ -90,6 +90,8 @@ pub enum Command {
         /// The brokers to explain; all when absent.
         expr: Option<BrokerExpr>,
     },
+    /// Everything an operator's view shows (metrics, the status page).
+    Overview,
 }
 
 /// How a start, stop or restart ended.
@@ -135,6 +137,8 @@ pub enum Response {
     },
     /// Why each broker asked about is or is not running, in id order.
     Why(Vec<super::WhyNotRunning>),
+    /// The operator's view.
+    Overview(Box<super::Overview>),
     /// The end of a broker's log, or why it did not come.
     Log {
         /// The broker.

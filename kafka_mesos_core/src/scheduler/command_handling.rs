@@ -88,6 +88,7 @@ impl Scheduler {
                 let ids = self.selected(expr.as_ref());
                 Ok(Some(Response::Brokers(self.listed(&ids))))
             }
+            Command::Overview => Ok(Some(Response::Overview(Box::new(self.overview(now))))),
             Command::Why { expr } => {
                 let ids = self.selected(expr.as_ref());
                 let why = ids.iter().filter_map(|i| self.why(*i, now)).collect();

@@ -37,6 +37,7 @@ mod command;
 mod command_handling;
 mod launch;
 mod snapshot;
+mod statistics;
 mod status;
 mod waiters;
 mod why;
@@ -52,6 +53,7 @@ pub use command::{
 };
 pub use launch::{LaunchConfig, TaskLaunch};
 pub use snapshot::{Snapshot, SnapshotError};
+pub use statistics::{BrokerStats, Overview, Statistics, decline_kind};
 pub use status::{TaskUpdate, UpdateState};
 pub use why::{KnownAgent, WhyNotRunning, duration_text};
 
@@ -253,6 +255,8 @@ pub struct Scheduler {
     explanations: BTreeMap<BrokerId, Decline>,
     /// Agents seen in offers, for explanations and status views.
     agents: BTreeMap<AgentId, KnownAgent>,
+    statistics: Statistics,
+    broker_stats: BTreeMap<BrokerId, (Timestamp, BrokerStats)>,
     /// Failover delays that end in the future; offers are revived when one ends.
     wakeups: Vec<Timestamp>,
     /// The id of the last log request, so the next one differs.
@@ -275,6 +279,8 @@ impl Scheduler {
             waiters: Vec::new(),
             explanations: BTreeMap::new(),
             agents: BTreeMap::new(),
+            statistics: Statistics::default(),
+            broker_stats: BTreeMap::new(),
             wakeups: Vec::new(),
             last_log_request: 0,
             dirty: false,
@@ -355,13 +361,17 @@ impl Scheduler {
         self.dirty = false;
         self.out.clear();
         let candidates_before = self.candidates();
+        let kind = statistics::InputKind::of(&input);
+        let failures_before = self.failure_counts(&input);
         match input {
             Input::Subscribed { framework_id } => self.on_subscribed(now, framework_id),
             Input::Offers(offers) => self.on_offers(now, offers),
             Input::Rescinded(_) => {}
             Input::TaskStatus(update) => self.on_status(now, update),
             Input::FrameworkMessage { executor, data, .. } => {
-                self.on_framework_message(&executor, &data)
+                if !self.on_broker_stats(now, &executor, &data) {
+                    self.on_framework_message(&executor, &data)
+                }
             }
             Input::Disconnected => {}
             Input::Command(id, command) => self.on_command(now, id, command),
@@ -375,6 +385,7 @@ impl Scheduler {
             actions.push(Action::Persist(self.snapshot()));
         }
         actions.append(&mut self.out);
+        self.count(&kind, &failures_before, &actions);
         actions
     }
 
@@ -417,6 +428,7 @@ impl Scheduler {
                 .insert(offer.agent_id.clone(), KnownAgent::from_offer(offer, now));
         }
         if self.reconciliation.is_some() {
+            self.count_declined("reconciling", offers.len());
             let ids = offers.into_iter().map(|o| o.id).collect();
             self.out.push(Action::Decline {
                 offers: ids,
@@ -469,6 +481,7 @@ impl Scheduler {
         // Group declines by duration so one call covers many offers.
         let mut by_duration: BTreeMap<Period, Vec<OfferId>> = BTreeMap::new();
         for d in plan.declines {
+            self.count_declined(decline_kind(&d.reason), 1);
             by_duration
                 .entry(d.refuse_for)
                 .or_default()

@@ -1,8 +1,8 @@
 use super::*;
 use crate::model::{FrameworkId, Task, TaskId};
 use crate::scheduler::{
-    Action, BrokerSettings, Command, CommandId, Config, Input, Response, Snapshot, TaskUpdate,
-    UpdateState,
+    Action, BrokerSettings, BrokerStats, Command, CommandId, Config, Input, Response, Snapshot,
+    TaskUpdate, UpdateState,
 };
 use crate::time::Period;
 
@@ -304,4 +304,77 @@ fn durations_read_like_people_write_them() {
     ] {
         assert_eq!(duration_text(ms), text);
     }
+}
+
+#[test]
+fn statistics_count_offers_launches_failures_restarts_and_reconciliations() {
+    let mut c = Cluster::new();
+    c.add_and_start("0", &[("failoverDelay", "1s"), ("cpus", "2")]);
+    let task = c.offer(&[("slave1", "cpus:1; mem:512; ports:31000"), ("slave0", BIG)])[0]
+        .1
+        .clone();
+    c.update(&task, UpdateState::Running);
+    c.update(&task, UpdateState::Failed);
+    c.now = Timestamp(c.now.0 + 2_000);
+    c.s.handle(c.now, Input::Tick);
+    let again = c.offer(&[("slave0", BIG)]);
+    assert_eq!(again.len(), 1);
+    c.s.handle(c.now, Input::Disconnected);
+    c.s.handle(
+        c.now,
+        Input::Subscribed {
+            framework_id: FrameworkId("fw".into()),
+        },
+    );
+    let s = c.s.statistics();
+    assert_eq!((s.subscriptions, s.disconnections), (2, 1));
+    assert_eq!((s.offers_received, s.offers_used), (3, 2));
+    assert_eq!(s.offers_declined.get("cpus"), Some(&1));
+    assert_eq!(s.launches.get(&BrokerId(0)), Some(&2));
+    assert_eq!(s.failures.get(&BrokerId(0)), Some(&1));
+    assert_eq!(s.restarts.get(&BrokerId(0)), Some(&1));
+    assert_eq!(s.reconciliation_rounds, 1, "the resubscription reconciles");
+    let overview = c.s.overview(c.now);
+    assert!(overview.reconciling);
+    assert_eq!(overview.agents.len(), 2);
+    assert_eq!(overview.why[0].kind(), "reconciling");
+}
+
+#[test]
+fn executor_stats_are_kept_for_running_brokers_only() {
+    let mut c = Cluster::new();
+    c.add_and_start("0", &[]);
+    let launched = c.offer(&[("slave0", BIG)]);
+    c.update(&launched[0].1, UpdateState::Running);
+    let executor =
+        c.s.broker(BrokerId(0))
+            .unwrap()
+            .task
+            .as_ref()
+            .unwrap()
+            .executor_id
+            .clone();
+    let stats = BrokerStats {
+        uptime_ms: 5_000,
+        restarts: 0,
+        rss_bytes: Some(4096),
+        port_open: true,
+    };
+    let message = |data: Vec<u8>| Input::FrameworkMessage {
+        agent: AgentId("agent-slave0".into()),
+        executor: executor.clone(),
+        data,
+    };
+    c.s.handle(c.now, message(stats.to_message()));
+    c.s.handle(c.now, message(b"garbage".to_vec()));
+    assert_eq!(
+        c.s.overview(c.now).broker_stats,
+        vec![(BrokerId(0), c.now, stats)]
+    );
+    c.command(Command::Stop {
+        expr: "0".parse().unwrap(),
+        timeout: Period::ZERO,
+        force: false,
+    });
+    assert!(c.s.overview(c.now).broker_stats.is_empty());
 }
