@@ -155,10 +155,12 @@ pub async fn run(config: SchedulerConfig, cwd: &Path) -> Result<(), SchedulerErr
 
     let files = FilesConfig::from_config(&config);
     let driver_config = driver_config(&config, master_address, &files, &api_url.to_string());
-    let driver = Driver::start(driver_config, store).await?;
+    let metrics = crate::metrics::Metrics::new();
+    let driver = Driver::start(driver_config, metrics.timed_store(store)).await?;
     let handle = driver.handle();
 
-    let app = api::router(Arc::new(DriverCommands(handle.clone()))).merge(files::router(files));
+    let commands = Arc::new(DriverCommands(handle.clone()));
+    let app = api::router_with_metrics(commands, metrics).merge(files::router(files));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         axum::serve(listener, app)

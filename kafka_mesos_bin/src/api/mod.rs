@@ -27,6 +27,8 @@
 pub mod endpoints;
 pub mod model;
 pub mod openapi;
+pub mod operators;
+pub mod status_page;
 
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -151,8 +153,18 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The router of the REST API. The scheduler merges the file server into it.
+/// The router of the REST API, with metrics of its own. The scheduler merges the file server
+/// into it.
 pub fn router(commands: Arc<dyn Commands>) -> Router {
+    router_with_metrics(commands, crate::metrics::Metrics::new())
+}
+
+/// The router of the REST API, counting its requests into `metrics`, which `/metrics` serves
+/// with the scheduler's own.
+pub fn router_with_metrics(
+    commands: Arc<dyn Commands>,
+    metrics: crate::metrics::Metrics,
+) -> Router {
     let mut app = Router::new();
     let tracker = Arc::new(RebalanceTracker::new());
     for endpoint in ENDPOINTS {
@@ -180,7 +192,11 @@ pub fn router(commands: Arc<dyn Commands>) -> Router {
     }
     app.route("/health", get(health).post(health))
         .route("/api/openapi.json", get(openapi_document))
+        .merge(operators::routes(metrics.clone()))
         .with_state(commands)
+        .layer(axum::middleware::from_fn(move |request, next| {
+            operators::count_request(metrics.clone(), request, next)
+        }))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_reply,
         ))
@@ -395,6 +411,10 @@ fn reply(response: Response) -> serde_json::Value {
             message: None,
         }),
         Response::Why(list) => serde_json::to_value(WhyReply::from(list.as_slice())),
+        // No endpoint asks for the overview; its brokers are the closest JSON shape.
+        Response::Overview(o) => serde_json::to_value(BrokersReply {
+            brokers: brokers(&o.brokers),
+        }),
         Response::Log { outcome, .. } => serde_json::to_value(match outcome {
             LogOutcome::Content(content) => BrokerLogReply {
                 status: LogStatus::Ok,
