@@ -21,7 +21,7 @@
 //! | `kafka_mesos_agents` | | agents seen in offers |
 //! | `kafka_mesos_api_requests_total` | `endpoint`, `status` | REST requests |
 //! | `kafka_mesos_storage_write_seconds` | | histogram of state writes |
-//! | `kafka_mesos_broker_uptime_seconds`, `_process_restarts`, `_resident_memory_bytes`, `_port_up` | `broker` | what each running broker's executor reports |
+//! | `kafka_mesos_broker_uptime_seconds`, `_resident_memory_bytes`, `_port_up` | `broker` | what each running broker's executor reports |
 //!
 //! ```
 //! use kafka_mesos_bin::metrics::Metrics;
@@ -260,7 +260,6 @@ fn register_overview(registry: &mut Registry, o: &Overview) {
     registry.register("agents", "Agents seen in offers", agents);
 
     let uptime: Family<Labels, Gauge<f64, std::sync::atomic::AtomicU64>> = Family::default();
-    let restarts: Family<Labels, Gauge> = Family::default();
     let memory: Family<Labels, Gauge> = Family::default();
     let port: Family<Labels, Gauge> = Family::default();
     for (id, _, stats) in &o.broker_stats {
@@ -268,9 +267,6 @@ fn register_overview(registry: &mut Registry, o: &Overview) {
         uptime
             .get_or_create(&labels)
             .set(stats.uptime_ms as f64 / 1000.0);
-        restarts
-            .get_or_create(&labels)
-            .set(i64::try_from(stats.restarts).unwrap_or(i64::MAX));
         if let Some(rss) = stats.rss_bytes {
             memory
                 .get_or_create(&labels)
@@ -283,11 +279,6 @@ fn register_overview(registry: &mut Registry, o: &Overview) {
         "How long each running broker's process has run, as its executor reports",
         Unit::Seconds,
         uptime,
-    );
-    registry.register(
-        "broker_process_restarts",
-        "Times each broker's executor started its process again",
-        restarts,
     );
     registry.register_with_unit(
         "broker_resident_memory",

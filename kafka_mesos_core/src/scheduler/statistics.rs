@@ -4,7 +4,7 @@
 //!
 //! ```
 //! use kafka_mesos_core::scheduler::BrokerStats;
-//! let stats = BrokerStats { uptime_ms: 61_000, restarts: 2, rss_bytes: Some(1 << 20), port_open: true };
+//! let stats = BrokerStats { uptime_ms: 61_000, rss_bytes: Some(1 << 20), port_open: true };
 //! assert_eq!(BrokerStats::parse(&stats.to_message()), Some(stats));
 //! assert_eq!(BrokerStats::parse(b"log\n1\nstdout"), None);
 //! ```
@@ -55,13 +55,12 @@ pub fn decline_kind(reason: &DeclineReason) -> &'static str {
 }
 
 /// What a broker's executor reports about the broker process, as a framework message
-/// `stats\n<uptime ms>\n<restarts>\n<rss bytes or ->\n<port open 0|1>`.
+/// `stats\n<uptime ms>\n<rss bytes or ->\n<port open 0|1>`. (Restarts are the scheduler's:
+/// each one is a new task, counted in [`Statistics::restarts`].)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BrokerStats {
     /// How long the broker process has run.
     pub uptime_ms: u64,
-    /// How many times the executor started the process again.
-    pub restarts: u64,
     /// Resident memory of the process, when the system tells.
     pub rss_bytes: Option<u64>,
     /// Whether the broker port accepted a connection at the last check.
@@ -75,9 +74,8 @@ impl BrokerStats {
             .rss_bytes
             .map_or_else(|| "-".to_string(), |r| r.to_string());
         format!(
-            "stats\n{}\n{}\n{rss}\n{}",
+            "stats\n{}\n{rss}\n{}",
             self.uptime_ms,
-            self.restarts,
             u8::from(self.port_open)
         )
         .into_bytes()
@@ -91,7 +89,6 @@ impl BrokerStats {
             return None;
         }
         let uptime_ms = lines.next()?.parse().ok()?;
-        let restarts = lines.next()?.parse().ok()?;
         let rss_bytes = match lines.next()? {
             "-" => None,
             n => Some(n.parse().ok()?),
@@ -103,7 +100,6 @@ impl BrokerStats {
         };
         lines.next().is_none().then_some(BrokerStats {
             uptime_ms,
-            restarts,
             rss_bytes,
             port_open,
         })

@@ -356,7 +356,6 @@ fn executor_stats_are_kept_for_running_brokers_only() {
             .clone();
     let stats = BrokerStats {
         uptime_ms: 5_000,
-        restarts: 0,
         rss_bytes: Some(4096),
         port_open: true,
     };
