@@ -3,7 +3,7 @@
 //! Two sources. The scheduler's own counts and the brokers' states come from the core's
 //! [`Overview`], asked for at each scrape, so they are exactly what the scheduler holds. What
 //! only the binary sees is counted here: API requests by endpoint and status, and how long
-//! storage writes take ([`TimedStore`]).
+//! storage writes take ([`Metrics::timed_store`]).
 //!
 //! | metric | labels | meaning |
 //! |---|---|---|

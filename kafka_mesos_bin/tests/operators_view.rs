@@ -318,11 +318,37 @@ async fn the_status_page_shows_three_brokers_on_three_agents_in_chromium() {
     let work = Workspace::new();
     let (scheduler, cli) = cluster(&work, 34900);
     three_brokers(&cli).await;
+    // A fourth that cannot be placed: the page says why and what to relax.
+    ok(
+        &cli,
+        &["broker", "add", "3", "--constraints", "hostname=unique"],
+    )
+    .await;
+    ok(&cli, &["broker", "start", "3", "--timeout", "0"]).await;
+    let relax = "hostname=unique needs 4 distinct hosts, 3 offered";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ok(&cli, &["broker", "why", "3"])
+        .await
+        .stdout
+        .contains(relax)
+    {
+        assert!(Instant::now() < deadline, "broker 3 was never declined");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let profile = work.root.join("chromium-profile");
     let url = format!("{}/", scheduler.api);
 
     let dom = String::from_utf8(headless(&url, &profile, &["--dump-dom"]).stdout).unwrap();
-    assert!(dom.contains("3 of 3 brokers running"), "{dom}");
+    assert!(dom.contains("3 of 4 brokers running"), "{dom}");
+    let unplaced = &dom[dom
+        .find("<section class=\"unplaced\">")
+        .expect("the unplaced broker")..];
+    assert!(unplaced.contains("data-broker=\"3\""), "{unplaced}");
+    assert!(
+        unplaced.contains("hostname doesn't match unique"),
+        "{unplaced}"
+    );
+    assert!(unplaced.contains(relax), "{unplaced}");
     for agent in 0..3 {
         let start = dom
             .find(&format!(
@@ -346,7 +372,7 @@ async fn the_status_page_shows_three_brokers_on_three_agents_in_chromium() {
         &profile,
         &[
             &format!("--screenshot={}", shot.display()),
-            "--window-size=412,860",
+            "--window-size=412,1000",
             "--hide-scrollbars",
         ],
     );
