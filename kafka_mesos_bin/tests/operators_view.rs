@@ -19,7 +19,8 @@ use local_cluster::{
 use seed_cli::{Run, SeedCli};
 
 /// A scheduler on the embedded master with the fake distribution; agents' ports from
-/// `first_port` (each test its own).
+/// `first_port` (each test its own, below the ephemeral range where client connections could
+/// hold them).
 fn cluster(work: &Workspace, first_port: u16) -> (Scheduler, SeedCli) {
     let dist = fake_distribution(&work.root);
     let agents = agents_file(&work.root, first_port);
@@ -50,7 +51,7 @@ async fn ok(cli: &SeedCli, args: &[&str]) -> Run {
 }
 
 /// Three brokers, one per agent, started and running.
-async fn three_brokers(cli: &SeedCli) -> String {
+async fn three_brokers(cli: &SeedCli, scheduler: &Scheduler) -> String {
     ok(
         cli,
         &[
@@ -64,8 +65,16 @@ async fn three_brokers(cli: &SeedCli) -> String {
         ],
     )
     .await;
-    let started = ok(cli, &["broker", "start", "0..2"]).await;
-    assert_eq!(endpoints(&started.stdout).len(), 3, "{}", started.stdout);
+    let started = cli.km(&["broker", "start", "0..2"]).await;
+    assert_eq!(
+        (started.code, endpoints(&started.stdout).len()),
+        (0, 3),
+        "{}{}\n{}\nscheduler log:\n{}",
+        started.stdout,
+        started.stderr,
+        cli.km(&["broker", "why"]).await.stdout,
+        scheduler.log()
+    );
     started.stdout
 }
 
@@ -119,8 +128,8 @@ impl Scraped {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_move_as_brokers_start_fail_and_restart() {
     let work = Workspace::new();
-    let (scheduler, cli) = cluster(&work, 34600);
-    let started = three_brokers(&cli).await;
+    let (scheduler, cli) = cluster(&work, 32100);
+    let started = three_brokers(&cli, &scheduler).await;
 
     let first = Scraped::take(&scheduler.api).await;
     assert_eq!(
@@ -316,8 +325,8 @@ async fn the_status_page_shows_three_brokers_on_three_agents_in_chromium() {
     let chromium = chromium();
     assert!(chromium.exists(), "{} does not exist", chromium.display());
     let work = Workspace::new();
-    let (scheduler, cli) = cluster(&work, 34900);
-    three_brokers(&cli).await;
+    let (scheduler, cli) = cluster(&work, 32400);
+    three_brokers(&cli, &scheduler).await;
     // A fourth that cannot be placed: the page says why and what to relax.
     ok(
         &cli,
@@ -359,7 +368,7 @@ async fn the_status_page_shows_three_brokers_on_three_agents_in_chromium() {
         assert_eq!(section.matches("class=\"broker\"").count(), 1, "{section}");
         assert!(section.contains("data-state=\"running\""), "{section}");
         assert!(
-            section.contains(&format!(":{}", 34900 + 100 * agent)),
+            section.contains(&format!(":{}", 32400 + 100 * agent)),
             "{section}"
         );
         assert!(section.contains("href=\"brokers/"), "a log link: {section}");
@@ -385,6 +394,6 @@ async fn the_status_page_shows_three_brokers_on_three_agents_in_chromium() {
     // The log tail the page links to.
     let log_url = format!("{}/brokers/0/log", scheduler.api);
     let log = String::from_utf8(headless(&log_url, &profile, &["--dump-dom"]).stdout).unwrap();
-    assert!(log.contains("fake kafka on port 34900"), "{log}");
+    assert!(log.contains("fake kafka on port 32400"), "{log}");
     assert!(scheduler.stop().success());
 }
