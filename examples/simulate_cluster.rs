@@ -63,7 +63,7 @@ impl Observer {
                 Some(Waiting::Starting(state)) => {
                     format!("{state} on {}", host.unwrap_or("?"))
                 }
-                Some(Waiting::FailoverDelay { until }) => format!(
+                Some(Waiting::FailoverDelay { until, .. }) => format!(
                     "failed {} time(s), waits for its failover delay until {}",
                     broker.failover.failures,
                     offset(self.start, until)

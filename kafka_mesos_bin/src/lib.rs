@@ -7,6 +7,7 @@
 //! - [`executor`]: `kafka-mesos executor`, which runs one broker for a Mesos agent.
 //! - [`files`]: the files agents fetch (executor, broker distribution, JRE), served on the API port.
 //! - [`logging`]: the scheduler's log (`--debug`, `--log`, `RUST_LOG`).
+//! - [`metrics`]: `/metrics` in the Prometheus text format.
 //! - [`scheduler`]: `kafka-mesos scheduler`, which wires the rest together.
 //! - [`standby`]: what a scheduler that does not lead serves, and the forwarding of writes.
 //! - [`store`]: where the scheduler's state lives (`--storage file:...` or `zk:...`).
@@ -18,6 +19,7 @@ pub mod config;
 pub mod executor;
 pub mod files;
 pub mod logging;
+pub mod metrics;
 pub mod scheduler;
 pub mod standby;
 pub mod store;

@@ -34,6 +34,7 @@ use crate::api::model::ErrorReply;
 use crate::api::{self, Commands};
 use crate::config::{Master, SchedulerConfig};
 use crate::executor::runtime::RUNTIME_VARIABLE;
+use crate::metrics::Metrics;
 use crate::files::{self, FilesConfig};
 use crate::logging::{self, LogSettings};
 use crate::standby::{self, LeaderLookup, StandbyCommands};
@@ -122,6 +123,7 @@ pub async fn run(config: SchedulerConfig, cwd: &Path) -> Result<(), SchedulerErr
         stop,
         runner: ProcessRunner::default(),
         master: None,
+        metrics: Metrics::new(),
     };
     let result = match &config.storage {
         StorageSpec::ZooKeeper(path) => node.run_with_election(path).await,
@@ -216,6 +218,8 @@ struct Node<'a> {
     stop: CancellationToken,
     runner: ProcessRunner,
     master: Option<LocalMaster>,
+    /// The API's and the storage's metrics, kept across terms.
+    metrics: Metrics,
 }
 
 impl Node<'_> {
@@ -316,7 +320,8 @@ impl Node<'_> {
         me: &Candidate,
     ) {
         let commands = StandbyCommands::new(reader.clone(), scheduler_config(self.config));
-        let router = api::router(Arc::new(commands)).merge(files::router(self.files.clone()));
+        let router = api::router_with_metrics(Arc::new(commands), self.metrics.clone())
+            .merge(files::router(self.files.clone()));
         let lookup: Arc<dyn LeaderLookup> = election.clone();
         self.routes
             .set(standby::forwarding(router, lookup, self.api_url.clone()));
@@ -385,8 +390,9 @@ impl Node<'_> {
             Master::Local => self.start_master().await?,
         };
         let driver_config = driver_config(self.config, master_address, &self.files, &self.api_url);
-        let driver = Driver::start(driver_config, store).await?;
-        let router = api::router(Arc::new(DriverCommands(driver.handle())))
+        let driver = Driver::start(driver_config, self.metrics.timed_store(store)).await?;
+        let commands = Arc::new(DriverCommands(driver.handle()));
+        let router = api::router_with_metrics(commands, self.metrics.clone())
             .merge(files::router(self.files.clone()));
         self.routes.set(router);
         Ok(driver)

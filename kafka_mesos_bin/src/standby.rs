@@ -14,6 +14,8 @@
 //! assert!(served_by_standby("/health"));
 //! assert!(!served_by_standby("/api/broker/add"));
 //! assert!(!served_by_standby("/api/topic/list"));
+//! assert!(!served_by_standby("/"));
+//! assert!(served_by_standby("/metrics"));
 //! ```
 
 use std::sync::Arc;
@@ -42,9 +44,14 @@ use crate::api::model::ErrorReply;
 /// either refuses such a request instead of forwarding it again.
 pub const FORWARDED_HEADER: &str = "x-kafka-mesos-forwarded-by";
 
-/// Whether a standby answers `path` itself (true) or forwards it to the leader.
+/// Whether a standby answers `path` itself (true) or forwards it to the leader: the leader's
+/// API, status page and log tails go to the leader; the standby's own health, metrics and files,
+/// `broker list` and the API description it answers itself.
 pub fn served_by_standby(path: &str) -> bool {
-    !path.starts_with("/api/") || matches!(path, "/api/broker/list" | "/api/openapi.json")
+    let leaders = path.starts_with("/api/")
+        || path.starts_with("/brokers/")
+        || matches!(path, "/" | "/status.html");
+    !leaders || matches!(path, "/api/broker/list" | "/api/openapi.json")
 }
 
 /// Where the leader is, as a standby learns it.

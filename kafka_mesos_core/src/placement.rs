@@ -488,6 +488,20 @@ enum Rejection {
 }
 
 impl Rejection {
+    /// How far the offer got through the checks, in their order: among offers that could turn
+    /// equally soon, the one that got furthest came closest to fitting.
+    fn closeness(&self) -> (u8, usize) {
+        match self {
+            Rejection::Cpus => (0, 0),
+            Rejection::Mem => (1, 0),
+            Rejection::Port => (2, 0),
+            Rejection::Volume => (3, 0),
+            Rejection::Constraint(index) => (4, *index),
+            Rejection::Sticky(_) => (5, 0),
+            Rejection::Waiting => (6, 0),
+        }
+    }
+
     fn retry(&self, broker: &Broker, now: Timestamp) -> Retry {
         match self {
             Rejection::Cpus
@@ -666,8 +680,9 @@ pub struct OfferPlan {
     pub launches: Vec<PlannedLaunch>,
     /// Offers to decline.
     pub declines: Vec<PlannedDecline>,
-    /// For each candidate left without an offer: the declined offer that could turn soonest
-    /// (the latest among equals) and why it was declined.
+    /// For each candidate left without an offer: the declined offer that could turn soonest,
+    /// among those the one that came closest to fitting (the latest among equals), and why it
+    /// was declined.
     pub unplaced: BTreeMap<BrokerId, (OfferId, Mismatch)>,
 }
 
@@ -727,11 +742,17 @@ pub fn plan_offers<'r, R: Rng + ?Sized>(
                     if soonest.is_none_or(|(r, _)| policy.wait(retry) < policy.wait(r)) {
                         soonest = Some((retry, *cand));
                     }
-                    // Keep, per broker, the decline that could turn soonest: that offer is
-                    // the one the broker is really waiting for.
+                    // Keep, per broker, the decline that could turn soonest, and among those
+                    // the one that came closest (the latest among equals): that offer is the
+                    // one the broker is really waiting for.
                     let keep = match &last[*cand] {
                         Some((_, prev)) => {
-                            policy.wait(retry) <= policy.wait(prev.retry(candidate.broker, now))
+                            let (wait, before) = (
+                                policy.wait(retry),
+                                policy.wait(prev.retry(candidate.broker, now)),
+                            );
+                            wait < before
+                                || (wait == before && rejection.closeness() >= prev.closeness())
                         }
                         None => true,
                     };

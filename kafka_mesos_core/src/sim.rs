@@ -812,7 +812,7 @@ impl Sim {
             Ok(Response::Started { brokers, .. } | Response::Stopped { brokers, .. }) => {
                 brokers.clone()
             }
-            Ok(Response::Log { .. }) => return,
+            Ok(Response::Log { .. } | Response::Why(_) | Response::Overview(_)) => return,
             Ok(Response::Removed(ids)) => {
                 for id in ids {
                     if self.persisted.brokers.iter().any(|b| b.id == *id) {
@@ -1067,6 +1067,8 @@ fn describe_command(c: &Command) -> String {
         Command::Restart { expr, .. } => format!("broker restart {expr}"),
         Command::List { .. } => "broker list".into(),
         Command::Log { broker, name, .. } => format!("broker log {broker} --name {name}"),
+        Command::Why { .. } => "broker why".into(),
+        Command::Overview => "overview".into(),
     }
 }
 
@@ -1078,6 +1080,8 @@ fn describe_reply(r: &Result<Response, CommandError>) -> String {
         Ok(Response::Stopped { status, .. }) => format!("stopped ({status:?})"),
         Ok(Response::Restarted { status, .. }) => format!("restarted ({status:?})"),
         Ok(Response::Log { outcome, .. }) => format!("log ({outcome:?})"),
+        Ok(Response::Why(list)) => format!("{} explanation(s)", list.len()),
+        Ok(Response::Overview(o)) => format!("overview of {} broker(s)", o.brokers.len()),
         Err(e) => format!("error: {e}"),
     }
 }

@@ -33,6 +33,8 @@ pub enum Verb {
     BrokerLog,
     /// `broker clone`.
     BrokerClone,
+    /// `broker why`: why brokers are not running, and what to relax.
+    BrokerWhy,
     /// `topic list`.
     TopicList,
     /// `topic add`.
@@ -194,6 +196,8 @@ pub enum ReplyKind {
     Partitions,
     /// [`BrokerLogReply`](super::model::BrokerLogReply).
     Log,
+    /// [`WhyReply`](super::model::WhyReply).
+    Why,
     /// Not available yet: every request is answered with an error.
     Unavailable,
 }
@@ -461,6 +465,13 @@ pub const ENDPOINTS: &[Endpoint] = &[
             param("source", K::BrokerId, true, "id of the broker to copy"),
         ],
         reply: ReplyKind::Brokers,
+    },
+    Endpoint {
+        path: "/api/broker/why",
+        verb: Verb::BrokerWhy,
+        summary: "Why brokers are not running (failover delay, reconciling, the offer that came closest, no offers) and what to relax",
+        params: &[BROKER_OPTIONAL],
+        reply: ReplyKind::Why,
     },
     Endpoint {
         path: "/api/topic/list",
@@ -751,6 +762,6 @@ mod tests {
     fn every_path_is_listed_once() {
         let paths: HashSet<&str> = ENDPOINTS.iter().map(|e| e.path).collect();
         assert_eq!(paths.len(), ENDPOINTS.len());
-        assert_eq!(ENDPOINTS.len(), 17);
+        assert_eq!(ENDPOINTS.len(), 18);
     }
 }

@@ -27,6 +27,8 @@
 pub mod endpoints;
 pub mod model;
 pub mod openapi;
+pub mod operators;
+pub mod status_page;
 
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -55,8 +57,8 @@ use crate::topics::operations::{
 use endpoints::{ENDPOINTS, Endpoint, Params, Verb, unavailable_reason};
 use model::{
     BrokerJson, BrokerLogReply, BrokersReply, ErrorReply, LogStatus, PartitionJson,
-    PartitionsReply, RebalanceReply, RemoveReply, RestartOutcome, RestartReply, StartStopReply,
-    TopicJson, TopicsReply, WaitOutcome, ids_text,
+    PartitionsReply, ReasonJson, RebalanceReply, RemoveReply, RestartOutcome, RestartReply,
+    StartStopReply, TopicJson, TopicsReply, WaitOutcome, WhyReply, ids_text,
 };
 
 /// How the API reaches the scheduler.
@@ -151,8 +153,18 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The router of the REST API. The scheduler merges the file server into it.
+/// The router of the REST API, with metrics of its own. The scheduler merges the file server
+/// into it.
 pub fn router(commands: Arc<dyn Commands>) -> Router {
+    router_with_metrics(commands, crate::metrics::Metrics::new())
+}
+
+/// The router of the REST API, counting its requests into `metrics`, which `/metrics` serves
+/// with the scheduler's own.
+pub fn router_with_metrics(
+    commands: Arc<dyn Commands>,
+    metrics: crate::metrics::Metrics,
+) -> Router {
     let mut app = Router::new();
     let tracker = Arc::new(RebalanceTracker::new());
     for endpoint in ENDPOINTS {
@@ -180,7 +192,11 @@ pub fn router(commands: Arc<dyn Commands>) -> Router {
     }
     app.route("/health", get(health).post(health))
         .route("/api/openapi.json", get(openapi_document))
+        .merge(operators::routes(metrics.clone()))
         .with_state(commands)
+        .layer(axum::middleware::from_fn(move |request, next| {
+            operators::count_request(metrics.clone(), request, next)
+        }))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_reply,
         ))
@@ -257,6 +273,9 @@ async fn serve_command(
 ) -> Result<serde_json::Value, ApiError> {
     let command = command(verb, params)?;
     match commands.run(command).await {
+        Ok(Response::Brokers(list)) if verb == Verb::BrokerList => {
+            broker_list_reply(commands, params, &list).await
+        }
         Ok(response) => Ok(reply(response)),
         Err(CommandError::RestartTimeout { broker, phase }) => to_json(RestartReply {
             status: RestartOutcome::Timeout,
@@ -265,6 +284,34 @@ async fn serve_command(
         }),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The `broker list` answer, each broker that is active but not running with the reason.
+async fn broker_list_reply(
+    commands: &dyn Commands,
+    params: &Params,
+    list: &[Broker],
+) -> Result<serde_json::Value, ApiError> {
+    let why = match commands
+        .run(Command::Why {
+            expr: params.broker_expr("broker")?,
+        })
+        .await?
+    {
+        Response::Why(why) => why,
+        _ => Vec::new(),
+    };
+    let brokers = list
+        .iter()
+        .map(|b| BrokerJson {
+            waiting: why
+                .iter()
+                .find(|w| w.broker == b.id && w.is_waiting())
+                .map(ReasonJson::from),
+            ..BrokerJson::from(b)
+        })
+        .collect();
+    to_json(BrokersReply { brokers })
 }
 
 const DEFAULT_WAIT: Period = Period::from_secs(60);
@@ -305,6 +352,9 @@ fn command(verb: Verb, params: &Params) -> Result<Command, ApiError> {
         Verb::BrokerRestart => Command::Restart {
             expr: expr()?,
             timeout: params.period("timeout")?.unwrap_or(DEFAULT_RESTART_WAIT),
+        },
+        Verb::BrokerWhy => Command::Why {
+            expr: params.broker_expr("broker")?,
         },
         Verb::BrokerLog => Command::Log {
             broker: params
@@ -359,6 +409,11 @@ fn reply(response: Response) -> serde_json::Value {
             },
             brokers: brokers(&list),
             message: None,
+        }),
+        Response::Why(list) => serde_json::to_value(WhyReply::from(list.as_slice())),
+        // No endpoint asks for the overview; its brokers are the closest JSON shape.
+        Response::Overview(o) => serde_json::to_value(BrokersReply {
+            brokers: brokers(&o.brokers),
         }),
         Response::Log { outcome, .. } => serde_json::to_value(match outcome {
             LogOutcome::Content(content) => BrokerLogReply {

@@ -8,6 +8,7 @@ use kafka_mesos_core::failover::{FailoverPolicy, FailoverState, Stickiness};
 use kafka_mesos_core::model::{
     AgentId, Broker, BrokerId, BrokerSpec, ExecutorId, Task, TaskId, TaskState,
 };
+use kafka_mesos_core::scheduler::WhyNotRunning;
 use kafka_mesos_core::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -57,6 +58,66 @@ pub struct BrokerJson {
     /// Settings changed since the task was launched.
     #[serde(default)]
     pub needs_restart: bool,
+    /// Why the broker is active but not running (in `broker list` answers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<ReasonJson>,
+}
+
+/// Why a broker is or is not running: `{"kind": "failover-delay", "reason": "failover delay,
+/// 23s left (3 failures)", "relax": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReasonJson {
+    /// `running`, `stopped`, `starting`, `failover-delay`, `reconciling`, `declined` or
+    /// `no-offers`.
+    pub kind: String,
+    /// One line saying why.
+    pub reason: String,
+    /// What to change so that the broker can start, when something can be changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relax: Option<String>,
+}
+
+impl From<&WhyNotRunning> for ReasonJson {
+    fn from(w: &WhyNotRunning) -> Self {
+        ReasonJson {
+            kind: w.kind().to_string(),
+            reason: w.reason.clone(),
+            relax: w.relax.clone(),
+        }
+    }
+}
+
+/// One broker in a `broker why` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct WhyJson {
+    /// Broker id, as a string.
+    pub id: String,
+    /// True when the broker is active and has no running task.
+    pub waiting: bool,
+    /// Why.
+    pub why: ReasonJson,
+}
+
+/// The answer of `broker why`: `{"brokers": [{"id": "2", "waiting": true, "why": {...}}]}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct WhyReply {
+    /// The brokers asked about, in id order.
+    pub brokers: Vec<WhyJson>,
+}
+
+impl From<&[WhyNotRunning]> for WhyReply {
+    fn from(list: &[WhyNotRunning]) -> Self {
+        WhyReply {
+            brokers: list
+                .iter()
+                .map(|w| WhyJson {
+                    id: w.broker.to_string(),
+                    waiting: w.is_waiting(),
+                    why: w.into(),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Stickiness of a broker: `{"period": "10m", "stopTime": 1426651240585, "hostname": "slave0"}`.
@@ -162,6 +223,7 @@ impl From<&Broker> for BrokerJson {
                 state: t.state.as_str().to_string(),
             }),
             needs_restart: b.needs_restart,
+            waiting: None,
         }
     }
 }

@@ -25,6 +25,7 @@ use super::model::{
     RebalanceReply, RemoveReply, RestartOutcome, RestartReply, StartStopReply, StickinessJson,
     TaskJson, TopicJson, TopicsReply, WaitOutcome,
 };
+use super::model::{ReasonJson, WhyJson, WhyReply};
 
 /// The schema name of the `topic partitions` answer (a map, so it has no type of its own).
 const PARTITIONS_REPLY: &str = "PartitionsReply";
@@ -97,6 +98,7 @@ fn operation(endpoint: &Endpoint, method: HttpMethod) -> utoipa::openapi::path::
         ReplyKind::Rebalance => Some(RebalanceReply::name()),
         ReplyKind::Partitions => Some(PARTITIONS_REPLY.into()),
         ReplyKind::Log => Some(BrokerLogReply::name()),
+        ReplyKind::Why => Some(WhyReply::name()),
         ReplyKind::Unavailable => None,
     };
     if let Some(name) = success {
@@ -168,6 +170,9 @@ pub fn document() -> OpenApi {
     add(RestartOutcome::name(), RestartOutcome::schema());
     add(LogStatus::name(), LogStatus::schema());
     add(BrokerLogReply::name(), BrokerLogReply::schema());
+    add(ReasonJson::name(), ReasonJson::schema());
+    add(WhyJson::name(), WhyJson::schema());
+    add(WhyReply::name(), WhyReply::schema());
     add(RestartReply::name(), RestartReply::schema());
     add(ErrorReply::name(), ErrorReply::schema());
     add(TopicJson::name(), TopicJson::schema());

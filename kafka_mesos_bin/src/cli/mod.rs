@@ -29,8 +29,9 @@ use kafka_mesos_core::options::format_map;
 use kafka_mesos_core::time::Timestamp;
 
 use crate::api::model::{
-    BrokerJson, BrokerLogReply, BrokersReply, LogStatus, PartitionsReply, RebalanceReply,
-    RemoveReply, RestartOutcome, RestartReply, StartStopReply, TopicJson, TopicsReply, WaitOutcome,
+    BrokerJson, BrokerLogReply, BrokersReply, LogStatus, PartitionsReply, ReasonJson,
+    RebalanceReply, RemoveReply, RestartOutcome, RestartReply, StartStopReply, TopicJson,
+    TopicsReply, WaitOutcome, WhyReply,
 };
 use args::Parsed;
 use progress::Progress;
@@ -271,7 +272,8 @@ async fn execute(cmd: &CmdSpec, parsed: &Parsed, ctx: &Context) -> Result<String
         let mut out = String::new();
         for b in brokers {
             let broker = Broker::try_from(b).map_err(|e| CliError::InvalidReply(e.to_string()))?;
-            out.push_str(&render_broker(&broker, &opts));
+            let text = render_broker(&broker, &opts);
+            out.push_str(&with_waiting_line(&text, b.waiting.as_ref(), opts.indent));
             out.push('\n');
         }
         Ok(out)
@@ -332,6 +334,10 @@ async fn execute(cmd: &CmdSpec, parsed: &Parsed, ctx: &Context) -> Result<String
                 )),
             }
         }
+        "why" => {
+            let reply: WhyReply = decode(answer)?;
+            Ok(why_text(&reply))
+        }
         "log" => {
             let reply: BrokerLogReply = decode(answer)?;
             log_text(parsed.positional.as_deref().unwrap_or(""), reply)
@@ -341,6 +347,38 @@ async fn execute(cmd: &CmdSpec, parsed: &Parsed, ctx: &Context) -> Result<String
             serde_json::to_string_pretty(&answer).unwrap_or_default()
         )),
     }
+}
+
+/// A broker's text with `waiting: <reason>` after its `state:` line, when it waits.
+fn with_waiting_line(text: &str, waiting: Option<&ReasonJson>, indent: usize) -> String {
+    let Some(w) = waiting else {
+        return text.to_string();
+    };
+    let pad = " ".repeat(indent);
+    let state = format!("{pad}state: ");
+    let mut out = String::with_capacity(text.len() + w.reason.len() + 16);
+    for line in text.split_inclusive('\n') {
+        out.push_str(line);
+        if line.starts_with(&state) {
+            out.push_str(&format!("{pad}waiting: {}\n", w.reason));
+        }
+    }
+    out
+}
+
+/// `broker why`: one block per broker, the reason and what to relax.
+fn why_text(reply: &WhyReply) -> String {
+    if reply.brokers.is_empty() {
+        return "no brokers\n".into();
+    }
+    let mut out = String::new();
+    for b in &reply.brokers {
+        out.push_str(&format!("broker {}: {}\n", b.id, b.why.reason));
+        if let Some(relax) = &b.why.relax {
+            out.push_str(&format!("  relax: {relax}\n"));
+        }
+    }
+    out
 }
 
 fn is_zero(period: &str) -> bool {

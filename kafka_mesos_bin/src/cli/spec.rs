@@ -415,6 +415,16 @@ pub const BROKER_COMMANDS: &[CmdSpec] = &[
         ],
         footers: &[],
     },
+    CmdSpec {
+        group: "broker",
+        name: "why",
+        title: "Explain why brokers are not running",
+        usage: "[<broker-expr>] [options]",
+        summary: "explain why brokers are not running, and what to relax",
+        positional: Positional::Optional("broker"),
+        options: &[],
+        footers: BROKER_EXPR,
+    },
 ];
 
 /// The `topic` subcommands.

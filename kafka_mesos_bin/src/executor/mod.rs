@@ -15,12 +15,15 @@
 //!    and sends TASK_KILLED; a broker that exits by itself gives TASK_FAILED (TASK_FINISHED for
 //!    exit status 0);
 //! 5. answers `log,<request id>,<lines>,<name>` messages with the end of a log file;
-//! 6. exits once the task has ended and the agent acknowledged every update.
+//! 6. while the broker runs, sends its [`stats`] (up time, resident memory, port answering)
+//!    as a framework message when it comes up and every [`stats::STATS_EVERY`];
+//! 7. exits once the task has ended and the agent acknowledged every update.
 
 pub mod logs;
 pub mod probe;
 pub mod process;
 pub mod runtime;
+pub mod stats;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
@@ -70,6 +73,20 @@ struct Running {
     /// Why the broker is being stopped when it was not asked to (did not come up).
     failure: Option<String>,
     running: bool,
+    /// The broker's process.
+    pid: i32,
+    /// Where the broker listens, as seen from here.
+    probe: std::net::SocketAddr,
+    /// When the broker was started.
+    started: tokio::time::Instant,
+}
+
+/// Sends the stats of a running broker; a failure is only logged (the next ones may pass).
+async fn send_stats(client: &ExecutorClient, t: &Running) {
+    let stats = stats::measure(t.pid, t.probe, t.started.elapsed()).await;
+    if let Err(e) = client.message(stats.to_message()).await {
+        tracing::warn!("cannot send the broker's stats: {e}");
+    }
 }
 
 /// Runs the executor in this process's environment until its task ended.
@@ -91,6 +108,7 @@ pub async fn run() -> Result<(), ExecutorError> {
     let (broker_tx, mut broker_events) = mpsc::channel::<BrokerEvent>(8);
     let mut task: Option<Running> = None;
     let mut ended = false;
+    let mut stats_every = tokio::time::interval(stats::STATS_EVERY);
     let mut terminate =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .map_err(|e| ExecutorError::Disconnected(format!("cannot watch SIGTERM: {e}")))?;
@@ -102,6 +120,11 @@ pub async fn run() -> Result<(), ExecutorError> {
                 Some(t) => stop(t, shutdown_grace.saturating_sub(Duration::from_secs(1))),
                 None => return Ok(()),
             },
+            _ = stats_every.tick() => {
+                if let Some(t) = task.as_ref().filter(|t| t.running && !t.killing) {
+                    send_stats(&client, t).await;
+                }
+            }
             event = events.recv() => match event {
                 None => return Err(ExecutorError::Disconnected("the agent connection ended".into())),
                 Some(ExecutorEvent::Disconnected(reason)) => {
@@ -156,6 +179,7 @@ pub async fn run() -> Result<(), ExecutorError> {
                         if let Err(e) = client.update(&t.task_id, TaskState::TaskRunning, None, Some(data)).await {
                             tracing::warn!("cannot report TASK_RUNNING: {e}");
                         }
+                        send_stats(&client, t).await;
                     }
                     BrokerEvent::Ready => {}
                     BrokerEvent::NotReady(reason) => {
@@ -263,6 +287,7 @@ async fn launch(
         config.id
     );
     let mut broker = BrokerProcess::start(&plan, sandbox).map_err(|e| e.to_string())?;
+    let (pid, started) = (broker.pid(), tokio::time::Instant::now());
     let (stop_tx, stop_rx) = oneshot::channel::<Duration>();
     let probe = plan.probe;
     let ready_events = events.clone();
@@ -304,6 +329,9 @@ async fn launch(
         killing: false,
         failure: None,
         running: false,
+        pid,
+        probe,
+        started,
     })
 }
 

@@ -85,6 +85,13 @@ pub enum Command {
         /// The brokers to list; all when absent.
         expr: Option<BrokerExpr>,
     },
+    /// `broker why [<expr>]`: why brokers are not running, and what to relax.
+    Why {
+        /// The brokers to explain; all when absent.
+        expr: Option<BrokerExpr>,
+    },
+    /// Everything an operator's view shows (metrics, the status page).
+    Overview,
 }
 
 /// How a start, stop or restart ended.
@@ -128,6 +135,10 @@ pub enum Response {
         /// Whether the roll is over or was only begun.
         status: WaitStatus,
     },
+    /// Why each broker asked about is or is not running, in id order.
+    Why(Vec<super::WhyNotRunning>),
+    /// The operator's view.
+    Overview(Box<super::Overview>),
     /// The end of a broker's log, or why it did not come.
     Log {
         /// The broker.

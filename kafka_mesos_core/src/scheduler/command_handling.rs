@@ -59,6 +59,18 @@ impl Scheduler {
         Ok(ids)
     }
 
+    /// The existing brokers `expr` selects; all when absent.
+    fn selected(&self, expr: Option<&BrokerExpr>) -> Vec<BrokerId> {
+        match expr {
+            Some(e) => e
+                .expand(&self.brokers)
+                .into_iter()
+                .filter(|i| self.brokers.contains_key(i))
+                .collect(),
+            None => self.brokers.keys().copied().collect(),
+        }
+    }
+
     pub(super) fn listed(&self, ids: &[BrokerId]) -> Vec<Broker> {
         ids.iter()
             .filter_map(|i| self.brokers.get(i).cloned())
@@ -73,15 +85,14 @@ impl Scheduler {
     ) -> Result<Option<Response>, CommandError> {
         match command {
             Command::List { expr } => {
-                let ids = match expr {
-                    Some(e) => e
-                        .expand(&self.brokers)
-                        .into_iter()
-                        .filter(|i| self.brokers.contains_key(i))
-                        .collect(),
-                    None => self.brokers.keys().copied().collect::<Vec<_>>(),
-                };
+                let ids = self.selected(expr.as_ref());
                 Ok(Some(Response::Brokers(self.listed(&ids))))
+            }
+            Command::Overview => Ok(Some(Response::Overview(Box::new(self.overview(now))))),
+            Command::Why { expr } => {
+                let ids = self.selected(expr.as_ref());
+                let why = ids.iter().filter_map(|i| self.why(*i, now)).collect();
+                Ok(Some(Response::Why(why)))
             }
             Command::Add { expr, settings } => {
                 let ids = self.expand_new(&expr)?;

@@ -37,8 +37,10 @@ mod command;
 mod command_handling;
 mod launch;
 mod snapshot;
+mod statistics;
 mod status;
 mod waiters;
+mod why;
 
 use std::collections::BTreeMap;
 
@@ -51,7 +53,9 @@ pub use command::{
 };
 pub use launch::{LaunchConfig, TaskLaunch};
 pub use snapshot::{Snapshot, SnapshotError};
+pub use statistics::{BrokerStats, Overview, Statistics, decline_kind};
 pub use status::{TaskUpdate, UpdateState};
+pub use why::{KnownAgent, WhyNotRunning, duration_text};
 
 use crate::model::{
     AgentId, Broker, BrokerId, ExecutorId, FrameworkId, Offer, OfferId, TaskId, TaskState,
@@ -200,6 +204,8 @@ pub enum Waiting {
     FailoverDelay {
         /// When it may start again.
         until: Timestamp,
+        /// Consecutive failures so far.
+        failures: u32,
     },
     /// Task states are being reconciled after a (re)subscription; offers are declined.
     Reconciling,
@@ -207,13 +213,27 @@ pub enum Waiting {
     Declined {
         /// When.
         at: Timestamp,
-        /// The last offer declined for it.
+        /// Of the last batch of offers, the one that came closest to fitting.
         offer: OfferId,
-        /// Why.
+        /// The agent of that offer.
+        agent: AgentId,
+        /// Its host name.
+        hostname: String,
+        /// Why it did not fit.
         mismatch: Mismatch,
     },
     /// No offer has been seen since it became active.
     NoOffers,
+}
+
+/// Why the offer that came closest for a broker did not fit.
+#[derive(Debug, Clone)]
+struct Decline {
+    at: Timestamp,
+    offer: OfferId,
+    agent: AgentId,
+    hostname: String,
+    mismatch: Mismatch,
 }
 
 #[derive(Debug, Clone)]
@@ -232,7 +252,11 @@ pub struct Scheduler {
     suppressed: bool,
     reconciliation: Option<Reconciliation>,
     waiters: Vec<Waiter>,
-    explanations: BTreeMap<BrokerId, (Timestamp, OfferId, Mismatch)>,
+    explanations: BTreeMap<BrokerId, Decline>,
+    /// Agents seen in offers, for explanations and status views.
+    agents: BTreeMap<AgentId, KnownAgent>,
+    statistics: Statistics,
+    broker_stats: BTreeMap<BrokerId, (Timestamp, BrokerStats)>,
     /// Failover delays that end in the future; offers are revived when one ends.
     wakeups: Vec<Timestamp>,
     /// The id of the last log request, so the next one differs.
@@ -254,6 +278,9 @@ impl Scheduler {
             reconciliation: None,
             waiters: Vec::new(),
             explanations: BTreeMap::new(),
+            agents: BTreeMap::new(),
+            statistics: Statistics::default(),
+            broker_stats: BTreeMap::new(),
             wakeups: Vec::new(),
             last_log_request: 0,
             dirty: false,
@@ -301,17 +328,20 @@ impl Scheduler {
             None if !b.active => Waiting::NotWaiting,
             None if b.spec.failover.is_waiting(&b.failover, now) => Waiting::FailoverDelay {
                 until: b.spec.failover.delay_expires(&b.failover),
+                failures: b.failover.failures,
             },
             None if self.reconciliation.is_some() => Waiting::Reconciling,
             None => match self.explanations.get(&id) {
                 // A decline for a failover delay that is over says nothing any more.
-                Some((_, _, m)) if matches!(m.reason, DeclineReason::WaitingToRestart { until } if until <= now) => {
+                Some(d) if matches!(d.mismatch.reason, DeclineReason::WaitingToRestart { until } if until <= now) => {
                     Waiting::NoOffers
                 }
-                Some((at, offer, mismatch)) => Waiting::Declined {
-                    at: *at,
-                    offer: offer.clone(),
-                    mismatch: mismatch.clone(),
+                Some(d) => Waiting::Declined {
+                    at: d.at,
+                    offer: d.offer.clone(),
+                    agent: d.agent.clone(),
+                    hostname: d.hostname.clone(),
+                    mismatch: d.mismatch.clone(),
                 },
                 None => Waiting::NoOffers,
             },
@@ -331,13 +361,17 @@ impl Scheduler {
         self.dirty = false;
         self.out.clear();
         let candidates_before = self.candidates();
+        let kind = statistics::InputKind::of(&input);
+        let failures_before = self.failure_counts(&input);
         match input {
             Input::Subscribed { framework_id } => self.on_subscribed(now, framework_id),
             Input::Offers(offers) => self.on_offers(now, offers),
             Input::Rescinded(_) => {}
             Input::TaskStatus(update) => self.on_status(now, update),
             Input::FrameworkMessage { executor, data, .. } => {
-                self.on_framework_message(&executor, &data)
+                if !self.on_broker_stats(now, &executor, &data) {
+                    self.on_framework_message(&executor, &data)
+                }
             }
             Input::Disconnected => {}
             Input::Command(id, command) => self.on_command(now, id, command),
@@ -351,6 +385,7 @@ impl Scheduler {
             actions.push(Action::Persist(self.snapshot()));
         }
         actions.append(&mut self.out);
+        self.count(&kind, &failures_before, &actions);
         actions
     }
 
@@ -388,7 +423,12 @@ impl Scheduler {
         if offers.is_empty() {
             return;
         }
+        for offer in &offers {
+            self.agents
+                .insert(offer.agent_id.clone(), KnownAgent::from_offer(offer, now));
+        }
         if self.reconciliation.is_some() {
+            self.count_declined("reconciling", offers.len());
             let ids = offers.into_iter().map(|o| o.id).collect();
             self.out.push(Action::Decline {
                 offers: ids,
@@ -410,13 +450,28 @@ impl Scheduler {
             &self.config.decline,
             &mut self.rng,
         );
+        let by_id: std::collections::HashMap<&OfferId, &Offer> =
+            offers.iter().map(|o| (&o.id, o)).collect();
         for (id, (offer, mismatch)) in plan.unplaced {
-            self.explanations.insert(id, (now, offer, mismatch));
+            let Some(o) = by_id.get(&offer) else {
+                continue;
+            };
+            let decline = Decline {
+                at: now,
+                agent: o.agent_id.clone(),
+                hostname: o.hostname.clone(),
+                offer,
+                mismatch,
+            };
+            self.explanations.insert(id, decline);
         }
         for launch in plan.launches {
             let offer = &offers[launch.offer];
             let task = self.launch_task(launch.broker, offer, launch.reservation);
             self.explanations.remove(&launch.broker);
+            if let Some(agent) = self.agents.get_mut(&offer.agent_id) {
+                agent.last_offer = None;
+            }
             self.out.push(Action::Launch {
                 offer: offer.id.clone(),
                 agent: offer.agent_id.clone(),
@@ -426,6 +481,7 @@ impl Scheduler {
         // Group declines by duration so one call covers many offers.
         let mut by_duration: BTreeMap<Period, Vec<OfferId>> = BTreeMap::new();
         for d in plan.declines {
+            self.count_declined(decline_kind(&d.reason), 1);
             by_duration
                 .entry(d.refuse_for)
                 .or_default()

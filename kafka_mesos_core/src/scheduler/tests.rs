@@ -459,7 +459,8 @@ fn case_41_70_failures_stops_and_needs_restart() {
     assert_eq!(
         h.s.waiting(BrokerId(0), h.now),
         Some(Waiting::FailoverDelay {
-            until: Timestamp(h.now.0 + 1000)
+            until: Timestamp(h.now.0 + 1000),
+            failures: 1
         })
     );
     assert_eq!(h.s.poll_timeout(), Some(Timestamp(h.now.0 + 1000)));
