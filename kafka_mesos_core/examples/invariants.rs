@@ -11,7 +11,7 @@
 //! an invariant, naming each such sequence's own seed.
 //!
 //! Run (release, over all cores):
-//! `cargo run --release --example invariants -- --sequences 1000000 [--seed N] [--threads N]
+//! `cargo run --release -p kafka_mesos_core --features sim --example invariants -- --sequences 1000000 [--seed N] [--threads N]
 //! [--max-operations N]`
 
 use std::process::ExitCode;
@@ -19,7 +19,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use kafka_mesos::core::sim::sequences::{Tally, run_sequence, sequence_seed};
+use kafka_mesos_core::sim::sequences::{Tally, run_sequence, sequence_seed};
 
 /// Sequences a thread takes at a time.
 const CHUNK: u64 = 500;
