@@ -543,3 +543,471 @@ async fn fault_agent_loss_moves_the_broker_only_after_stickiness() {
     assert!(scheduler.stop().success());
     assert_nothing_left_under(&work.tmp, Duration::ZERO);
 }
+
+/// A `kafka-mesos local-master` process of its own (so that tasks outlive schedulers), on a
+/// fixed port, with the agents of [`agents_file`] and its sandboxes under `work_dir`.
+struct MasterProcess {
+    child: Option<std::process::Child>,
+    port: u16,
+    agents: PathBuf,
+    work_dir: PathBuf,
+    log: PathBuf,
+}
+
+impl MasterProcess {
+    fn start(root: &Path, work_dir: &Path, first_port: u16) -> MasterProcess {
+        let mut master = MasterProcess {
+            child: None,
+            port: free_port(),
+            agents: agents_file(root, first_port),
+            work_dir: work_dir.to_path_buf(),
+            log: root.join("local-master.log"),
+        };
+        master.spawn();
+        master
+    }
+
+    fn address(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_kafka-mesos"))
+            .arg("local-master")
+            .args(["--port", &self.port.to_string()])
+            .arg("--agents-file")
+            .arg(&self.agents)
+            .arg("--work-dir")
+            .arg(&self.work_dir)
+            .args(["--allocation-interval", "200ms"])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while live_tasks(self.address()).is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "the local master did not come up:\n{}",
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGKILL: the master and its agents are gone at once; their executors are left.
+    fn kill_9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for MasterProcess {
+    fn drop(&mut self) {
+        self.kill_9();
+        // What its agents ran goes too, as a master that starts there again would do it.
+        kafka_mesos_local::process::destroy_orphans(&self.work_dir, &self.address().to_string());
+    }
+}
+
+/// `kafka-mesos scheduler` against `master` with the fake distribution, its API on `api_port`.
+/// Its reconciliation rounds last 2 s (default 5 min): after the implicit round, tasks the
+/// master does not know (it was started again, or a launch never reached it) are reconciled
+/// explicitly, reported lost, and started again.
+fn scheduler_on(work: &Workspace, master: &MasterProcess, api_port: u16) -> Scheduler {
+    let dist = fake_distribution(&work.root);
+    Scheduler::start_on(
+        &master.address().to_string(),
+        &work.dir,
+        &work.tmp,
+        api_port,
+        &[
+            "--broker-runtime",
+            "kafka",
+            "--kafka-dist",
+            dist.to_str().unwrap(),
+            "--reconciliation-timeout",
+            "2s",
+        ],
+    )
+}
+
+/// The number of brokers a `broker list` output shows running.
+fn running_count(listed: &str) -> usize {
+    listed.matches("    running: true\n").count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_master_restart_resubscribes_and_reconciles() {
+    let work = Workspace::new();
+    let mut master = MasterProcess::start(&work.root, &work.tmp.join("sandboxes"), 31500);
+    let scheduler = scheduler_on(&work, &master, free_port());
+    let cli = SeedCli {
+        api: scheduler.api.clone(),
+        dir: work.dir.clone(),
+    };
+    ok(&cli, &["broker", "add", "0..2", "--failover-delay", "1s"]).await;
+    let started = ok(&cli, &["broker", "start", "0..2"]).await;
+    assert_eq!(running_count(&started.stdout), 3, "{}", started.stdout);
+    let before = task_ids(&started.stdout);
+
+    let watch = Watch::start(&work.tmp, Some(master.address()));
+    let injected = Instant::now();
+    master.kill_9();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    master.spawn();
+
+    // Recovered when the new master runs a task for each broker and the scheduler knows them
+    // as its running tasks.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let listed = loop {
+        let listed = ok(&cli, &["broker", "list", "0..2"]).await.stdout;
+        let known = task_ids(&listed);
+        let running = live_tasks(master.address()).unwrap_or_default();
+        if running_count(&listed) == 3
+            && running.len() == 3
+            && running
+                .iter()
+                .all(|(task, _, _, state)| state == "TASK_RUNNING" && known.contains(task))
+        {
+            break listed;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not recovered: the master runs {running:?}, the scheduler lists:\n{listed}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let recovered_in = injected.elapsed();
+    watch.assert_never_twice();
+    let after = task_ids(&listed);
+    let tasks = live_tasks(master.address()).unwrap();
+    let lost = 3 - running_count(&listed);
+    report(
+        "master_restart",
+        "kill -9 of the local-master process, started again on its port",
+        recovered_in,
+        lost,
+    );
+    // The new master knew none of the old tasks: they were reported lost on reconciliation,
+    // and what the old agents ran was destroyed; each broker runs once, as a new task.
+    assert_eq!(tasks.len(), 3, "one live task per broker: {tasks:?}");
+    let mut brokers: Vec<u32> = tasks.iter().map(|(_, b, _, _)| *b).collect();
+    brokers.sort();
+    assert_eq!(brokers, [0, 1, 2]);
+    for (task, _, _, state) in &tasks {
+        assert_eq!(state, "TASK_RUNNING");
+        assert!(after.contains(task), "{task} is the scheduler's: {listed}");
+        assert!(!before.contains(task), "{task} is new");
+    }
+    assert_eq!(broker_processes(&work.tmp).len(), 3);
+    let log = scheduler.log();
+    assert!(
+        log.matches("subscribed to").count() >= 2,
+        "subscribed again after the restart: {log}"
+    );
+    ok(&cli, &["broker", "stop", "0..2"]).await;
+    assert!(scheduler.stop().success());
+    master.kill_9();
+    assert_nothing_left_under(&work.tmp, Duration::from_secs(20));
+}
+
+/// A small seeded generator (SplitMix64) for the kill points and the writes.
+struct Dice(u64);
+
+impl Dice {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// What the acknowledged writes say a broker is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Expected {
+    active: bool,
+    tag: u64,
+}
+
+/// One write of the stream: the CLI's arguments and what it makes of the broker.
+#[derive(Debug, Clone)]
+struct ApiWrite {
+    args: Vec<String>,
+    broker: u32,
+    after: Expected,
+}
+
+/// A random write on brokers 0..4: add the ones that do not exist, else update a setting,
+/// start or stop (neither waiting), starts more often than the others.
+fn next_write(dice: &mut Dice, expected: &BTreeMap<u32, Expected>) -> ApiWrite {
+    let broker = dice.below(4) as u32;
+    let id = broker.to_string();
+    let tag = dice.below(1000);
+    let Some(now) = expected.get(&broker) else {
+        // Small enough for all four on one agent: stickiness never waits for room.
+        let args = [
+            "broker",
+            "add",
+            &id,
+            "--cpus",
+            "0.5",
+            "--mem",
+            "512",
+            "--heap",
+            "256",
+            "--failover-delay",
+            "1s",
+            "--options",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .chain([format!("fake.tag={tag}")])
+        .collect();
+        let after = Expected { active: false, tag };
+        return ApiWrite {
+            args,
+            broker,
+            after,
+        };
+    };
+    let (args, after): (Vec<String>, Expected) = match dice.below(10) {
+        0..=2 => (
+            vec![
+                "broker".into(),
+                "update".into(),
+                id,
+                "--options".into(),
+                format!("fake.tag={tag}"),
+            ],
+            Expected { tag, ..now.clone() },
+        ),
+        3..=7 => (
+            ["broker", "start", &id, "--timeout", "0s"]
+                .map(String::from)
+                .to_vec(),
+            Expected {
+                active: true,
+                ..now.clone()
+            },
+        ),
+        _ => (
+            ["broker", "stop", &id, "--timeout", "0s"]
+                .map(String::from)
+                .to_vec(),
+            Expected {
+                active: false,
+                ..now.clone()
+            },
+        ),
+    };
+    ApiWrite {
+        args,
+        broker,
+        after,
+    }
+}
+
+/// A broker as `broker list` shows it: active, its `fake.tag`, its task id if it has one.
+fn listed_broker(listed: &str, id: u32) -> Option<(bool, Option<u64>, Option<String>)> {
+    let block = listed
+        .split("\n  id: ")
+        .map(|b| {
+            b.trim_start_matches("broker:\n")
+                .trim_start_matches("brokers:\n")
+        })
+        .find(|b| b.trim_start_matches("  id: ").split('\n').next() == Some(&id.to_string()))?;
+    let active = block.contains("  active: true\n");
+    let tag = block
+        .split("fake.tag=")
+        .nth(1)
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|t| t.parse().ok());
+    Some((active, tag, task_ids(block).first().cloned()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_scheduler_kill_9_during_writes_and_offers() {
+    const ROUNDS: usize = 20;
+    let seed: u64 = std::env::var("KAFKA_MESOS_FAULT_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
+    println!("scheduler kill -9: seed {seed} (KAFKA_MESOS_FAULT_SEED={seed} runs it again)");
+    let mut dice = Dice(seed);
+    let work = Workspace::new();
+    let mut master = MasterProcess::start(&work.root, &work.tmp.join("sandboxes"), 31800);
+    let api_port = free_port();
+    let mut expected: BTreeMap<u32, Expected> = BTreeMap::new();
+    let mut acknowledged = 0usize;
+    let mut adopted = 0usize;
+    let mut slowest = Duration::ZERO;
+    let mut lost = Vec::new();
+    let watch = Watch::start(&work.tmp, Some(master.address()));
+    let mut scheduler = scheduler_on(&work, &master, api_port);
+    let cli = SeedCli {
+        api: scheduler.api.clone(),
+        dir: work.dir.clone(),
+    };
+    for round in 0..ROUNDS {
+        // Writes one after another until the kill, at a random point: during a write, an
+        // offer's launch, a reconciliation. The write cut short may or may not count.
+        let kill_after = Duration::from_millis(dice.below(3_000));
+        let started = Instant::now();
+        let mut in_flight: Option<ApiWrite> = None;
+        while started.elapsed() < kill_after {
+            let write = next_write(&mut dice, &expected);
+            let args: Vec<&str> = write.args.iter().map(String::as_str).collect();
+            let remaining = kill_after.saturating_sub(started.elapsed());
+            match tokio::time::timeout(remaining, cli.km(&args)).await {
+                Ok(run) if run.code == 0 => {
+                    acknowledged += 1;
+                    expected.insert(write.broker, write.after);
+                }
+                // Refused: nothing changed.
+                Ok(_) => {}
+                Err(_) => in_flight = Some(write),
+            }
+            let pause = Duration::from_millis(dice.below(500));
+            tokio::time::sleep(pause.min(kill_after.saturating_sub(started.elapsed()))).await;
+        }
+        let running_at_kill: Vec<(String, u32, String, String)> = live_tasks(master.address())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(_, _, _, state)| state == "TASK_RUNNING")
+            .collect();
+        scheduler.kill_9();
+        let killed = Instant::now();
+
+        // Started again from its file: every acknowledged write is there, running tasks are
+        // adopted as they are, and every active broker runs again.
+        scheduler = scheduler_on(&work, &master, api_port);
+        let listed = ok(&cli, &["broker", "list"]).await.stdout;
+        let mut missing = Vec::new();
+        for (&id, want) in &expected {
+            let alternative = in_flight
+                .as_ref()
+                .filter(|w| w.broker == id)
+                .map(|w| w.after.clone());
+            let got = listed_broker(&listed, id);
+            let matches = |e: &Expected| {
+                got.as_ref()
+                    .is_some_and(|(active, tag, _)| *active == e.active && *tag == Some(e.tag))
+            };
+            if !matches(want) && !alternative.as_ref().is_some_and(matches) {
+                missing.push(format!(
+                    "broker {id}: want {want:?} (or {alternative:?}), got {got:?}"
+                ));
+            }
+        }
+        // The write cut short: what the scheduler shows is what counts from now on.
+        if let Some(w) = &in_flight
+            && let Some((active, Some(tag), _)) = listed_broker(&listed, w.broker)
+        {
+            expected.insert(w.broker, Expected { active, tag });
+        }
+        for (task, broker, _, _) in &running_at_kill {
+            let stays = expected.get(broker).is_some_and(|e| e.active)
+                && in_flight.as_ref().is_none_or(|w| w.broker != *broker);
+            if !stays {
+                continue;
+            }
+            adopted += 1;
+            let id = broker.to_string();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let now = ok(&cli, &["broker", "list", &id]).await.stdout;
+                let same = task_ids(&now).first() == Some(task);
+                if same && now.contains("    running: true\n") {
+                    break;
+                }
+                if !same || Instant::now() > deadline {
+                    missing.push(format!("broker {broker}: task {task} not adopted:\n{now}"));
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        let active: Vec<String> = expected
+            .iter()
+            .filter(|(_, e)| e.active)
+            .map(|(id, _)| id.to_string())
+            .collect();
+        if !active.is_empty() {
+            let ids = active.join(",");
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                let now = ok(&cli, &["broker", "list", &ids]).await.stdout;
+                if running_count(&now) == active.len() {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    missing.push(format!("brokers {ids} not all running again:\n{now}"));
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+        let recovered_in = killed.elapsed();
+        slowest = slowest.max(recovered_in);
+        println!(
+            "round {round}: killed after {kill_after:?} ({}), {} broker(s), {} active, {} task(s) running at the kill, recovered in {recovered_in:?}{}",
+            in_flight
+                .as_ref()
+                .map_or("between writes".to_string(), |w| format!(
+                    "during {:?}",
+                    w.args
+                )),
+            expected.len(),
+            active.len(),
+            running_at_kill.len(),
+            if missing.is_empty() {
+                String::new()
+            } else {
+                format!(", MISSING {missing:?}")
+            }
+        );
+        lost.extend(missing);
+    }
+    watch.assert_never_twice();
+    report(
+        "scheduler_kill_9",
+        &format!(
+            "{ROUNDS} kills at random points (seed {seed}; {acknowledged} acknowledged writes, {adopted} running tasks to adopt)"
+        ),
+        slowest,
+        lost.len(),
+    );
+    assert!(lost.is_empty(), "lost (seed {seed}): {lost:?}");
+    assert!(
+        adopted > 0,
+        "no round killed the scheduler with tasks running (seed {seed})"
+    );
+    let ids: Vec<String> = expected.keys().map(u32::to_string).collect();
+    if !ids.is_empty() {
+        ok(&cli, &["broker", "stop", &ids.join(",")]).await;
+    }
+    assert!(scheduler.stop().success());
+    master.kill_9();
+    assert_nothing_left_under(&work.tmp, Duration::from_secs(20));
+}
