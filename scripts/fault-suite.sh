@@ -25,7 +25,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-filter='test(/fault_/)'
+# Tests whose own name starts with fault_ (not default_...).
+filter='test(/(^|::)fault_/)'
 if [ -z "${KAFKA_MESOS_TEST_ZK:-}" ]; then
   if command -v java >/dev/null && [ -f /usr/share/java/zookeeper.jar ]; then
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
