@@ -202,6 +202,8 @@ pub struct Sim {
     drop_next_updates: u32,
     duplicate_next_updates: u32,
     crash_at_action: Option<usize>,
+    /// Inputs fed to the scheduler so far, each followed by the invariant checks.
+    inputs: u64,
 }
 
 /// Virtual time at which every simulation starts.
@@ -240,10 +242,17 @@ impl Sim {
             drop_next_updates: 0,
             duplicate_next_updates: 0,
             crash_at_action: None,
+            inputs: 0,
         };
         sim.schedule(0, Pending::Subscribed);
         sim.schedule(sim.config.offer_interval_ms, Pending::OfferRound);
         sim
+    }
+
+    /// How many inputs (events, commands, timer ticks) the scheduler has handled; the
+    /// invariants are checked after each one.
+    pub fn inputs(&self) -> u64 {
+        self.inputs
     }
 
     /// The virtual time.
@@ -613,6 +622,7 @@ impl Sim {
 
     /// Feeds an input to the scheduler and carries out its actions, checking invariants.
     fn feed(&mut self, input: Input) {
+        self.inputs += 1;
         let before = self.scheduler.snapshot();
         let actions = self.scheduler.handle(self.now, input);
         let crash = self.crash_at_action.take();
@@ -1085,6 +1095,8 @@ fn describe_reply(r: &Result<Response, CommandError>) -> String {
         Err(e) => format!("error: {e}"),
     }
 }
+
+pub mod sequences;
 
 #[cfg(test)]
 mod tests;

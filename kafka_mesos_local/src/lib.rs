@@ -17,7 +17,10 @@
 //!   negotiation, call bodies, RecordIO events) apart from routing and the driver loop.
 //! - [`runner`], [`fetch`], [`process`]: sandboxes (absolute paths below
 //!   [`server::LocalConfig::work_dir`]), the fetcher and executor processes, shut down as Mesos
-//!   does (SHUTDOWN, then `SIGKILL` after the executor's shutdown grace period).
+//!   does (SHUTDOWN, then `SIGKILL` after the executor's shutdown grace period); when an
+//!   executor is gone, its whole container goes with it (see [`process`]).
+//! - Fault drills for tests and operators: `POST /faults/agents/<i>/lose` and `/restore`,
+//!   `GET /faults/tasks` on the master's own HTTP server (see [`server`]).
 //!
 //! ```
 //! use std::sync::Arc;

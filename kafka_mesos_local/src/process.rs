@@ -25,9 +25,19 @@
 //!   POSIX launcher kills the process tree then). Dropping an [`ExecutorProcess`] `SIGKILL`s the
 //!   group too; tokio reaps the child in the background then.
 //!
-//! Processes that leave the group (`setsid`, `setpgid`) escape all of this, as they escape the
-//! POSIX launcher. Orphaned descendants are re-parented to PID 1 (or a subreaper), which must
-//! reap them; the executor itself is always reaped here.
+//! - **Container.** A real agent destroys the whole container when its executor is gone
+//!   (the Linux launcher kills every process in the container's cgroup), also the processes
+//!   that left the executor's process group, as a broker started in a group of its own does.
+//!   Here a process belongs to the container of the run it was started in when its
+//!   environment (as it was at `exec`, inherited from the executor) has that run's
+//!   `MESOS_SANDBOX`: when the executor's exit is seen, or it is killed or dropped, every such
+//!   process of this user is sent `SIGKILL` ([`destroy_container`]). An agent that starts
+//!   again where an earlier one ran destroys the containers it does not know, as Mesos's
+//!   containerizer destroys orphans on recovery ([`destroy_orphans`]).
+//!
+//! Processes that clear their environment escape the container, as processes that leave the
+//! group (`setsid`, `setpgid`) escaped the POSIX launcher. Orphaned descendants are re-parented
+//! to PID 1 (or a subreaper), which must reap them; the executor itself is always reaped here.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -58,6 +68,8 @@ pub struct ExecutorProcess {
     /// The group was sent `SIGKILL` after the leader's exit was seen: never signal it again
     /// (its id may be reused once the group is empty).
     group_done: bool,
+    /// The run's `MESOS_SANDBOX`, which marks the processes of its container.
+    container: Option<String>,
 }
 
 impl ExecutorProcess {
@@ -123,6 +135,7 @@ impl ExecutorProcess {
             pid,
             status: None,
             group_done: false,
+            container: env.get(SANDBOX_VARIABLE).cloned(),
         })
     }
 
@@ -200,7 +213,7 @@ impl ExecutorProcess {
         Ok(self.exited(status))
     }
 
-    /// Records the leader's exit and kills what is left of its group.
+    /// Records the leader's exit and kills what is left of its group and its container.
     fn exited(&mut self, status: ExitStatus) -> ExitStatus {
         self.status = Some(status);
         if !self.group_done {
@@ -212,7 +225,22 @@ impl ExecutorProcess {
             }
             self.group_done = true;
         }
+        self.destroy_container();
         status
+    }
+
+    /// Kills every process left in the run's container (see the module documentation).
+    fn destroy_container(&mut self) {
+        if let Some(sandbox) = self.container.take() {
+            let killed = destroy_container(Path::new(&sandbox));
+            if killed > 0 {
+                tracing::info!(
+                    pid = self.pid,
+                    killed,
+                    "destroyed what was left of the executor's container"
+                );
+            }
+        }
     }
 
     /// Sends `signal` to the process group; a group that is gone already is not an error.
@@ -237,7 +265,84 @@ impl Drop for ExecutorProcess {
             // still ours. tokio (`kill_on_drop`) reaps the leader in the background.
             let _ = self.signal_group(Signal::KILL);
         }
+        self.destroy_container();
     }
+}
+
+/// The variable whose value marks the processes of a run's container: its sandbox.
+pub const SANDBOX_VARIABLE: &str = "MESOS_SANDBOX";
+
+/// The variable that names the agent an executor was started by (`MESOS_AGENT_ENDPOINT`).
+const AGENT_ENDPOINT_VARIABLE: &str = "MESOS_AGENT_ENDPOINT";
+
+/// Sends `SIGKILL` to every process of this user (but this one) started with
+/// `MESOS_SANDBOX=<sandbox>` in its environment: what is left of the container of the run
+/// whose sandbox is `sandbox`. Looks again while it finds some (a process may fork between
+/// a look and the kill), a few times at most. Returns how many processes it killed. Reads
+/// `/proc`; elsewhere it finds nothing.
+pub fn destroy_container(sandbox: &Path) -> usize {
+    let sandbox = sandbox.to_string_lossy();
+    kill_matching(|environment| environment.get(SANDBOX_VARIABLE) == Some(&sandbox.as_ref()))
+}
+
+/// Destroys the containers an earlier agent at `endpoint` (`host:port`) left running with
+/// their sandboxes below `work_dir`: its executors and their processes, which no master
+/// knows any more. Returns how many processes it killed.
+pub fn destroy_orphans(work_dir: &Path, endpoint: &str) -> usize {
+    kill_matching(|environment| {
+        environment.get(AGENT_ENDPOINT_VARIABLE) == Some(&endpoint)
+            && environment
+                .get(SANDBOX_VARIABLE)
+                .is_some_and(|s| Path::new(s).starts_with(work_dir))
+    })
+}
+
+/// `SIGKILL`s the processes whose environment `matches`, looking again while it finds some.
+fn kill_matching(matches: impl Fn(&BTreeMap<&str, &str>) -> bool) -> usize {
+    const ROUNDS: usize = 5;
+    let mut killed = std::collections::BTreeSet::new();
+    for _ in 0..ROUNDS {
+        let found = processes_with_environment(&matches);
+        if found
+            .iter()
+            .all(|pid| killed.contains(&pid.as_raw_nonzero()))
+        {
+            break;
+        }
+        for pid in found {
+            if rustix::process::kill_process(pid, Signal::KILL).is_ok() {
+                killed.insert(pid.as_raw_nonzero());
+            }
+        }
+    }
+    killed.len()
+}
+
+/// The processes of this user, other than this one, whose environment at `exec` `matches`.
+/// Zombies have no environment left and are not found.
+fn processes_with_environment(matches: &impl Fn(&BTreeMap<&str, &str>) -> bool) -> Vec<Pid> {
+    let me = std::process::id();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            if pid == me {
+                return None;
+            }
+            let raw = std::fs::read(e.path().join("environ")).ok()?;
+            let text = String::from_utf8_lossy(&raw);
+            let environment: BTreeMap<&str, &str> = text
+                .split('\0')
+                .filter_map(|entry| entry.split_once('='))
+                .collect();
+            (!environment.is_empty() && matches(&environment))
+                .then(|| Pid::from_raw(i32::try_from(pid).ok()?))
+                .flatten()
+        })
+        .collect()
 }
 
 /// The child's whole environment (see the module documentation).
@@ -589,5 +694,67 @@ mod tests {
         };
         assert_eq!(status.code(), Some(1));
         assert!(reaped(process.pid()));
+    }
+
+    /// A process that left the executor's group (as a broker in a group of its own does)
+    /// is killed with the container when the executor dies; one of another run is not.
+    #[tokio::test]
+    async fn the_container_goes_with_its_executor_also_what_left_the_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let sandbox = dir.path().join("run-1");
+        fs::create_dir_all(&sandbox).unwrap();
+        let mut env = BTreeMap::new();
+        env.insert(SANDBOX_VARIABLE.to_string(), sandbox.display().to_string());
+        let mut process = ExecutorProcess::spawn(
+            &shell("setsid sleep 60 & echo $! > escaped; exec sleep 60"),
+            &sandbox,
+            &env,
+        )
+        .unwrap();
+        let escaped = read_pid(&sandbox, "escaped").await;
+        let mut other = tokio::process::Command::new("sleep")
+            .arg("60")
+            .env(SANDBOX_VARIABLE, dir.path().join("run-2"))
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let other_pid = other.id().unwrap() as i32;
+        assert!(alive(escaped));
+        // The executor dies by itself (kill -9 of it alone).
+        let executor = Pid::from_raw(process.pid() as i32).unwrap();
+        rustix::process::kill_process(executor, Signal::KILL).unwrap();
+        let status = process.wait().await.unwrap();
+        assert_eq!(status.signal(), Some(9));
+        assert!(
+            eventually_dead(escaped).await,
+            "the escaped process is gone"
+        );
+        assert!(alive(other_pid), "another run's process is left alone");
+        other.kill().await.unwrap();
+    }
+
+    /// A master that starts where an earlier one ran kills that one's executors and their
+    /// processes (same endpoint, sandboxes below its work directory), nothing else.
+    #[tokio::test]
+    async fn orphans_of_an_earlier_agent_are_destroyed() {
+        let dir = tempfile::tempdir().unwrap();
+        let start = |endpoint: &str, sandbox: PathBuf| {
+            tokio::process::Command::new("sleep")
+                .arg("60")
+                .env(SANDBOX_VARIABLE, sandbox)
+                .env(AGENT_ENDPOINT_VARIABLE, endpoint)
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap()
+        };
+        let orphan = start("127.0.0.1:1", dir.path().join("agent0/runs/a"));
+        let elsewhere = start("127.0.0.1:2", dir.path().join("agent0/runs/b"));
+        let outside = start("127.0.0.1:1", PathBuf::from("/elsewhere/runs/c"));
+        let pid = |c: &tokio::process::Child| c.id().unwrap() as i32;
+        assert_eq!(destroy_orphans(dir.path(), "127.0.0.1:1"), 1);
+        assert!(eventually_dead(pid(&orphan)).await);
+        assert!(alive(pid(&elsewhere)));
+        assert!(alive(pid(&outside)));
+        assert_eq!(destroy_orphans(dir.path(), "127.0.0.1:1"), 0);
     }
 }

@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use std::os::unix::process::ExitStatusExt;
+
 use tokio::sync::oneshot;
 
 use crate::fetch::{self, HttpClient};
@@ -93,10 +95,10 @@ impl ExecutorRunner for ProcessRunner {
         let live = self.live.clone();
         live.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         tokio::spawn(async move {
-            let message = run(launch, http, stop_rx, &reports).await;
+            let (message, status) = run(launch, http, stop_rx, &reports).await;
             running.lock().expect("runner lock").remove(&key);
             live.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-            reports.exited(message);
+            reports.exited(message, status);
         });
     }
 
@@ -108,7 +110,7 @@ impl ExecutorRunner for ProcessRunner {
     }
 }
 
-/// Fetches, runs and waits; returns why the executor is gone.
+/// Fetches, runs and waits; returns why the executor is gone, and its wait status if it ran.
 async fn run(
     ExecutorLaunch {
         sandbox,
@@ -118,26 +120,27 @@ async fn run(
     http: HttpClient,
     stop: oneshot::Receiver<Stop>,
     reports: &ExecutorReports,
-) -> String {
+) -> (String, Option<i32>) {
     if let Err(e) = tokio::fs::create_dir_all(&sandbox).await {
-        return format!("Failed to create the sandbox {}: {e}", sandbox.display());
+        let message = format!("Failed to create the sandbox {}: {e}", sandbox.display());
+        return (message, None);
     }
     let command = executor.command.clone().unwrap_or_default();
     let mut log = String::new();
     let fetched = fetch::fetch(&command.uris, &sandbox, &http, &mut log).await;
     let _ = tokio::fs::write(sandbox.join("stderr"), &log).await;
     if let Err(e) = fetched {
-        return format!("Failed to launch container: {e}");
+        return (format!("Failed to launch container: {e}"), None);
     }
     let mut process = match ExecutorProcess::spawn(&command, &sandbox, &env) {
         Ok(p) => p,
-        Err(e) => return format!("Failed to launch container: {e}"),
+        Err(e) => return (format!("Failed to launch container: {e}"), None),
     };
     reports.started(process.pid());
     let ended = |status: std::io::Result<std::process::ExitStatus>| match status {
-        Ok(s) if s.success() => "Executor exited".to_string(),
-        Ok(s) => format!("Executor terminated: {s}"),
-        Err(e) => format!("Executor terminated: {e}"),
+        Ok(s) if s.success() => ("Executor exited".to_string(), Some(s.into_raw())),
+        Ok(s) => (format!("Executor terminated: {s}"), Some(s.into_raw())),
+        Err(e) => (format!("Executor terminated: {e}"), None),
     };
     tokio::select! {
         status = process.wait() => ended(status),

@@ -179,6 +179,12 @@ impl Scheduler {
         panic!("the scheduler did not come up:\n{}", self.log());
     }
 
+    /// SIGKILL (a crash at whatever it was doing), then reaps the process.
+    pub(crate) fn kill_9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// SIGTERM, then waits for the process to exit.
     pub(crate) fn stop(mut self) -> std::process::ExitStatus {
         self.terminate()

@@ -396,3 +396,46 @@ fn a_stale_update_after_a_lost_task_does_not_resurrect_it() {
     assert!(s.drive_until(600_000, |s| s.running_brokers().len() == 3));
     assert_clean(&s);
 }
+
+/// A short run of the long invariant run: every sequence counted, its operations by kind,
+/// inputs and virtual time recorded, nothing broken; the same seed gives the same counts.
+#[test]
+fn a_short_run_of_random_sequences_keeps_the_invariants() {
+    use super::sequences::{OPERATION_KINDS, SETTLE_MS, Tally, run_sequence, sequence_seed};
+    let run = |seed: u64| {
+        let mut tally = Tally::default();
+        for i in 0..200 {
+            run_sequence(sequence_seed(seed, i), 40, &mut tally);
+        }
+        tally
+    };
+    let tally = run(7);
+    assert!(tally.broken.is_empty(), "{:?}", tally.broken);
+    assert_eq!(tally.sequences, 200);
+    assert_eq!(tally.by_kind.iter().sum::<u64>(), tally.operations);
+    assert!(tally.operations >= 200 && tally.operations <= 200 * 40);
+    assert!(tally.inputs > tally.sequences, "{tally:?}");
+    assert!(tally.virtual_ms >= 200 * SETTLE_MS as u64);
+    let kinds = tally.kinds();
+    assert_eq!(kinds.len(), 14);
+    assert!(
+        kinds.iter().all(|(_, n)| *n > 0),
+        "every kind happened: {kinds:?}"
+    );
+    assert_eq!(kinds[0].0, OPERATION_KINDS[0]);
+    assert_eq!(run(7), tally, "deterministic");
+    assert_ne!(sequence_seed(7, 0), sequence_seed(7, 1));
+}
+
+#[test]
+fn inputs_count_what_the_scheduler_handled() {
+    let mut s = sim(3);
+    assert_eq!(s.inputs(), 0);
+    s.command_text("add", "0", &[]);
+    assert_eq!(s.inputs(), 1);
+    s.command_text("start", "0", &[]);
+    s.drive_for(5_000);
+    // Subscribed, an offer, TASK_STARTING and TASK_RUNNING at least.
+    assert!(s.inputs() >= 6, "{}", s.inputs());
+    assert_eq!(s.running_brokers().len(), 1);
+}

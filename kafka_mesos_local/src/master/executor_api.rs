@@ -240,13 +240,17 @@ impl Master {
         }
     }
 
-    /// The executor's process exited (or could not start): its tasks that have no terminal
-    /// state fail, and its resources are freed.
+    /// The executor's process exited (or could not start): its container is gone, its tasks
+    /// that have no terminal state fail (TASK_FAILED, REASON_EXECUTOR_TERMINATED, from the
+    /// agent), its resources are freed, and its framework, if connected, gets a FAILURE event
+    /// naming the agent and the executor, with `status` (the wait status, when known), as
+    /// Mesos's `Master::exitedExecutor` sends it.
     pub fn executor_exited(
         &mut self,
         framework_id: &str,
         executor_id: &str,
         message: &str,
+        status: Option<i32>,
         now: Instant,
     ) -> Vec<Effect> {
         let key = (framework_id.to_string(), executor_id.to_string());
@@ -283,6 +287,23 @@ impl Master {
                 ..Default::default()
             };
             effects.extend(self.queue_update(framework_id, status));
+        }
+        if let Some(stream) = self
+            .frameworks
+            .get(framework_id)
+            .and_then(|f| f.stream.clone())
+        {
+            let mut failure = Self::event(scheduler::event::Type::Failure);
+            failure.failure = Some(scheduler::event::Failure {
+                agent_id: Some(v1::AgentId {
+                    value: self.agent_id(e.agent),
+                }),
+                executor_id: Some(v1::ExecutorId {
+                    value: executor_id.to_string(),
+                }),
+                status,
+            });
+            effects.push(Effect::SchedulerEvent(stream, Box::new(failure)));
         }
         effects
     }

@@ -2,11 +2,38 @@
 
 use super::*;
 
+/// A task as the master knows it (for tests and fault drills: see
+/// [`Master::task_summaries`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskSummary {
+    /// Its framework.
+    pub framework_id: String,
+    /// Its id.
+    pub task_id: String,
+    /// The index of its agent.
+    pub agent: usize,
+    /// Its latest state.
+    pub state: v1::TaskState,
+}
+
 impl Master {
     /// Sets the first wait before an unacknowledged status update is sent again (tests use a
     /// short one; Mesos's is 10 s, doubling to 10 min).
     pub fn set_update_retry(&mut self, retry: Duration) {
         self.update_retry = retry;
+    }
+
+    /// Every task the master knows, in the order of framework and task id.
+    pub fn task_summaries(&self) -> Vec<TaskSummary> {
+        self.tasks
+            .iter()
+            .map(|((framework_id, task_id), t)| TaskSummary {
+                framework_id: framework_id.clone(),
+                task_id: task_id.clone(),
+                agent: t.agent,
+                state: t.state,
+            })
+            .collect()
     }
 
     /// True when agent `i` is connected.
@@ -16,8 +43,9 @@ impl Master {
 
     /// Loses agent `i`, as when it stops answering: its outstanding offers are rescinded, its
     /// executors are killed and its live tasks become TASK_LOST (TASK_UNREACHABLE for a
-    /// PARTITION_AWARE framework), reason REASON_AGENT_REMOVED. It makes no offers until
-    /// [`restore_agent`](Self::restore_agent).
+    /// PARTITION_AWARE framework), reason REASON_AGENT_REMOVED; then every connected framework
+    /// gets a FAILURE event naming the agent (Mesos's `sendSlaveLost`). It makes no offers
+    /// until [`restore_agent`](Self::restore_agent).
     pub fn lose_agent(&mut self, i: usize, now: Instant) -> Vec<Effect> {
         if !self.agent_up(i) {
             return vec![];
@@ -84,6 +112,17 @@ impl Master {
             let reason = v1::task_status::Reason::AgentRemoved;
             let status = self.master_status(i, task_id, state, reason, message, now);
             effects.extend(self.queue_update(&framework_id, status));
+        }
+        let agent_id = self.agent_id(i);
+        for stream in self.frameworks.values().filter_map(|f| f.stream.clone()) {
+            let mut failure = Self::event(scheduler::event::Type::Failure);
+            failure.failure = Some(scheduler::event::Failure {
+                agent_id: Some(v1::AgentId {
+                    value: agent_id.clone(),
+                }),
+                ..Default::default()
+            });
+            effects.push(Effect::SchedulerEvent(stream, Box::new(failure)));
         }
         effects
     }

@@ -21,6 +21,7 @@ use kafka_mesos_mesos::master::HostPort;
 use kafka_mesos_mesos::proto::v1::{self, executor, scheduler};
 
 pub use clock::Clock;
+pub use hooks::TaskSummary;
 pub use ids::Ids;
 
 use resources::*;

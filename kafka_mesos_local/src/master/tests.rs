@@ -397,10 +397,22 @@ fn launch_updates_acknowledgements_reconcile_kill() {
     );
 
     // The executor dies: the task fails.
-    let effects = m.executor_exited(&sub.framework.value, "t1-e", "Executor terminated", t0);
+    let effects = m.executor_exited(
+        &sub.framework.value,
+        "t1-e",
+        "Executor terminated",
+        Some(9),
+        t0,
+    );
     let failed = events(&effects, &sub.stream);
-    // RUNNING is still unacknowledged, so the failure waits behind it.
-    assert!(failed.is_empty());
+    // RUNNING is still unacknowledged, so the TASK_FAILED waits behind it; the framework
+    // hears at once that the executor is gone (FAILURE with the agent, executor and status).
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0].r#type(), scheduler::event::Type::Failure);
+    let failure = failed[0].failure.as_ref().unwrap();
+    assert_eq!(failure.executor_id.as_ref().unwrap().value, "t1-e");
+    assert_eq!(failure.agent_id.as_ref().unwrap().value, m.agent_id(0));
+    assert_eq!(failure.status, Some(9));
     // Teardown closes the stream and shuts executors down.
     let (_, effects) = m.scheduler_call(
         kafka_mesos_mesos::calls::teardown(&sub.framework),
@@ -489,6 +501,17 @@ fn lost_agents_and_their_tasks() {
     );
     m.scheduler_call(accept, Some(&stream), t0);
     let effects = m.lose_agent(0, t0);
+    let failures: Vec<_> = events(&effects, &stream)
+        .into_iter()
+        .filter_map(|e| e.failure)
+        .collect();
+    assert_eq!(
+        failures.len(),
+        1,
+        "FAILURE names the lost agent: {effects:?}"
+    );
+    assert_eq!(failures[0].agent_id.as_ref().unwrap().value, m.agent_id(0));
+    assert_eq!(failures[0].executor_id, None);
     let lost: Vec<_> = events(&effects, &stream)
         .into_iter()
         .filter_map(|e| e.update)
@@ -558,7 +581,13 @@ fn session(m: &mut Master, t0: Instant) -> Vec<Effect> {
         },
     });
     all.extend(m.executor_call(update, 0).1);
-    all.extend(m.executor_exited(&framework.value, "t2-e", "Executor terminated", at(2000)));
+    all.extend(m.executor_exited(
+        &framework.value,
+        "t2-e",
+        "Executor terminated",
+        None,
+        at(2000),
+    ));
     all.extend(m.lose_agent(0, at(2100)));
     let reconcile = kafka_mesos_mesos::calls::reconcile(&framework, &[]);
     all.extend(m.scheduler_call(reconcile, Some(&stream), at(2200)).1);

@@ -8,6 +8,25 @@
 //! `Transfer-Encoding: chunked`, `Mesos-Stream-Id` and `Content-Type` on subscriptions), the
 //! same error texts, one RecordIO record per HTTP chunk. `tests/conformance.rs` replays the
 //! golden transcripts of a real Mesos against it.
+//!
+//! # Fault drills
+//!
+//! Besides Mesos's endpoints, the master serves a few of its own under `/faults/`, for tests
+//! and for operators who want to see how a framework copes (like everything here, on
+//! loopback only, without authentication):
+//!
+//! - `POST /faults/agents/<i>/lose`: agent `i` (0-based, as listed at start; its id ends in
+//!   `-S<i>`) is lost, as when it stops answering: its offers are rescinded, its executors and
+//!   their containers killed, its live tasks reported TASK_LOST (TASK_UNREACHABLE to a
+//!   PARTITION_AWARE framework) with REASON_AGENT_REMOVED, and a FAILURE event names it. It
+//!   makes no offers until restored. Answers `200` with a line saying so.
+//! - `POST /faults/agents/<i>/restore`: agent `i` is back, empty (tasks that were unreachable
+//!   on it are reported TASK_GONE).
+//! - `GET /faults/tasks`: every task the master knows, as JSON:
+//!   `[{"framework_id": .., "task_id": .., "agent": <i>, "hostname": .., "state": "TASK_RUNNING"}]`.
+//!
+//! An unknown agent is `404` with a message naming the agents there are; another path below
+//! `/faults/` is `404`, another method `405`.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -97,9 +116,10 @@ impl ExecutorReports {
             .executor_started(&self.framework_id, &self.executor_id, pid);
     }
 
-    /// The executor's process has ended (or could not start), for the reason in `message`:
-    /// its unfinished tasks fail.
-    pub fn exited(self, message: String) {
+    /// The executor's process has ended (or could not start), for the reason in `message`,
+    /// with the wait `status` when it ran: its unfinished tasks fail and its framework hears
+    /// of it (see [`Master::executor_exited`]).
+    pub fn exited(self, message: String, status: Option<i32>) {
         let effects = self
             .context
             .shared
@@ -110,6 +130,7 @@ impl ExecutorReports {
                 &self.framework_id,
                 &self.executor_id,
                 &message,
+                status,
                 Instant::now(),
             );
         self.context.apply(effects);
@@ -199,12 +220,24 @@ impl LocalMaster {
     ) -> std::io::Result<LocalMaster> {
         let listener = TcpListener::bind(("127.0.0.1", config.port)).await?;
         let address = listener.local_addr()?;
+        let work_dir = std::path::absolute(&config.work_dir)?;
+        let endpoint = HostPort::new("127.0.0.1", address.port())
+            .expect("127.0.0.1 and a bound port make an address");
+        // An earlier master on this address and work directory is gone: what it started
+        // runs unknown to anyone now (a Mesos agent destroys such orphans on recovery).
+        let orphans = crate::process::destroy_orphans(&work_dir, &endpoint.to_string());
+        if orphans > 0 {
+            tracing::warn!(
+                orphans,
+                "killed processes an earlier master on {endpoint} left in {}",
+                work_dir.display()
+            );
+        }
         let master = Master::new(MasterConfig {
             agents: config.agents.clone(),
             heartbeat: config.heartbeat,
             allocation_interval: config.allocation_interval,
-            address: HostPort::new("127.0.0.1", address.port())
-                .expect("127.0.0.1 and a bound port make an address"),
+            address: endpoint,
         });
         let shared = Arc::new(Mutex::new(Shared {
             master,
@@ -216,7 +249,7 @@ impl LocalMaster {
         let context = Arc::new(Context {
             shared: shared.clone(),
             runner,
-            work_dir: std::path::absolute(&config.work_dir)?,
+            work_dir,
         });
         let ticker = context.clone();
         let tick_stop = stop.clone();
@@ -455,6 +488,9 @@ impl Context {
     /// `Accept` negotiation, the stream id header and the framework (or executor) lookups.
     async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Response<Body> {
         let path = request.uri().path().to_string();
+        if let Some(drill) = path.strip_prefix("/faults/") {
+            return self.fault_drill(request.method(), drill);
+        }
         let scheduler_api = scheduler_path(&path);
         let agent = executor_agent(&path);
         let agents = self
@@ -595,6 +631,93 @@ impl Context {
             .executor_call(call, agent);
         self.apply(effects);
         answer(a)
+    }
+
+    /// The `/faults/` endpoints (see the module documentation).
+    fn fault_drill(self: &Arc<Self>, method: &Method, drill: &str) -> Response<Body> {
+        let allow = |expected: Method| {
+            let body = format!(
+                "405 Method Not Allowed. Expecting one of {{ '{expected}' }}, but received '{method}'."
+            );
+            respond(
+                StatusCode::METHOD_NOT_ALLOWED,
+                &[("Allow", expected.as_str())],
+                Some(TEXT),
+                Bytes::from(body),
+            )
+        };
+        if drill == "tasks" {
+            if method != Method::GET {
+                return allow(Method::GET);
+            }
+            let shared = self.shared.lock().expect("master lock");
+            let master = &shared.master;
+            let tasks: Vec<serde_json::Value> = master
+                .task_summaries()
+                .into_iter()
+                .map(|t| {
+                    serde_json::json!({
+                        "framework_id": t.framework_id,
+                        "task_id": t.task_id,
+                        "agent": t.agent,
+                        "hostname": master.agents()[t.agent].hostname,
+                        "state": t.state.as_str_name(),
+                    })
+                })
+                .collect();
+            let body = serde_json::Value::Array(tasks).to_string();
+            return respond(StatusCode::OK, &[], Some(JSON), Bytes::from(body));
+        }
+        let Some((agent, verb)) = drill
+            .strip_prefix("agents/")
+            .and_then(|rest| rest.split_once('/'))
+        else {
+            return not_found();
+        };
+        if verb != "lose" && verb != "restore" {
+            return not_found();
+        }
+        if method != Method::POST {
+            return allow(Method::POST);
+        }
+        let agents = self
+            .shared
+            .lock()
+            .expect("master lock")
+            .master
+            .agents()
+            .iter()
+            .map(|a| a.hostname.clone())
+            .collect::<Vec<_>>();
+        let Some(i) = agent.parse::<usize>().ok().filter(|i| *i < agents.len()) else {
+            let listed: Vec<String> = agents
+                .iter()
+                .enumerate()
+                .map(|(i, h)| format!("{i} ({h})"))
+                .collect();
+            return text(
+                StatusCode::NOT_FOUND,
+                &format!("no agent {agent:?}; the agents are {}", listed.join(", ")),
+            );
+        };
+        let mut shared = self.shared.lock().expect("master lock");
+        let was_up = shared.master.agent_up(i);
+        let (effects, said) = if verb == "lose" {
+            let effects = shared.master.lose_agent(i, Instant::now());
+            let said = if was_up { "lost" } else { "was lost already" };
+            (effects, said)
+        } else {
+            let effects = shared.master.restore_agent(i, Instant::now());
+            let said = if was_up { "was up already" } else { "restored" };
+            (effects, said)
+        };
+        drop(shared);
+        tracing::info!("fault drill: agent {i} ({}) {said}", agents[i]);
+        self.apply(effects);
+        text(
+            StatusCode::OK,
+            &format!("agent {i} ({}) {said}\n", agents[i]),
+        )
     }
 
     fn open_stream(
