@@ -9,6 +9,7 @@
 //! - [`logging`]: the scheduler's log (`--debug`, `--log`, `RUST_LOG`).
 //! - [`scheduler`]: `kafka-mesos scheduler`, which wires the rest together.
 //! - [`store`]: where the scheduler's state lives (`--storage file:...` or `zk:...`).
+//! - [`tls`]: TLS for the API (`--api-tls-cert`, `--api-tls-key`; the CLI's `--api-ca`).
 //! - [`topics`]: topics through the Kafka Admin protocol against the running brokers.
 
 pub mod api;
@@ -19,4 +20,5 @@ pub mod files;
 pub mod logging;
 pub mod scheduler;
 pub mod store;
+pub mod tls;
 pub mod topics;

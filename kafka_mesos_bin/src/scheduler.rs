@@ -58,6 +58,9 @@ pub enum SchedulerError {
     /// The embedded master could not start.
     #[error("cannot start the embedded Mesos master: {0}")]
     LocalMaster(String),
+    /// The API's certificate or key cannot be used (`--api-tls-cert`, `--api-tls-key`).
+    #[error("cannot serve the API over TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
     /// The driver stopped (another scheduler took the storage over, Mesos ended the framework).
     #[error(transparent)]
     Driver(#[from] kafka_mesos_mesos::driver::DriverError),
@@ -92,6 +95,11 @@ pub async fn run(config: SchedulerConfig, cwd: &Path) -> Result<(), SchedulerErr
             })?
         }
     };
+    let tls = config
+        .api_tls
+        .as_ref()
+        .map(crate::tls::server_config)
+        .transpose()?;
     let listen = format!("{bind_ip}:{}", config.api.port());
     let listener =
         tokio::net::TcpListener::bind(&listen)
@@ -159,14 +167,33 @@ pub async fn run(config: SchedulerConfig, cwd: &Path) -> Result<(), SchedulerErr
     let handle = driver.handle();
 
     let app = api::router(Arc::new(DriverCommands(handle.clone()))).merge(files::router(files));
+    // Access control: begin. The token covers the whole merged app but the open paths
+    // (`api::auth::is_open`); TLS wraps the listener.
+    let app = api::auth::protect(app, config.api_token.clone());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stop_rx.await;
-            })
-            .await
-    });
+    let stopped = async {
+        let _ = stop_rx.await;
+    };
+    let server = match tls {
+        Some(tls) => {
+            let listener =
+                crate::tls::TlsListener::new(listener, tls).map_err(|e| SchedulerError::Bind {
+                    address: listen.clone(),
+                    reason: e.to_string(),
+                })?;
+            tokio::spawn(
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(stopped)
+                    .into_future(),
+            )
+        }
+        None => tokio::spawn(
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stopped)
+                .into_future(),
+        ),
+    };
+    // Access control: end.
 
     let finished = tokio::select! {
         () = shutdown_signal() => {

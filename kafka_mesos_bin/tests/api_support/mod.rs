@@ -254,3 +254,16 @@ pub async fn request_typed(
     let body = resp.into_body().collect().await.expect("a body").to_bytes();
     (status, String::from_utf8_lossy(&body).into_owned())
 }
+
+/// Any app (e.g. the API behind access control) served on 127.0.0.1 on an ephemeral port until
+/// the test's runtime ends.
+pub async fn serve_app(app: axum::Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind an ephemeral port");
+    let addr = listener.local_addr().expect("bound address");
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.expect("serve the app");
+    });
+    addr
+}
