@@ -231,8 +231,27 @@ fn scheduler_main(args: &[String]) -> ExitCode {
     report(result)
 }
 
+/// The command line as text; an argument that is not UTF-8 is an error naming it (lossily)
+/// rather than a panic.
+fn utf8_args() -> Result<Vec<String>, String> {
+    std::env::args_os()
+        .enumerate()
+        .map(|(i, arg)| {
+            arg.into_string().map_err(|raw| {
+                format!(
+                    "argument {i} ({:?}) is not valid UTF-8; give text arguments only",
+                    raw.to_string_lossy()
+                )
+            })
+        })
+        .collect()
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().collect();
+    let args = match utf8_args() {
+        Ok(args) => args,
+        Err(e) => return report(Err(e)),
+    };
     match args.get(1).map(String::as_str) {
         Some("local-master") => return local_master_main(args),
         Some("completions") => return completions(&args[2..]),
