@@ -15,7 +15,7 @@ use kafka_mesos_core::model::Scalar;
 use kafka_mesos_core::placement::ExecutorResources;
 use kafka_mesos_core::scheduler::{self, Command, CommandError, Response};
 use kafka_mesos_local::runner::ProcessRunner;
-use kafka_mesos_local::server::{LocalConfig, LocalMaster};
+use kafka_mesos_local::server::{FrameworkCredentials, LocalConfig, LocalMaster};
 use kafka_mesos_mesos::calls::Credentials;
 use kafka_mesos_mesos::client::ClientConfig;
 use kafka_mesos_mesos::convert::ExecutorTemplate;
@@ -131,6 +131,15 @@ pub async fn run(config: SchedulerConfig, cwd: &Path) -> Result<(), SchedulerErr
                 port: 0,
                 agents: config.local_agents.clone(),
                 work_dir: LocalConfig::default_work_dir(),
+                // With --principal and --secret the embedded master authenticates frameworks,
+                // as a Mesos master with --authenticate_http_frameworks does.
+                credentials: match (&config.principal, &config.secret) {
+                    (Some(principal), Some(secret)) => {
+                        FrameworkCredentials::single(principal, secret.expose())
+                            .map_err(|e| SchedulerError::LocalMaster(e.to_string()))?
+                    }
+                    _ => FrameworkCredentials::default(),
+                },
                 ..LocalConfig::default()
             };
             let master = LocalMaster::start(local_config, Arc::new(runner.clone()))

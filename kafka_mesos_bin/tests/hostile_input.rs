@@ -150,13 +150,16 @@ async fn every_endpoint_and_parameter_refuses_or_keeps_hostile_values() {
     assert!(refused > cases / 2, "{refused} of {cases} refused");
 }
 
-/// The values the brief names, each refused with a message that names the parameter.
+/// An endpoint, its parameters, and what the refusal must name.
+type NamedRefusal<'a> = (&'static str, Vec<(&'a str, &'a str)>, &'static str);
+
+/// The values named in the issue, each refused with a message that names the parameter.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn named_refusals_say_what_was_wrong() {
     let (addr, _scheduler) = cluster().await;
     let deep = "(".repeat(100_000);
     let deep_constraint = format!("hostname=like:{deep}");
-    let cases: Vec<(&str, Vec<(&str, &str)>, &str)> = vec![
+    let cases: Vec<NamedRefusal<'_>> = vec![
         (
             "/api/broker/add",
             vec![("broker", "9"), ("cpus", "1e309")],
