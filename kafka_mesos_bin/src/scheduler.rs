@@ -124,7 +124,13 @@ pub async fn run(config: SchedulerConfig, cwd: &Path) -> Result<(), SchedulerErr
             reason: e.to_string(),
         })?;
 
-    let runner = ProcessRunner::default();
+    // Agents fetch the executor from the API URL: over TLS, the embedded agents trust the
+    // API's own certificate.
+    let runner = match &config.api_tls {
+        Some(tls) => ProcessRunner::trusting(&tls.cert)
+            .map_err(|e| SchedulerError::LocalMaster(e.to_string()))?,
+        None => ProcessRunner::default(),
+    };
     let local = match &config.master {
         Master::Local => {
             let local_config = LocalConfig {

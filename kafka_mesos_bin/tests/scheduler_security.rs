@@ -17,17 +17,21 @@ use seed_cli::km_in;
 const MESOS_SECRET: &str = "Mesos-S3cret-of-the-framework";
 const API_TOKEN: &str = "Api-T0ken-of-the-scheduler";
 
-/// `kafka-mesos local-master` on its own, killed when dropped.
-struct LocalMaster(std::process::Child);
+/// A process killed when dropped, with its standard output kept open (a closed pipe would end
+/// it at its next line).
+struct Process(
+    std::process::Child,
+    Option<BufReader<std::process::ChildStdout>>,
+);
 
-impl Drop for LocalMaster {
+impl Drop for Process {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
 }
 
-fn local_master(work: &Workspace, port: u16, first_agent_port: u16) -> LocalMaster {
+fn local_master(work: &Workspace, port: u16, first_agent_port: u16) -> Process {
     let credentials = work.root.join("credentials.json");
     let json =
         serde_json::json!({"credentials": [{"principal": "kafka-fw", "secret": MESOS_SECRET}]});
@@ -45,15 +49,41 @@ fn local_master(work: &Workspace, port: u16, first_agent_port: u16) -> LocalMast
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    stdout.read_line(&mut first).unwrap();
     assert!(
         first.starts_with("local Mesos master on 127.0.0.1:"),
         "{first}"
     );
-    LocalMaster(child)
+    let mut lines = String::new();
+    while !lines.contains("frameworks authenticate") {
+        assert!(stdout.read_line(&mut lines).unwrap() > 0, "{lines}");
+    }
+    assert!(
+        lines.ends_with("frameworks authenticate (HTTP Basic) as: {\"kafka-fw\": \"*****\"}\n"),
+        "{lines}"
+    );
+    assert!(!lines.contains(MESOS_SECRET));
+    Process(child, Some(stdout))
+}
+
+/// The `stderr` files of the sandboxes under `dir`, for failure messages.
+fn sandbox_logs(dir: &Path) -> String {
+    let mut out = String::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if e.file_name() == "stderr" {
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                out.push_str(&format!("== {}\n{text}\n", path.display()));
+            }
+        }
+    }
+    out
 }
 
 /// Every file name under `dir`.
@@ -209,7 +239,14 @@ async fn authenticated_end_to_end_with_options_delivered_verbatim_and_secrets_ne
     .await;
     assert_eq!(added.code, 0, "{}", added.stderr);
     let started = km_in(&work.dir, Some(&api), &["broker", "start", "0"]).await;
-    assert_eq!(started.code, 0, "{}\n{}", started.stderr, scheduler.log());
+    assert_eq!(
+        started.code,
+        0,
+        "{}\n{}\n{}",
+        started.stderr,
+        scheduler.log(),
+        sandbox_logs(&work.tmp)
+    );
     assert!(
         started.stdout.starts_with("broker started:"),
         "{}",
@@ -252,4 +289,135 @@ async fn authenticated_end_to_end_with_options_delivered_verbatim_and_secrets_ne
         }
     }
     scheduler.stop();
+}
+
+/// A self-signed certificate for 127.0.0.1 and localhost, and its key, as PEM files in `dir`.
+fn self_signed(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let generated =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .unwrap();
+    let cert = dir.join("api-cert.pem");
+    let key = dir.join("api-key.pem");
+    std::fs::write(&cert, generated.cert.pem()).unwrap();
+    std::fs::write(&key, generated.signing_key.serialize_pem()).unwrap();
+    (cert, key)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_over_tls_with_the_cli_and_the_embedded_agents_trusting_its_certificate() {
+    use kafka_mesos_bin::cli::transport::ApiClient;
+    use kafka_mesos_bin::config::Secret;
+
+    let work = Workspace::new();
+    let (cert, key) = self_signed(&work.root);
+    let dist = fake_distribution(&work.root);
+    let agents = agents_file(&work.root, 33000);
+    let port = free_port();
+    let api = format!("https://127.0.0.1:{port}");
+    let log = std::fs::File::create(work.dir.join("scheduler.log")).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_kafka-mesos"))
+        .args(["scheduler", "--master", "local", "--api", &api])
+        .args([
+            "--storage",
+            "file:kafka-mesos.json",
+            "--api-token",
+            API_TOKEN,
+        ])
+        .arg("--api-tls-cert")
+        .arg(&cert)
+        .arg("--api-tls-key")
+        .arg(&key)
+        .args(["--broker-runtime", "kafka", "--kafka-dist"])
+        .arg(&dist)
+        .arg("--local-agents-file")
+        .arg(&agents)
+        .current_dir(&work.dir)
+        .env("TMPDIR", &work.tmp)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _scheduler = Process(child, None);
+    let scheduler_log = || std::fs::read_to_string(work.dir.join("scheduler.log")).unwrap();
+
+    let client = ApiClient::new(&api)
+        .unwrap()
+        .with_token(Some(Secret::new(API_TOKEN)))
+        .with_ca(Some(cert.clone()))
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match client.post("/api/broker/list", String::new()).await {
+            Ok(answer) => {
+                assert_eq!(answer["brokers"], serde_json::json!([]));
+                break;
+            }
+            Err(e) if Instant::now() < deadline => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("the API did not come up over TLS: {e}\n{}", scheduler_log()),
+        }
+    }
+    assert!(
+        scheduler_log().contains(&format!("API at {api}")),
+        "{}",
+        scheduler_log()
+    );
+
+    // The CLI, in a directory of its own, with the token and the CA from its properties file.
+    let cli = tempfile::tempdir().unwrap();
+    std::fs::write(
+        cli.path().join("kafka-mesos.properties"),
+        format!(
+            "api={api}\napi-token={API_TOKEN}\napi-ca={}\n",
+            cert.display()
+        ),
+    )
+    .unwrap();
+    let added = km_in(cli.path(), None, &["broker", "add", "0"]).await;
+    assert_eq!(added.code, 0, "{}", added.stderr);
+    // The embedded agent fetches the executor and the distribution over https.
+    let started = km_in(cli.path(), None, &["broker", "start", "0"]).await;
+    assert_eq!(started.code, 0, "{}\n{}", started.stderr, scheduler_log());
+    assert!(
+        started.stdout.starts_with("broker started:"),
+        "{}",
+        started.stdout
+    );
+    assert!(records(&work.tmp).pop().is_some(), "the broker ran");
+
+    // Without the CA the certificate is not trusted, and the error says what to do.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let untrusted = km_in(
+        elsewhere.path(),
+        Some(&api),
+        &["broker", "list", "--api-token", API_TOKEN],
+    )
+    .await;
+    assert_eq!(untrusted.code, 1);
+    assert!(
+        untrusted
+            .stderr
+            .contains("give its CA with --api-ca or KM_API_CA"),
+        "{}",
+        untrusted.stderr
+    );
+    assert!(!untrusted.stderr.contains(API_TOKEN));
+    // Plain http to the TLS port gets no answer.
+    let plain = api.replacen("https://", "http://", 1);
+    let refused = km_in(elsewhere.path(), Some(&plain), &["broker", "list"]).await;
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused
+            .stderr
+            .starts_with("Error: cannot reach the scheduler"),
+        "{}",
+        refused.stderr
+    );
+
+    let stopped = km_in(cli.path(), None, &["broker", "stop", "0"]).await;
+    assert_eq!(stopped.code, 0, "{}", stopped.stderr);
+    assert!(!scheduler_log().contains(API_TOKEN));
 }
