@@ -19,15 +19,15 @@ const API_TOKEN: &str = "Api-T0ken-of-the-scheduler";
 
 /// A process killed when dropped, with its standard output kept open (a closed pipe would end
 /// it at its next line).
-struct Process(
-    std::process::Child,
-    Option<BufReader<std::process::ChildStdout>>,
-);
+struct Process {
+    child: std::process::Child,
+    _stdout: Option<BufReader<std::process::ChildStdout>>,
+}
 
 impl Drop for Process {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -65,7 +65,10 @@ fn local_master(work: &Workspace, port: u16, first_agent_port: u16) -> Process {
         "{lines}"
     );
     assert!(!lines.contains(MESOS_SECRET));
-    Process(child, Some(stdout))
+    Process {
+        child,
+        _stdout: Some(stdout),
+    }
 }
 
 /// The `stderr` files of the sandboxes under `dir`, for failure messages.
@@ -338,7 +341,10 @@ async fn the_api_over_tls_with_the_cli_and_the_embedded_agents_trusting_its_cert
         .stdin(Stdio::null())
         .spawn()
         .unwrap();
-    let _scheduler = Process(child, None);
+    let _scheduler = Process {
+        child,
+        _stdout: None,
+    };
     let scheduler_log = || std::fs::read_to_string(work.dir.join("scheduler.log")).unwrap();
 
     let client = ApiClient::new(&api)
