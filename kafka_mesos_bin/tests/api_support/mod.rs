@@ -267,3 +267,34 @@ pub async fn serve_app(app: axum::Router) -> SocketAddr {
     });
     addr
 }
+
+/// A raw HTTP request with an optional form body and `Authorization` header.
+pub async fn request_with(
+    addr: SocketAddr,
+    method: &str,
+    path_and_query: &str,
+    form: Option<&str>,
+    authorization: Option<&str>,
+) -> (u16, String) {
+    use http_body_util::BodyExt;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<bytes::Bytes>>();
+    let mut req = http::Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{path_and_query}"));
+    if form.is_some() {
+        req = req.header("content-type", "application/x-www-form-urlencoded");
+    }
+    if let Some(a) = authorization {
+        req = req.header("authorization", a);
+    }
+    let req = req
+        .body(http_body_util::Full::new(bytes::Bytes::from(
+            form.unwrap_or("").to_string(),
+        )))
+        .expect("valid request");
+    let resp = client.request(req).await.expect("the API answers");
+    let status = resp.status().as_u16();
+    let body = resp.into_body().collect().await.expect("a body").to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
