@@ -210,5 +210,6 @@ fn no_request_makes_a_server_error() {
     let statuses = statuses.into_inner().unwrap();
     let total: u64 = statuses.values().sum();
     eprintln!("api fuzz: {total} requests, none a server error; by status: {statuses:?}");
-    assert_eq!(total, u64::from(cases));
+    // The saved regression cases run first, on top of the new ones.
+    assert!(total >= u64::from(cases), "{total} requests for {cases} cases");
 }
