@@ -1,8 +1,16 @@
 //! TLS for the API: the scheduler's side (a certificate chain and key from PEM files, and a
-//! listener that hands [`axum::serve`] finished handshakes) and the CLI's side (the system's
+//! listener that hands [`axum::serve()`] finished handshakes) and the CLI's side (the system's
 //! trusted roots plus an optional CA file, `--api-ca` or `KM_API_CA`).
 //!
 //! Both use rustls with the `ring` provider, TLS 1.2 and 1.3.
+//!
+//! Agents fetch the executor and the broker distribution from the API URL, so with TLS they
+//! must trust the API's certificate too. The embedded master (`--master local`) trusts the
+//! certificate of `--api-tls-cert` by itself. On a real Mesos cluster the fetcher (libcurl)
+//! checks the system's CA bundle of each agent: use a certificate from a CA the agents trust,
+//! or install its CA on every agent (e.g. `/usr/local/share/ca-certificates/` and
+//! `update-ca-certificates` on Debian). The fetched paths need no token: the fetcher cannot
+//! send headers (see [`api::auth`](crate::api::auth)).
 //!
 //! ```
 //! use kafka_mesos_bin::tls::{TlsError, client_config};
@@ -136,7 +144,7 @@ pub fn client_config(extra_ca: Option<&Path>) -> Result<ClientConfig, TlsError> 
     Ok(config)
 }
 
-/// A listener for [`axum::serve`] that yields connections whose TLS handshake has finished.
+/// A listener for [`axum::serve()`] that yields connections whose TLS handshake has finished.
 /// Handshakes run concurrently, each limited to [`HANDSHAKE_TIMEOUT`]; a client that fails
 /// its handshake (plain HTTP, an untrusted certificate) is dropped without stopping others.
 #[derive(Debug)]
