@@ -211,5 +211,8 @@ fn no_request_makes_a_server_error() {
     let total: u64 = statuses.values().sum();
     eprintln!("api fuzz: {total} requests, none a server error; by status: {statuses:?}");
     // The saved regression cases run first, on top of the new ones.
-    assert!(total >= u64::from(cases), "{total} requests for {cases} cases");
+    assert!(
+        total >= u64::from(cases),
+        "{total} requests for {cases} cases"
+    );
 }

@@ -429,3 +429,55 @@ async fn arguments_that_are_not_utf8_are_an_error() {
     assert!(run.stderr.contains("cpus"), "{}", run.stderr);
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
 }
+
+/// Every scheduler option, on the command line and in the properties file, with each hostile
+/// value: a configuration or an error naming the option (never a panic), and a secret value
+/// never shown.
+#[test]
+fn every_scheduler_option_refuses_or_keeps_hostile_values() {
+    use kafka_mesos_bin::config::{Environment, OPTIONS, SchedulerConfig};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tansu"), "").unwrap();
+    let env = Environment {
+        cwd: dir.path().into(),
+        search_path: vec![dir.path().into()],
+        current_exe: Some("/usr/bin/kafka-mesos".into()),
+        api_token: None,
+    };
+    let mut cases = 0;
+    for option in OPTIONS {
+        for value in hostile_values() {
+            let args = [
+                "--master".to_string(),
+                "local".into(),
+                "--api".into(),
+                "http://localhost:7000".into(),
+                format!("--{option}={value}"),
+            ];
+            let from_file = format!("master=local\napi=http://localhost:7000\n{option}={value}\n");
+            std::fs::write(dir.path().join("kafka-mesos.properties"), from_file).unwrap();
+            for args in [&args[..], &args[..0]] {
+                cases += 1;
+                match SchedulerConfig::from_args_in(args.iter().cloned(), &env) {
+                    Ok(config) => {
+                        let shown = format!("{:?}{}", config, config.summary().concat());
+                        if matches!(*option, "secret" | "api-token") && value.len() > 3 {
+                            assert!(!shown.contains(&value), "--{option} shown");
+                        }
+                    }
+                    Err(e) => {
+                        let message = e.to_string();
+                        assert!(!message.is_empty());
+                        if matches!(*option, "secret" | "api-token") {
+                            assert!(
+                                !message.contains(&value) || value.len() <= 3,
+                                "{message:.200}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(cases, OPTIONS.len() * hostile_values().len() * 2);
+}
