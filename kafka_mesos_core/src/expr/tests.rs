@@ -158,7 +158,11 @@ fn topic_names_are_checked() {
 fn huge_and_deep_expressions_are_refused_quickly() {
     let e = "0..2147483647".parse::<BrokerExpr>().unwrap_err();
     assert_eq!(e.position, 0);
-    assert!(e.problem.starts_with("the expression lists more than 10000 broker ids"), "{e}");
+    assert!(
+        e.problem
+            .starts_with("the expression lists more than 10000 broker ids"),
+        "{e}"
+    );
     assert!("0..5000,6000..11000".parse::<BrokerExpr>().is_err());
     assert!("0..9999".parse::<BrokerExpr>().is_ok());
     assert!("*,0..9999".parse::<BrokerExpr>().is_ok());
