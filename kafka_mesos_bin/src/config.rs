@@ -16,8 +16,10 @@
 //!     cwd: dir.path().into(),
 //!     search_path: vec![dir.path().into()],
 //!     current_exe: Some("/usr/bin/kafka-mesos".into()),
+//!     api_token: None,
 //! };
-//! let args = ["--framework-name=prod", "--principal", "kafka", "--secret", "s3cret"];
+//! let args = ["--framework-name=prod", "--principal", "kafka", "--secret", "s3cret",
+//!             "--api-token", "t0ken"];
 //! let config = SchedulerConfig::from_args_in(args, &env).unwrap();
 //! assert_eq!(config.master, Master::Local);
 //! assert_eq!(config.api.port(), 7000);
@@ -25,6 +27,8 @@
 //! assert_eq!(config.framework_timeout.to_string(), "30d");
 //! assert!(!format!("{config:?}").contains("s3cret"));
 //! assert!(config.summary()[1].ends_with("secret=*****"));
+//! assert_eq!(config.api_token.as_ref().map(|t| t.expose()), Some("t0ken"));
+//! assert!(!config.summary().concat().contains("t0ken"));
 //! //! ```
 
 use std::collections::BTreeMap;
@@ -46,6 +50,9 @@ pub const DEFAULT_CONFIG_FILE: &str = "kafka-mesos.properties";
 /// Every option, as written without `--` (also the properties file's keys).
 pub const OPTIONS: &[&str] = &[
     "api",
+    "api-tls-cert",
+    "api-tls-key",
+    "api-token",
     "bind-address",
     "broker-runtime",
     "debug",
@@ -72,6 +79,13 @@ pub const OPTIONS: &[&str] = &[
 
 /// Keys the original scheduler's properties files may hold that no longer mean anything.
 const OBSOLETE_KEYS: &[&str] = &["reconciliation-interval"];
+
+/// The environment variable holding the API token (`--api-token`), for the scheduler and the
+/// CLI.
+pub const API_TOKEN_VARIABLE: &str = "KM_API_TOKEN";
+
+/// The longest API token accepted.
+const MAX_TOKEN_LENGTH: usize = 4096;
 
 /// The most agents `--local-agents` simulates: each gets 100 ports from 31000 on.
 const MAX_LOCAL_AGENTS: usize = 345;
@@ -137,6 +151,13 @@ fn invalid(option: &'static str, value: &str, reason: impl fmt::Display) -> Conf
     }
 }
 
+fn tls_pair(missing: &'static str) -> ConfigError {
+    ConfigError::Undefined {
+        option: missing,
+        hint: "TLS needs both a certificate chain and its key: provide --api-tls-cert and --api-tls-key (PEM files)".into(),
+    }
+}
+
 fn undefined_option(option: &'static str) -> ConfigError {
     ConfigError::Undefined {
         option,
@@ -160,6 +181,26 @@ impl Secret {
     }
 }
 
+impl Secret {
+    /// An API token: 1 to 4096 visible ASCII characters (no spaces), so that it fits an
+    /// `Authorization` header as it is. The error says what is accepted without repeating the
+    /// value.
+    pub fn api_token(value: &str) -> Result<Secret, String> {
+        if value.is_empty() || value.len() > MAX_TOKEN_LENGTH {
+            return Err(format!(
+                "expected 1 to {MAX_TOKEN_LENGTH} characters, got {}",
+                value.len()
+            ));
+        }
+        if !value.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(
+                "expected visible ASCII characters only (no spaces or control characters)".into(),
+            );
+        }
+        Ok(Secret(value.to_string()))
+    }
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(*****)")
@@ -173,8 +214,9 @@ impl fmt::Display for Secret {
 }
 
 /// The `--api` URL: where the REST API (and the file server) listen, and how agents and the CLI
-/// reach it. A URL without a port means 80; port 0 means any free port (the scheduler then
-/// announces the port it got).
+/// reach it. A URL without a port means 80 (443 for https); port 0 means any free port (the
+/// scheduler then announces the port it got). `https://` needs `--api-tls-cert` and
+/// `--api-tls-key`; with them, the URL is https whatever its scheme was written as.
 ///
 /// ```
 /// use kafka_mesos_bin::config::ApiUrl;
@@ -182,12 +224,15 @@ impl fmt::Display for Secret {
 /// assert_eq!((api.host(), api.port()), ("master", 7000));
 /// assert_eq!(api.to_string(), "http://master:7000");
 /// assert_eq!("http://master".parse::<ApiUrl>().unwrap().port(), 80);
-/// assert!("https://master:7000".parse::<ApiUrl>().is_err());
+/// let secure: ApiUrl = "https://master".parse().unwrap();
+/// assert_eq!((secure.port(), secure.is_tls()), (443, true));
+/// assert_eq!(api.with_tls().to_string(), "https://master:7000");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiUrl {
     host: String,
     port: u16,
+    tls: bool,
 }
 
 impl ApiUrl {
@@ -204,8 +249,21 @@ impl ApiUrl {
     /// The same URL with another port: the one actually bound when `--api` asked for port 0.
     pub fn with_port(&self, port: u16) -> ApiUrl {
         ApiUrl {
-            host: self.host.clone(),
             port,
+            ..self.clone()
+        }
+    }
+
+    /// Whether the API is served over TLS (`https://`).
+    pub fn is_tls(&self) -> bool {
+        self.tls
+    }
+
+    /// The same URL with the `https` scheme.
+    pub fn with_tls(&self) -> ApiUrl {
+        ApiUrl {
+            tls: true,
+            ..self.clone()
         }
     }
 }
@@ -214,11 +272,12 @@ impl FromStr for ApiUrl {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        const ACCEPTED: &str = "expected http://host:port, e.g. http://master:7000";
-        if s.starts_with("https://") {
-            return Err(format!("the API is served over plain HTTP; {ACCEPTED}"));
-        }
-        let rest = s.strip_prefix("http://").unwrap_or(s);
+        const ACCEPTED: &str =
+            "expected http://host:port or https://host:port, e.g. http://master:7000";
+        let (tls, rest) = match s.strip_prefix("https://") {
+            Some(rest) => (true, rest),
+            None => (false, s.strip_prefix("http://").unwrap_or(s)),
+        };
         if rest.contains("://") {
             return Err(format!("unsupported scheme; {ACCEPTED}"));
         }
@@ -249,6 +308,7 @@ impl FromStr for ApiUrl {
             return Err(format!("{host:?} is not a host; {ACCEPTED}"));
         }
         let port = match port {
+            None if tls => 443,
             None => 80,
             Some(p) => p
                 .parse::<u16>()
@@ -257,16 +317,18 @@ impl FromStr for ApiUrl {
         Ok(ApiUrl {
             host: host.to_string(),
             port,
+            tls,
         })
     }
 }
 
 impl fmt::Display for ApiUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scheme = if self.tls { "https" } else { "http" };
         if self.host.contains(':') {
-            write!(f, "http://[{}]:{}", self.host, self.port)
+            write!(f, "{scheme}://[{}]:{}", self.host, self.port)
         } else {
-            write!(f, "http://{}:{}", self.host, self.port)
+            write!(f, "{scheme}://{}:{}", self.host, self.port)
         }
     }
 }
@@ -329,6 +391,9 @@ pub struct Environment {
     pub search_path: Vec<PathBuf>,
     /// This program, served as the executor unless `--executor-bin` is given.
     pub current_exe: Option<PathBuf>,
+    /// The value of `KM_API_TOKEN`: the API token unless `--api-token` is given (it wins over
+    /// the properties file).
+    pub api_token: Option<String>,
 }
 
 impl Environment {
@@ -340,6 +405,9 @@ impl Environment {
                 .map(|p| std::env::split_paths(&p).collect())
                 .unwrap_or_default(),
             current_exe: std::env::current_exe().ok(),
+            api_token: std::env::var(API_TOKEN_VARIABLE)
+                .ok()
+                .filter(|t| !t.is_empty()),
         }
     }
 }
@@ -402,6 +470,20 @@ pub struct SchedulerConfig {
     pub tansu_bin: Option<PathBuf>,
     /// `--executor-bin` (default: this program): the executor binary agents fetch.
     pub executor_bin: PathBuf,
+    /// `--api-token` (else `KM_API_TOKEN`, else the file's `api-token`): the token every API
+    /// request must carry ([`api::auth`](crate::api::auth)); `None`: the API is open.
+    pub api_token: Option<Secret>,
+    /// `--api-tls-cert` and `--api-tls-key`: serve the API over TLS.
+    pub api_tls: Option<TlsFiles>,
+}
+
+/// The certificate chain and private key the API is served with (PEM files).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// `--api-tls-cert`: the certificate chain, the server's own first.
+    pub cert: PathBuf,
+    /// `--api-tls-key`: its private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
 }
 
 /// Option values as strings, command line over file, before validation.
@@ -776,12 +858,40 @@ impl SchedulerConfig {
             Some(path) => read_config_file(path)?,
             None => BTreeMap::new(),
         };
+        if let Some(token) = &env.api_token {
+            values.insert("api-token", token.clone());
+        }
         values.extend(cli);
         let mut raw = Raw { values };
 
         let api = raw
             .parsed("api", |v| v.parse::<ApiUrl>())?
             .ok_or_else(|| undefined_option("api"))?;
+        let api_token = raw
+            .take("api-token")
+            .map(|v| Secret::api_token(&v).map_err(|reason| invalid("api-token", "*****", reason)))
+            .transpose()?;
+        let api_tls = match (
+            raw.existing_file("api-tls-cert", cwd)?,
+            raw.existing_file("api-tls-key", cwd)?,
+        ) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (None, None) => None,
+            (Some(_), None) => return Err(tls_pair("api-tls-key")),
+            (None, Some(_)) => return Err(tls_pair("api-tls-cert")),
+        };
+        let api = match &api_tls {
+            Some(_) => api.with_tls(),
+            None if api.is_tls() => {
+                return Err(ConfigError::Undefined {
+                    option: "api-tls-cert",
+                    hint: format!(
+                        "The API {api} is https: provide --api-tls-cert and --api-tls-key (PEM files), or use an http:// URL"
+                    ),
+                });
+            }
+            None => api,
+        };
         let master = raw
             .parsed("master", |v| {
                 if v == "local" {
@@ -952,6 +1062,8 @@ impl SchedulerConfig {
             kafka_dist,
             tansu_bin,
             executor_bin,
+            api_token,
+            api_tls,
         })
     }
 
@@ -1000,6 +1112,14 @@ impl SchedulerConfig {
                 "brokers: runtime={}, {broker_file}, executor-bin={}",
                 self.broker_runtime,
                 self.executor_bin.display()
+            ),
+            format!(
+                "access: api-token={}, tls={}",
+                or_none(self.api_token.as_ref(), "<none>"),
+                match &self.api_tls {
+                    Some(tls) => format!("cert={}, key={}", tls.cert.display(), tls.key.display()),
+                    None => "<none>".into(),
+                }
             ),
         ]
     }

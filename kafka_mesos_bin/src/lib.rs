@@ -11,6 +11,7 @@
 //! - [`scheduler`]: `kafka-mesos scheduler`, which wires the rest together.
 //! - [`standby`]: what a scheduler that does not lead serves, and the forwarding of writes.
 //! - [`store`]: where the scheduler's state lives (`--storage file:...` or `zk:...`).
+//! - [`tls`]: TLS for the API (`--api-tls-cert`, `--api-tls-key`; the CLI's `--api-ca`).
 //! - [`topics`]: topics through the Kafka Admin protocol against the running brokers.
 
 pub mod api;
@@ -23,4 +24,5 @@ pub mod metrics;
 pub mod scheduler;
 pub mod standby;
 pub mod store;
+pub mod tls;
 pub mod topics;

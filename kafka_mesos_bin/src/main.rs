@@ -13,7 +13,7 @@ use kafka_mesos_core::range::PortRange;
 use kafka_mesos_core::time::Period;
 use kafka_mesos_local::master::AgentSpec;
 use kafka_mesos_local::runner::ProcessRunner;
-use kafka_mesos_local::server::{LocalConfig, LocalMaster};
+use kafka_mesos_local::server::{FrameworkCredentials, LocalConfig, LocalMaster};
 
 /// Run and operate Apache Kafka clusters on Apache Mesos.
 #[derive(Debug, Parser)]
@@ -67,6 +67,10 @@ struct LocalMasterArgs {
     /// Time between offer rounds.
     #[arg(long, default_value = "1s")]
     allocation_interval: Period,
+    /// Authenticate frameworks (HTTP Basic) with the principals and secrets of this file, in
+    /// Mesos's format: {"credentials": [{"principal": "kafka", "secret": "..."}]}.
+    #[arg(long)]
+    credentials: Option<PathBuf>,
 }
 
 fn agents(args: &LocalMasterArgs) -> Result<Vec<AgentSpec>, String> {
@@ -96,6 +100,15 @@ fn agents(args: &LocalMasterArgs) -> Result<Vec<AgentSpec>, String> {
 
 async fn local_master(args: LocalMasterArgs) -> Result<(), String> {
     let agents = agents(&args)?;
+    let credentials = match &args.credentials {
+        None => FrameworkCredentials::default(),
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read --credentials {}: {e}", path.display()))
+            .and_then(|text| {
+                FrameworkCredentials::from_json(&text)
+                    .map_err(|e| format!("--credentials {}: {e}", path.display()))
+            })?,
+    };
     let config = LocalConfig {
         port: args.port,
         agents: agents.clone(),
@@ -105,6 +118,7 @@ async fn local_master(args: LocalMasterArgs) -> Result<(), String> {
             .work_dir
             .clone()
             .unwrap_or_else(LocalConfig::default_work_dir),
+        credentials: credentials.clone(),
     };
     let master = LocalMaster::start(config, Arc::new(ProcessRunner::default()))
         .await
@@ -135,6 +149,9 @@ async fn local_master(args: LocalMasterArgs) -> Result<(), String> {
         "scheduler API: http://{}/api/v1/scheduler",
         master.address()
     );
+    if credentials.is_enabled() {
+        println!("frameworks authenticate (HTTP Basic) as: {credentials:?}");
+    }
     tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
     master.shutdown();
     Ok(())
@@ -231,8 +248,27 @@ fn scheduler_main(args: &[String]) -> ExitCode {
     report(result)
 }
 
+/// The command line as text; an argument that is not UTF-8 is an error naming it (lossily)
+/// rather than a panic.
+fn utf8_args() -> Result<Vec<String>, String> {
+    std::env::args_os()
+        .enumerate()
+        .map(|(i, arg)| {
+            arg.into_string().map_err(|raw| {
+                format!(
+                    "argument {i} ({:?}) is not valid UTF-8; give text arguments only",
+                    raw.to_string_lossy()
+                )
+            })
+        })
+        .collect()
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().collect();
+    let args = match utf8_args() {
+        Ok(args) => args,
+        Err(e) => return report(Err(e)),
+    };
     match args.get(1).map(String::as_str) {
         Some("local-master") => return local_master_main(args),
         Some("completions") => return completions(&args[2..]),

@@ -22,7 +22,7 @@ use kafka_mesos_core::model::Scalar;
 use kafka_mesos_core::placement::ExecutorResources;
 use kafka_mesos_core::scheduler::{self, Command, CommandError, Response};
 use kafka_mesos_local::runner::ProcessRunner;
-use kafka_mesos_local::server::{LocalConfig, LocalMaster};
+use kafka_mesos_local::server::{FrameworkCredentials, LocalConfig, LocalMaster};
 use kafka_mesos_mesos::calls::Credentials;
 use kafka_mesos_mesos::client::ClientConfig;
 use kafka_mesos_mesos::convert::ExecutorTemplate;
@@ -69,6 +69,9 @@ pub enum SchedulerError {
     /// The embedded master could not start.
     #[error("cannot start the embedded Mesos master: {0}")]
     LocalMaster(String),
+    /// The API's certificate or key cannot be used (`--api-tls-cert`, `--api-tls-key`).
+    #[error("cannot serve the API over TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
     /// The driver stopped (another scheduler took the storage over, Mesos ended the framework).
     #[error(transparent)]
     Driver(#[from] kafka_mesos_mesos::driver::DriverError),
@@ -95,19 +98,41 @@ pub async fn run(config: SchedulerConfig, cwd: &Path) -> Result<(), SchedulerErr
     for line in config.summary() {
         tracing::info!("{line}");
     }
+    let tls = config
+        .api_tls
+        .as_ref()
+        .map(crate::tls::server_config)
+        .transpose()?;
     let (listener, api_url) = bind(&config).await?;
     let files = FilesConfig::from_config(&config);
 
     let routes = Routes::new(not_serving("the scheduler is starting"));
-    let app = routes.app();
+    // Access control: the token covers every role's routes but the open paths
+    // (`api::auth::is_open`); TLS wraps the listener.
+    let app = api::auth::protect(routes.app(), config.api_token.clone());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stop_rx.await;
-            })
-            .await
-    });
+    let stopped = async {
+        let _ = stop_rx.await;
+    };
+    let server = match tls {
+        Some(tls) => {
+            let listener =
+                crate::tls::TlsListener::new(listener, tls).map_err(|e| SchedulerError::Bind {
+                    address: api_url.to_string(),
+                    reason: e.to_string(),
+                })?;
+            tokio::spawn(
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(stopped)
+                    .into_future(),
+            )
+        }
+        None => tokio::spawn(
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stopped)
+                .into_future(),
+        ),
+    };
     let stop = CancellationToken::new();
     let signal = stop.clone();
     tokio::spawn(async move {
@@ -115,13 +140,20 @@ pub async fn run(config: SchedulerConfig, cwd: &Path) -> Result<(), SchedulerErr
         signal.cancel();
     });
 
+    // Agents fetch the executor from the API URL: over TLS, the embedded agents trust the
+    // API's own certificate.
+    let runner = match &config.api_tls {
+        Some(tls) => ProcessRunner::trusting(&tls.cert)
+            .map_err(|e| SchedulerError::LocalMaster(e.to_string()))?,
+        None => ProcessRunner::default(),
+    };
     let mut node = Node {
         config: &config,
         api_url: api_url.to_string(),
         files,
         routes,
         stop,
-        runner: ProcessRunner::default(),
+        runner,
         master: None,
         metrics: Metrics::new(),
     };
@@ -406,6 +438,15 @@ impl Node<'_> {
                 port: 0,
                 agents: config.local_agents.clone(),
                 work_dir: LocalConfig::default_work_dir(),
+                // With --principal and --secret the embedded master authenticates frameworks,
+                // as a Mesos master with --authenticate_http_frameworks does.
+                credentials: match (&config.principal, &config.secret) {
+                    (Some(principal), Some(secret)) => {
+                        FrameworkCredentials::single(principal, secret.expose())
+                            .map_err(|e| SchedulerError::LocalMaster(e.to_string()))?
+                    }
+                    _ => FrameworkCredentials::default(),
+                },
                 ..LocalConfig::default()
             };
             let master = LocalMaster::start(local_config, Arc::new(self.runner.clone()))

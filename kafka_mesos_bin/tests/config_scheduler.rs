@@ -36,6 +36,7 @@ impl Dir {
             cwd: self.path().into(),
             search_path: vec![self.path().join("bin")],
             current_exe: Some("/usr/bin/kafka-mesos".into()),
+            api_token: None,
         }
     }
 
@@ -176,7 +177,7 @@ fn every_value_is_validated_with_a_clear_message() {
         (&["a.properties", "b.properties"], "Unexpected argument"),
         (
             &["--frameworkname", "x"],
-            "Unknown option --frameworkname; accepted: --api, --bind-address",
+            "Unknown option --frameworkname; accepted: --api, --api-tls-cert, --api-tls-key, --api-token, --bind-address",
         ),
         (
             &["--framework-timeout", "x"],
@@ -192,7 +193,23 @@ fn every_value_is_validated_with_a_clear_message() {
         ),
         (
             &["--api", "https://h:7000"],
-            "Invalid api \"https://h:7000\": the API is served over plain HTTP",
+            "Undefined api-tls-cert. The API https://h:7000 is https: provide --api-tls-cert and --api-tls-key",
+        ),
+        (
+            &["--api-tls-cert", "cert.pem"],
+            "Invalid api-tls-cert \"cert.pem\": cannot read it",
+        ),
+        (
+            &["--api-tls-key", "bin"],
+            "Invalid api-tls-key \"bin\": it is not a file",
+        ),
+        (
+            &["--api-token", "with space"],
+            "Invalid api-token \"*****\": expected visible ASCII characters only",
+        ),
+        (
+            &["--api-token", ""],
+            "Invalid api-token \"*****\": expected 1 to 4096 characters, got 0",
         ),
         (
             &["--api", "http://h:port"],
@@ -290,7 +307,7 @@ fn problems_in_the_file_name_the_file_and_line() {
     let message = dir.error(&["bad.properties"]);
     assert!(
         message.starts_with(&format!(
-            "config-file {} line 3: unknown key \"zookeeper\"; accepted: api, bind-address",
+            "config-file {} line 3: unknown key \"zookeeper\"; accepted: api, api-tls-cert, api-tls-key, api-token, bind-address",
             dir.path().join("bad.properties").display()
         )),
         "{message}"
@@ -430,6 +447,72 @@ fn the_summary_redacts_the_secret() {
     assert_eq!(
         plain[3],
         "api: http://localhost:7000, bind-address: <all>, zk: <none>, jre: <none>"
+    );
+}
+
+#[test]
+fn the_api_token_comes_from_the_option_the_environment_or_the_file_and_is_never_shown() {
+    let dir = Dir::new();
+    dir.write("kafka-mesos.properties", "api-token=from-file\n");
+    let token = |env: Option<&str>, args: &[&str]| {
+        let env = Environment {
+            api_token: env.map(String::from),
+            ..dir.env()
+        };
+        let c = SchedulerConfig::from_args_in(with_required(args), &env).unwrap();
+        for text in c.summary().into_iter().chain([format!("{c:?}")]) {
+            assert!(!text.contains("from-"), "token shown in {text}");
+        }
+        assert_eq!(c.summary()[6], "access: api-token=*****, tls=<none>");
+        c.api_token.map(|t| t.expose().to_string())
+    };
+    assert_eq!(token(None, &[]).as_deref(), Some("from-file"));
+    assert_eq!(token(Some("from-env"), &[]).as_deref(), Some("from-env"));
+    assert_eq!(
+        token(Some("from-env"), &["--api-token", "from-cli"]).as_deref(),
+        Some("from-cli")
+    );
+    std::fs::remove_file(dir.path().join("kafka-mesos.properties")).unwrap();
+    let open = dir.config(&REQUIRED).unwrap();
+    assert!(open.api_token.is_none());
+    assert_eq!(open.summary()[6], "access: api-token=<none>, tls=<none>");
+}
+
+#[test]
+fn tls_makes_the_api_https() {
+    let dir = Dir::new();
+    let cert = dir.write("cert.pem", "");
+    let key = dir.write("key.pem", "");
+    let c = dir
+        .config(&with_required(&[
+            "--api-tls-cert",
+            "cert.pem",
+            "--api-tls-key",
+            "key.pem",
+        ]))
+        .unwrap();
+    assert_eq!(c.api.to_string(), "https://localhost:7000");
+    let tls = c.api_tls.as_ref().unwrap();
+    assert_eq!(
+        (tls.cert.as_path(), tls.key.as_path()),
+        (cert.as_path(), key.as_path())
+    );
+    let https = dir
+        .config(&[
+            "--master",
+            "local",
+            "--api",
+            "https://localhost",
+            "--api-tls-cert",
+            "cert.pem",
+            "--api-tls-key",
+            "key.pem",
+        ])
+        .unwrap();
+    assert_eq!(https.api.to_string(), "https://localhost:443");
+    assert!(
+        dir.error(&with_required(&["--api-tls-cert", "cert.pem"]))
+            .starts_with("Undefined api-tls-key. TLS needs both a certificate chain and its key")
     );
 }
 

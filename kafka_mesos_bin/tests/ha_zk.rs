@@ -726,6 +726,7 @@ fn the_zk_session_timeout_option() {
         cwd: dir.path().into(),
         search_path: Vec::new(),
         current_exe: Some("/usr/bin/kafka-mesos".into()),
+        api_token: None,
     };
     std::fs::write(dir.path().join("kafka_2.13-3.9.0.tgz"), b"").unwrap();
     let base = ["--master", "local", "--api", "http://localhost:7000"];

@@ -14,7 +14,12 @@
 //! assert_eq!(expr.expand(&brokers), vec![BrokerId(0), BrokerId(3), BrokerId(4)]);
 //! let err = "0..x".parse::<BrokerExpr>().unwrap_err();
 //! assert_eq!(err.position, 3);
+//! // Every listed id is expanded, so an expression lists at most MAX_LISTED_IDS of them.
+//! assert!("0..2147483647".parse::<BrokerExpr>().is_err());
 //! ```
+//!
+//! Neither grammar nests, so parsing takes no stack in proportion to the input: a hundred
+//! thousand `(` is refused at its first character like any other mistake.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -47,6 +52,10 @@ pub struct ExprError {
     /// The forms that are accepted.
     pub accepted: &'static str,
 }
+
+/// The most broker ids one expression may list (ranges count every id in them; `*` counts
+/// none): each is expanded and checked, so `0..2147483647` would cost gigabytes.
+pub const MAX_LISTED_IDS: u64 = 10_000;
 
 const BROKER_FORMS: &str = "expected ids like 0, 0,1, 0..2, 0,1..2 or *, optionally followed by an attribute filter like [rack=r1], [hostname=slave*] or [rack=r1,dc=dc1]";
 const TOPIC_FORMS: &str = "expected topic names and prefixes like t0, t0,t1, * or t*; names use letters, digits, '.', '_' and '-'";
@@ -250,6 +259,7 @@ impl FromStr for BrokerExpr {
             }
         };
         let mut items = Vec::with_capacity(raw.len());
+        let mut listed: u64 = 0;
         for (pos, item) in raw {
             items.push(match item {
                 RawItem::All => IdItem::All,
@@ -265,6 +275,19 @@ impl FromStr for BrokerExpr {
                     IdItem::Range(lo, hi)
                 }
             });
+            listed += match items.last() {
+                Some(IdItem::One(_)) => 1,
+                Some(IdItem::Range(lo, hi)) => u64::from(hi.0 - lo.0) + 1,
+                _ => 0,
+            };
+            if listed > MAX_LISTED_IDS {
+                return Err(err(
+                    pos,
+                    format!(
+                        "the expression lists more than {MAX_LISTED_IDS} broker ids; use * (with a filter) for all brokers"
+                    ),
+                ));
+            }
         }
         Ok(BrokerExpr { items, filter })
     }

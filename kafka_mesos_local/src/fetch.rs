@@ -3,12 +3,14 @@
 //!
 //! What it does, URI by URI, in order (the first failure stops it, and the task fails with it):
 //!
-//! - **Source.** `http://…` is downloaded (a `GET` with only `Host` and `Accept: */*`, as the
-//!   real fetcher sends; redirects are followed; any status but `200` is an error, as in Mesos).
-//!   `file:///abs/path`, `file://localhost/abs/path` and a plain absolute path are copied. Every
-//!   other scheme (`https`, `ftp`, `hdfs`, …) and relative paths (Mesos needs
+//! - **Source.** `http://…` and `https://…` are downloaded (a `GET` with only `Host` and
+//!   `Accept: */*`, as the real fetcher sends; redirects are followed; any status but `200` is
+//!   an error, as in Mesos). https servers are checked against the system's trusted roots, plus
+//!   the certificates given to [`http_client_trusting`] (a scheduler's self-signed
+//!   certificate). `file:///abs/path`, `file://localhost/abs/path` and a plain absolute path are
+//!   copied. Every other scheme (`ftp`, `hdfs`, …) and relative paths (Mesos needs
 //!   `--frameworks_home` for those) are refused with an error naming the URI: this fetcher
-//!   supports only http and file.
+//!   supports only http, https and file.
 //! - **Name.** The file is `<sandbox>/<output_file>` when `output_file` is set (a relative path;
 //!   missing parent directories are created; absolute paths and `..` are refused), otherwise
 //!   `<sandbox>/<last path segment of the URI>`. Unlike Mesos, the query string and fragment are
@@ -39,6 +41,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
 use hyper::{Request, StatusCode, Uri as HttpUri, header};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -46,9 +49,10 @@ use kafka_mesos_mesos::ErrorChain;
 use kafka_mesos_mesos::proto::v1::command_info::Uri;
 use tokio::io::AsyncWriteExt as _;
 
-/// The HTTP client [`fetch`] downloads with (plain HTTP/1.1 over TCP). Make one with
-/// [`http_client`] and share it: it keeps a connection pool.
-pub type HttpClient = Client<HttpConnector, Full<Bytes>>;
+/// The HTTP client [`fetch`] downloads with (HTTP/1.1 over TCP, or over TLS for https). Make
+/// one with [`http_client`] or [`http_client_trusting`] and share it: it keeps a connection
+/// pool.
+pub type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// How long a download may go without progress (connecting, the response head, each piece of
 /// the body) before it fails; Mesos's fetcher `stall_timeout` default (60 s).
@@ -62,10 +66,59 @@ const ARCHIVE_SUFFIXES: &[&str] = &[
     ".tar", ".tgz", ".tar.gz", ".tbz2", ".tar.bz2", ".txz", ".tar.xz", ".zip",
 ];
 
-/// A new [`HttpClient`] for [`fetch`], with [`STALL_TIMEOUT`] as its connect timeout.
+/// A new [`HttpClient`] for [`fetch`], with [`STALL_TIMEOUT`] as its connect timeout, that
+/// trusts the system's roots for https.
 pub fn http_client() -> HttpClient {
+    client_with_roots(system_roots())
+}
+
+/// Like [`http_client`], trusting the certificates of the PEM file `ca` too (e.g. the
+/// certificate a scheduler serves its files with). Fails if the file holds no certificate.
+pub fn http_client_trusting(ca: &Path) -> io::Result<HttpClient> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject as _;
+    let invalid = |e: String| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("cannot read certificates from {}: {e}", ca.display()),
+        )
+    };
+    let certs = CertificateDer::pem_file_iter(ca)
+        .map_err(|e| invalid(e.to_string()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| invalid(e.to_string()))?;
+    if certs.is_empty() {
+        return Err(invalid("no CERTIFICATE block found".into()));
+    }
+    let mut roots = system_roots();
+    for cert in certs {
+        roots.add(cert).map_err(|e| invalid(e.to_string()))?;
+    }
+    Ok(client_with_roots(roots))
+}
+
+fn system_roots() -> rustls::RootCertStore {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    roots
+}
+
+fn client_with_roots(roots: rustls::RootCertStore) -> HttpClient {
     let mut connector = HttpConnector::new();
     connector.set_connect_timeout(Some(STALL_TIMEOUT));
+    connector.enforce_http(false);
+    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("ring supports the default protocol versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(connector);
     Client::builder(TokioExecutor::new()).build(connector)
 }
 
@@ -97,10 +150,11 @@ pub struct FetchError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FetchFailure {
-    /// The URI's scheme is not one this fetcher supports (only `http://` and `file://`).
+    /// The URI's scheme is not one this fetcher supports (only `http://`, `https://` and
+    /// `file://`).
     #[error(
-        "unsupported URI scheme '{0}': only http:// and file:// URIs (or absolute paths) are \
-         supported by the local fetcher"
+        "unsupported URI scheme '{0}': only http://, https:// and file:// URIs (or absolute \
+         paths) are supported by the local fetcher"
     )]
     UnsupportedScheme(String),
     /// The URI is malformed, is a relative path, or has no file name to save it under.
@@ -350,7 +404,7 @@ fn parse_source(value: &str) -> Result<Source, FetchFailure> {
         return Ok(Source::Local(PathBuf::from(path)));
     }
     if let Some((scheme, _)) = value.split_once("://") {
-        if !scheme.eq_ignore_ascii_case("http") {
+        if !is_http(scheme) {
             return Err(FetchFailure::UnsupportedScheme(scheme.to_string()));
         }
         let uri = value
@@ -363,7 +417,7 @@ fn parse_source(value: &str) -> Result<Source, FetchFailure> {
     }
     Err(FetchFailure::InvalidUri(
         "a relative path was passed for the resource, but the local fetcher has no frameworks \
-         home: use an absolute path or a file:// or http:// URI"
+         home: use an absolute path or a file://, http:// or https:// URI"
             .to_string(),
     ))
 }
@@ -515,24 +569,30 @@ fn resolve_redirect(base: &HttpUri, location: &str) -> Result<HttpUri, FetchFail
         FetchFailure::Http(format!("malformed redirect location '{location}': {e}"))
     };
     let authority = base.authority().map(|a| a.as_str()).unwrap_or_default();
+    let scheme = base.scheme_str().unwrap_or("http");
     let absolute = if let Some((scheme, _)) = location.split_once("://") {
-        if !scheme.eq_ignore_ascii_case("http") {
+        if !is_http(scheme) {
             return Err(FetchFailure::UnsupportedScheme(scheme.to_string()));
         }
         location.to_string()
     } else if let Some(rest) = location.strip_prefix("//") {
-        format!("http://{rest}")
+        format!("{scheme}://{rest}")
     } else if location.starts_with('/') {
-        format!("http://{authority}{location}")
+        format!("{scheme}://{authority}{location}")
     } else {
         let dir = base
             .path()
             .rsplit_once('/')
             .map(|(dir, _)| dir)
             .unwrap_or_default();
-        format!("http://{authority}{dir}/{location}")
+        format!("{scheme}://{authority}{dir}/{location}")
     };
     absolute.parse::<HttpUri>().map_err(|e| malformed(&e))
+}
+
+/// Whether a URI scheme is one this fetcher downloads.
+fn is_http(scheme: &str) -> bool {
+    scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")
 }
 
 /// Which compression an archive's content starts with.
@@ -1350,7 +1410,6 @@ mod tests {
     async fn other_schemes_and_relative_paths_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         for (value, scheme) in [
-            ("https://example.invalid/kafka.tgz", "https"),
             ("ftp://example.invalid/kafka.tgz", "ftp"),
             ("hdfs://namenode/kafka.tgz", "hdfs"),
             ("s3://bucket/kafka.tgz", "s3"),
@@ -1363,7 +1422,10 @@ mod tests {
             );
             let message = error.to_string();
             assert!(message.contains(value), "{message}");
-            assert!(message.contains("only http:// and file://"), "{message}");
+            assert!(
+                message.contains("only http://, https:// and file://"),
+                "{message}"
+            );
         }
         for value in [
             "kafka.tgz",
@@ -1380,16 +1442,46 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_redirect_to_https_is_refused() {
+    async fn a_redirect_to_ftp_is_refused_and_relative_redirects_keep_the_scheme() {
         let server = TestServer::start(vec![(
             "/kafka.tgz",
-            Route::Redirect("https://example.invalid/kafka.tgz"),
+            Route::Redirect("ftp://example.invalid/kafka.tgz"),
         )])
         .await;
         let dir = tempfile::tempdir().unwrap();
         let (result, _) = fetch_all(&[uri(&server.url("/kafka.tgz"))], dir.path()).await;
         let error = result.unwrap_err();
-        assert!(matches!(&error.reason, FetchFailure::UnsupportedScheme(s) if s == "https"));
+        assert!(matches!(&error.reason, FetchFailure::UnsupportedScheme(s) if s == "ftp"));
+        let base: HttpUri = "https://scheduler:7000/files/kafka.tgz".parse().unwrap();
+        for (location, expected) in [
+            ("/other.tgz", "https://scheduler:7000/other.tgz"),
+            ("other.tgz", "https://scheduler:7000/files/other.tgz"),
+            ("//mirror:8443/k.tgz", "https://mirror:8443/k.tgz"),
+            ("http://plain/k.tgz", "http://plain/k.tgz"),
+        ] {
+            assert_eq!(
+                resolve_redirect(&base, location).unwrap().to_string(),
+                expected
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn an_https_server_with_an_untrusted_certificate_is_an_error() {
+        // Nothing is trusted for 127.0.0.1 by the system: the handshake fails, or nothing
+        // listens; either way a clear HTTP error, not a hang or a panic.
+        let dir = tempfile::tempdir().unwrap();
+        let server = TestServer::start(vec![]).await;
+        let url = server.url("/kafka.tgz").replacen("http://", "https://", 1);
+        let (result, _) = fetch_all(&[uri(&url)], dir.path()).await;
+        assert!(matches!(result.unwrap_err().reason, FetchFailure::Http(_)));
+        let missing = http_client_trusting(&dir.path().join("none.pem")).unwrap_err();
+        assert!(
+            missing
+                .to_string()
+                .starts_with("cannot read certificates from"),
+            "{missing}"
+        );
     }
 
     #[tokio::test]

@@ -40,6 +40,7 @@
 //!     heartbeat: Duration::from_secs(15),
 //!     allocation_interval: Duration::from_millis(100),
 //!     work_dir: work,
+//!     ..LocalConfig::default()
 //! };
 //! let master = LocalMaster::start(config, Arc::new(ProcessRunner::default())).await?;
 //!

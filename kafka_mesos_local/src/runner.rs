@@ -52,6 +52,15 @@ impl Default for ProcessRunner {
 }
 
 impl ProcessRunner {
+    /// A runner whose fetcher also trusts the certificates of the PEM file `ca` for https URIs
+    /// (e.g. the certificate of a scheduler that serves its files over TLS).
+    pub fn trusting(ca: &std::path::Path) -> std::io::Result<ProcessRunner> {
+        Ok(ProcessRunner {
+            http: fetch::http_client_trusting(ca)?,
+            ..ProcessRunner::default()
+        })
+    }
+
     /// Stops every executor still running (SIGTERM to its process group, `grace`, then SIGKILL)
     /// and waits until they are gone, or `limit` passed: for a host that shuts its agents down
     /// with the master.

@@ -571,6 +571,7 @@ impl Live {
             heartbeat,
             allocation_interval,
             work_dir,
+            ..LocalConfig::default()
         };
         let master = LocalMaster::start(config, runner)
             .await

@@ -34,6 +34,7 @@ async fn master(work: &std::path::Path) -> LocalMaster {
         heartbeat: Duration::from_secs(15),
         allocation_interval: Duration::from_millis(50),
         work_dir: work.to_path_buf(),
+        ..LocalConfig::default()
     };
     LocalMaster::start(config, Arc::new(ProcessRunner::default()))
         .await

@@ -584,6 +584,50 @@ pub fn endpoint(path: &str) -> Option<&'static Endpoint> {
     ENDPOINTS.iter().find(|e| e.path == path)
 }
 
+/// Refuses a query string or form body with a name or value that is not UTF-8 once
+/// percent-decoded: `form_urlencoded` would silently replace such bytes with U+FFFD.
+fn utf8_only(encoded: &[u8]) -> Result<(), ApiError> {
+    for pair in encoded.split(|b| *b == b'&') {
+        let (name, value) = match pair.iter().position(|b| *b == b'=') {
+            Some(i) => (&pair[..i], &pair[i + 1..]),
+            None => (pair, &pair[pair.len()..]),
+        };
+        for part in [name, value] {
+            if std::str::from_utf8(&percent_decode(part)).is_err() {
+                return Err(ApiError::NotUtf8 {
+                    name: String::from_utf8_lossy(&percent_decode(name)).into_owned(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `+` as a space and `%XX` as its byte; a `%` without two hex digits stays as it is.
+fn percent_decode(encoded: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(encoded.len());
+    let mut i = 0;
+    while i < encoded.len() {
+        match encoded[i] {
+            b'+' => out.push(b' '),
+            b'%' => match (
+                encoded.get(i + 1).copied().and_then(hex),
+                encoded.get(i + 2).copied().and_then(hex),
+            ) {
+                (Some(high), Some(low)) => {
+                    out.push((high << 4) | low);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    out
+}
+
 /// The parameters of one request, from its query string and form body, checked against the
 /// endpoint's table: none unknown, none twice, every required one present, each value of its
 /// kind.
@@ -600,6 +644,8 @@ impl Params {
         form_body: &[u8],
     ) -> Result<Params, ApiError> {
         let query = query.unwrap_or("").as_bytes();
+        utf8_only(query)?;
+        utf8_only(form_body)?;
         let values: Vec<(String, String)> = form_urlencoded::parse(query)
             .chain(form_urlencoded::parse(form_body))
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -756,6 +802,22 @@ mod tests {
                 .unwrap_err()
                 .starts_with("invalid broker \"0..x\": invalid broker expression")
         );
+    }
+
+    #[test]
+    fn parameters_that_are_not_utf8_are_refused() {
+        assert_eq!(
+            parse("/api/broker/update", "broker=0&options=a%3D%ff%fe", "").unwrap_err(),
+            "parameter \"options\" is not UTF-8 text once percent-decoded; send UTF-8 only"
+        );
+        assert!(parse("/api/broker/update", "broker=0", "jvmOptions=%C3").is_err());
+        let p = parse(
+            "/api/broker/update",
+            "broker=0&options=a%3D%E2%82%AC+%25zz",
+            "",
+        )
+        .unwrap();
+        assert_eq!(p.get("options"), Some("a=\u{20ac} %zz"));
     }
 
     #[test]

@@ -24,6 +24,7 @@
 //! # drop(app);
 //! ```
 
+pub mod auth;
 pub mod endpoints;
 pub mod model;
 pub mod openapi;
@@ -38,7 +39,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::routing::{MethodFilter, get, on};
@@ -101,6 +103,17 @@ pub enum ApiError {
         "unsupported request body of type {0:?}; send parameters in the query string or as an application/x-www-form-urlencoded body"
     )]
     UnsupportedBody(String),
+    /// A body larger than [`MAX_BODY`] (HTTP 413), or one that could not be read.
+    #[error(
+        "the request body could not be read ({0}); parameters fit in {MAX_BODY} bytes: send them in the query string or a form body"
+    )]
+    Body(String),
+    /// A parameter name or value that is not UTF-8 once percent-decoded (e.g. `%ff`).
+    #[error("parameter {name:?} is not UTF-8 text once percent-decoded; send UTF-8 only")]
+    NotUtf8 {
+        /// The name, with undecodable bytes replaced.
+        name: String,
+    },
     /// A broker setting is invalid.
     #[error(transparent)]
     Settings(#[from] SettingsError),
@@ -139,6 +152,7 @@ impl ApiError {
                 | AdminError::AllUnreachable(_)
                 | AdminError::Timeout { .. },
             )) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Body(_) => StatusCode::PAYLOAD_TOO_LARGE,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -152,6 +166,10 @@ impl IntoResponse for ApiError {
         (self.status(), axum::Json(body)).into_response()
     }
 }
+
+/// The largest request body accepted (1 MiB): parameters are short; anything larger is
+/// refused with 413 before it is read in full.
+pub const MAX_BODY: usize = 1024 * 1024;
 
 /// The router of the REST API, with metrics of its own. The scheduler merges the file server
 /// into it.
@@ -176,7 +194,11 @@ pub fn router_with_metrics(
                 move |State(commands): State<Arc<dyn Commands>>,
                       RawQuery(query): RawQuery,
                       headers: HeaderMap,
-                      body: Bytes| async move {
+                      body: Result<Bytes, BytesRejection>| async move {
+                    let body = match body {
+                        Ok(body) => body,
+                        Err(e) => return ApiError::Body(e.body_text()).into_response(),
+                    };
                     let request = Request {
                         commands: &*commands,
                         tracker: &tracker,
@@ -194,6 +216,7 @@ pub fn router_with_metrics(
         .route("/api/openapi.json", get(openapi_document))
         .merge(operators::routes(metrics.clone()))
         .with_state(commands)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn(move |request, next| {
             operators::count_request(metrics.clone(), request, next)
         }))

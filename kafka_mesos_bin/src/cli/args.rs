@@ -2,7 +2,7 @@
 //! prefixes (`--partition` for `--partitions`), flags without a value, one positional
 //! argument.
 
-use super::spec::{API, CmdSpec, OptSpec, Positional};
+use super::spec::{API, API_CA, API_TOKEN, CmdSpec, GENERIC, OptSpec, Positional};
 
 /// The arguments of one `broker` or `topic` command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,6 +11,10 @@ pub struct Parsed {
     pub positional: Option<String>,
     /// `--api`, if given.
     pub api: Option<String>,
+    /// `--api-token`, if given.
+    pub api_token: Option<String>,
+    /// `--api-ca`, if given.
+    pub api_ca: Option<String>,
     /// Every other option given, with its value (`None` for a flag).
     pub options: Vec<(&'static OptSpec, Option<String>)>,
 }
@@ -31,7 +35,7 @@ impl Parsed {
 }
 
 fn lookup(cmd: &'static CmdSpec, name: &str) -> Result<&'static OptSpec, String> {
-    let all = || cmd.options.iter().chain(std::iter::once(&API));
+    let all = || cmd.options.iter().chain(GENERIC);
     if let Some(o) = all().find(|o| o.name == name) {
         return Ok(o);
     }
@@ -55,6 +59,8 @@ pub fn parse(cmd: &'static CmdSpec, args: &[String]) -> Result<Parsed, String> {
     let mut parsed = Parsed {
         positional: None,
         api: None,
+        api_token: None,
+        api_ca: None,
         options: Vec::new(),
     };
     let mut positionals = Vec::new();
@@ -89,15 +95,22 @@ pub fn parse(cmd: &'static CmdSpec, args: &[String]) -> Result<Parsed, String> {
                 ),
             }
         };
-        let already = parsed.options.iter().any(|(o, _)| o.name == spec.name)
-            || (spec.name == API.name && parsed.api.is_some());
+        let generic = match spec.name {
+            n if n == API.name => Some(&mut parsed.api),
+            n if n == API_TOKEN.name => Some(&mut parsed.api_token),
+            n if n == API_CA.name => Some(&mut parsed.api_ca),
+            _ => None,
+        };
+        let already = match &generic {
+            Some(slot) => slot.is_some(),
+            None => parsed.options.iter().any(|(o, _)| o.name == spec.name),
+        };
         if already {
             return Err(format!("option --{} is given more than once", spec.name));
         }
-        if spec.name == API.name {
-            parsed.api = value;
-        } else {
-            parsed.options.push((spec, value));
+        match generic {
+            Some(slot) => *slot = value,
+            None => parsed.options.push((spec, value)),
         }
     }
     match positionals.len() {
@@ -154,6 +167,20 @@ mod tests {
         assert_eq!(p.value("mem"), Some("4096"));
         assert_eq!(p.value("options"), Some(""));
         assert_eq!(p.api.as_deref(), Some("http://h:7000"));
+        let p = parse(
+            cmd("broker", "list"),
+            &args(&["--api-token", "t", "--api-ca=/ca.pem", "--api", "https://h"]),
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                p.api_token.as_deref(),
+                p.api_ca.as_deref(),
+                p.api.as_deref()
+            ),
+            (Some("t"), Some("/ca.pem"), Some("https://h"))
+        );
+        assert!(p.options.is_empty());
         let p = parse(cmd("broker", "stop"), &args(&["0", "--force"])).unwrap();
         assert!(p.has_flag("force"));
         let p = parse(cmd("topic", "add"), &args(&["t1", "--partition", "2"])).unwrap();

@@ -3,7 +3,10 @@
 //! Each `broker` or `topic` command is sent to the scheduler's REST API as a form POST to
 //! `<api>/api/<group>/<command>`; the answer is printed the way the seed README shows it. The
 //! API address is `--api`, else the environment variable `KM_API`, else `api=` in
-//! `./kafka-mesos.properties`.
+//! `./kafka-mesos.properties`. When the scheduler requires an API token, it is `--api-token`,
+//! else `KM_API_TOKEN`, else `api-token=` in the properties file, and is sent as
+//! `Authorization: Bearer`. An `https://` API is checked against the system's trusted roots
+//! plus the certificates of `--api-ca` (else `KM_API_CA`, else `api-ca=`).
 //!
 //! ```
 //! use kafka_mesos_bin::cli::{Context, run};
@@ -33,6 +36,7 @@ use crate::api::model::{
     RebalanceReply, RemoveReply, RestartOutcome, RestartReply, StartStopReply, TopicJson,
     TopicsReply, WaitOutcome, WhyReply,
 };
+use crate::config::{API_TOKEN_VARIABLE, Secret};
 use args::Parsed;
 use progress::Progress;
 use spec::{CmdSpec, group_commands};
@@ -55,9 +59,15 @@ pub enum CliError {
     /// No API address was given anywhere.
     #[error("Undefined api. Provide either cli option or config default value")]
     UndefinedApi,
-    /// The API address is not an http URL.
-    #[error("invalid api {0:?}: expected an http URL like http://master:7000")]
+    /// The API address is not an http or https URL.
+    #[error("invalid api {0:?}: expected an http or https URL like http://master:7000")]
     InvalidApi(String),
+    /// The API token cannot be sent (the message never shows it).
+    #[error("invalid api token: {0}")]
+    InvalidToken(String),
+    /// TLS for an https API cannot be set up (e.g. the `--api-ca` file cannot be read).
+    #[error("cannot set up TLS for the api: {0}")]
+    Tls(String),
     /// The scheduler could not be reached; is it running, and is the address right?
     #[error("cannot reach the scheduler at {api}: {reason}")]
     Unreachable {
@@ -93,12 +103,17 @@ pub enum CliError {
     Timeout(String),
 }
 
-/// What the CLI reads from its surroundings: the environment's `KM_API`, the directory with
-/// `kafka-mesos.properties`, the time zone dates are shown in, and how waits are shown.
+/// What the CLI reads from its surroundings: the environment's `KM_API`, `KM_API_TOKEN` and
+/// `KM_API_CA`, the directory with `kafka-mesos.properties`, the time zone dates are shown in,
+/// and how waits are shown.
 #[derive(Debug, Clone)]
 pub struct Context {
     /// The value of `KM_API`, if set.
     pub api_env: Option<String>,
+    /// The value of `KM_API_TOKEN`, if set.
+    pub api_token_env: Option<Secret>,
+    /// The value of `KM_API_CA`, if set.
+    pub api_ca_env: Option<PathBuf>,
     /// Where `kafka-mesos.properties` is looked for.
     pub cwd: PathBuf,
     /// The UTC offset dates are printed in.
@@ -112,6 +127,13 @@ impl Context {
     pub fn system() -> Context {
         Context {
             api_env: std::env::var("KM_API").ok().filter(|v| !v.is_empty()),
+            api_token_env: std::env::var(API_TOKEN_VARIABLE)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .map(Secret::new),
+            api_ca_env: std::env::var_os("KM_API_CA")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
             cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
             offset: *chrono::Local::now().offset(),
             progress: Progress::for_stderr(),
@@ -127,15 +149,39 @@ impl Context {
         if let Some(api) = option.or(self.api_env.as_deref()) {
             return Ok(api.to_string());
         }
-        let path = self.cwd.join("kafka-mesos.properties");
-        match std::fs::read_to_string(&path) {
-            Ok(text) => properties::parse_properties(&text)
-                .into_iter()
-                .find(|(k, v)| k == "api" && !v.is_empty())
-                .map(|(_, v)| v)
-                .ok_or(CliError::UndefinedApi),
-            Err(_) => Err(CliError::UndefinedApi),
-        }
+        self.property("api").ok_or(CliError::UndefinedApi)
+    }
+
+    /// The API token, if any: `--api-token`, else `KM_API_TOKEN`, else `api-token=` in
+    /// `./kafka-mesos.properties`.
+    pub fn api_token(&self, option: Option<&str>) -> Result<Option<Secret>, CliError> {
+        let token = match (option, &self.api_token_env) {
+            (Some(t), _) => Some(t.to_string()),
+            (None, Some(t)) => Some(t.expose().to_string()),
+            (None, None) => self.property("api-token"),
+        };
+        token
+            .map(|t| Secret::api_token(&t).map_err(CliError::InvalidToken))
+            .transpose()
+    }
+
+    /// The extra CA file for an https API, if any: `--api-ca`, else `KM_API_CA`, else
+    /// `api-ca=` in `./kafka-mesos.properties` (relative paths from the working directory).
+    pub fn api_ca(&self, option: Option<&str>) -> Option<PathBuf> {
+        option
+            .map(PathBuf::from)
+            .or_else(|| self.api_ca_env.clone())
+            .or_else(|| self.property("api-ca").map(PathBuf::from))
+            .map(|p| self.cwd.join(p))
+    }
+
+    /// A non-empty value of `./kafka-mesos.properties`.
+    fn property(&self, key: &str) -> Option<String> {
+        let text = std::fs::read_to_string(self.cwd.join("kafka-mesos.properties")).ok()?;
+        properties::parse_properties(&text)
+            .into_iter()
+            .find(|(k, v)| k == key && !v.is_empty())
+            .map(|(_, v)| v)
     }
 }
 
@@ -246,7 +292,9 @@ fn read_map_file(path: &str) -> Result<String, CliError> {
 
 async fn execute(cmd: &CmdSpec, parsed: &Parsed, ctx: &Context) -> Result<String, CliError> {
     let api = ctx.api(parsed.api.as_deref())?;
-    let client = ApiClient::new(&api)?;
+    let client = ApiClient::new(&api)?
+        .with_token(ctx.api_token(parsed.api_token.as_deref())?)
+        .with_ca(ctx.api_ca(parsed.api_ca.as_deref()))?;
     let body = form(cmd, parsed)?;
     let path = format!("/api/{}/{}", cmd.group, cmd.name.replace(' ', "/"));
     let waits = matches!(cmd.name, "start" | "stop" | "restart")

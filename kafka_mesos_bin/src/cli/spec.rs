@@ -136,6 +136,31 @@ pub const API: OptSpec = OptSpec {
     help: &["Api url. Example: http://master:7000"],
 };
 
+/// `--api-token`, accepted by every `broker` and `topic` command: the scheduler's API token
+/// (else `KM_API_TOKEN`, else `api-token=` in `./kafka-mesos.properties`). Not in the help
+/// tables, which are the seed's.
+pub const API_TOKEN: OptSpec = OptSpec {
+    name: "api-token",
+    hint: None,
+    param: None,
+    flag: false,
+    help: &["Api token, sent as Authorization: Bearer. Default - KM_API_TOKEN"],
+};
+
+/// `--api-ca`, accepted by every `broker` and `topic` command: a PEM file of certificates to
+/// trust for an https API besides the system's (else `KM_API_CA`, else `api-ca=` in
+/// `./kafka-mesos.properties`). Not in the help tables, which are the seed's.
+pub const API_CA: OptSpec = OptSpec {
+    name: "api-ca",
+    hint: None,
+    param: None,
+    flag: false,
+    help: &["CA certificates (PEM) to trust for an https api. Default - KM_API_CA"],
+};
+
+/// The options every `broker` and `topic` command takes besides its own.
+pub const GENERIC: [&OptSpec; 3] = [&API, &API_TOKEN, &API_CA];
+
 const BROKER_SETTINGS: &[OptSpec] = &[
     opt(
         "bind-address",

@@ -1,25 +1,48 @@
 //! The CLI's HTTP client: every command is a POST of a form body to
-//! `<api>/api/<group>/<verb>`.
+//! `<api>/api/<group>/<verb>`, over TLS for an `https://` API, with the API token as
+//! `Authorization: Bearer` when there is one.
+//!
+//! ```
+//! use kafka_mesos_bin::cli::transport::ApiClient;
+//! use kafka_mesos_bin::config::Secret;
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let client = ApiClient::new("https://master:7000")?
+//!     .with_token(Some(Secret::new("t0ken")))
+//!     .with_ca(None)?;
+//! assert!(!format!("{client:?}").contains("t0ken"));
+//! # Ok::<(), kafka_mesos_bin::cli::CliError>(())
+//! # }).unwrap();
+//! ```
+
+use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use http::{Method, Request, StatusCode, Uri, header};
+use http::{HeaderValue, Method, Request, StatusCode, Uri, header};
 use http_body_util::{BodyExt, Full};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use super::CliError;
+use crate::config::Secret;
+
+type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// A client of one scheduler's API.
 #[derive(Debug, Clone)]
 pub struct ApiClient {
     api: String,
     base: String,
-    client: Client<HttpConnector, Full<Bytes>>,
+    tls: bool,
+    token: Option<Secret>,
+    ca: Option<PathBuf>,
+    client: HttpsClient,
 }
 
 impl ApiClient {
-    /// A client for `api` (`http://master:7000`, or `master:7000` meaning http).
+    /// A client for `api` (`http://master:7000`, `https://master:7000`, or `master:7000`
+    /// meaning http); an https API is checked against the system's trusted roots.
     pub fn new(api: &str) -> Result<ApiClient, CliError> {
         let invalid = || CliError::InvalidApi(api.to_string());
         let with_scheme = if api.contains("://") {
@@ -28,13 +51,39 @@ impl ApiClient {
             format!("http://{api}")
         };
         let uri: Uri = with_scheme.parse().map_err(|_| invalid())?;
-        if uri.scheme_str() != Some("http") || uri.authority().is_none() {
+        let tls = match uri.scheme_str() {
+            Some("http") => false,
+            Some("https") => true,
+            _ => return Err(invalid()),
+        };
+        if uri.authority().is_none() {
             return Err(invalid());
         }
         Ok(ApiClient {
             api: api.to_string(),
             base: with_scheme.trim_end_matches('/').to_string(),
-            client: Client::builder(TokioExecutor::new()).build_http(),
+            tls,
+            token: None,
+            ca: None,
+            client: http_client(tls, None)?,
+        })
+    }
+
+    /// The same client, sending `token` as `Authorization: Bearer` on every request.
+    pub fn with_token(self, token: Option<Secret>) -> ApiClient {
+        ApiClient { token, ..self }
+    }
+
+    /// The same client, trusting the certificates of the PEM file `ca` too (for an https API
+    /// whose certificate is self-signed or from a private CA). Fails if the file cannot be read.
+    pub fn with_ca(self, ca: Option<PathBuf>) -> Result<ApiClient, CliError> {
+        let Some(path) = ca.filter(|_| self.tls) else {
+            return Ok(self);
+        };
+        Ok(ApiClient {
+            client: http_client(true, Some(&path))?,
+            ca: Some(path),
+            ..self
         })
     }
 
@@ -50,13 +99,20 @@ impl ApiClient {
             )
             .body(Full::new(Bytes::from(form)))
             .map_err(|_| CliError::InvalidApi(self.api.clone()))?;
+        let mut request = request;
+        if let Some(token) = &self.token {
+            let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+                .map_err(|_| CliError::InvalidToken("it is not a header value".into()))?;
+            value.set_sensitive(true);
+            request.headers_mut().insert(header::AUTHORIZATION, value);
+        }
         let response = self
             .client
             .request(request)
             .await
             .map_err(|e| CliError::Unreachable {
                 api: self.api.clone(),
-                reason: innermost(&e),
+                reason: self.unreachable_reason(&e),
             })?;
         let status = response.status();
         let body = response
@@ -96,6 +152,42 @@ impl ApiClient {
             }),
         }
     }
+}
+
+impl ApiClient {
+    /// Why a request failed, with a hint when it is the scheduler's certificate.
+    fn unreachable_reason(&self, e: &(dyn std::error::Error + 'static)) -> String {
+        let reason = innermost(e);
+        if self.tls && reason.contains("certificate") && self.ca.is_none() {
+            format!(
+                "{reason} (for a self-signed or private certificate, give its CA with --api-ca or KM_API_CA)"
+            )
+        } else {
+            reason
+        }
+    }
+}
+
+/// A client for http, and for https with the system's roots plus `ca`.
+fn http_client(tls: bool, ca: Option<&Path>) -> Result<HttpsClient, CliError> {
+    let config = if tls {
+        crate::tls::client_config(ca).map_err(|e| CliError::Tls(e.to_string()))?
+    } else {
+        // Plain http: the TLS side is never used, so no roots are loaded.
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| CliError::Tls(e.to_string()))?
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth()
+    };
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(config)
+        .https_or_http()
+        .enable_http1()
+        .build();
+    Ok(Client::builder(TokioExecutor::new()).build(connector))
 }
 
 /// The message of the deepest cause: `Connection refused (os error 111)` rather than

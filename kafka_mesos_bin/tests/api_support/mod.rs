@@ -254,3 +254,47 @@ pub async fn request_typed(
     let body = resp.into_body().collect().await.expect("a body").to_bytes();
     (status, String::from_utf8_lossy(&body).into_owned())
 }
+
+/// Any app (e.g. the API behind access control) served on 127.0.0.1 on an ephemeral port until
+/// the test's runtime ends.
+pub async fn serve_app(app: axum::Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind an ephemeral port");
+    let addr = listener.local_addr().expect("bound address");
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.expect("serve the app");
+    });
+    addr
+}
+
+/// A raw HTTP request with an optional form body and `Authorization` header.
+pub async fn request_with(
+    addr: SocketAddr,
+    method: &str,
+    path_and_query: &str,
+    form: Option<&str>,
+    authorization: Option<&str>,
+) -> (u16, String) {
+    use http_body_util::BodyExt;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<bytes::Bytes>>();
+    let mut req = http::Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{path_and_query}"));
+    if form.is_some() {
+        req = req.header("content-type", "application/x-www-form-urlencoded");
+    }
+    if let Some(a) = authorization {
+        req = req.header("authorization", a);
+    }
+    let req = req
+        .body(http_body_util::Full::new(bytes::Bytes::from(
+            form.unwrap_or("").to_string(),
+        )))
+        .expect("valid request");
+    let resp = client.request(req).await.expect("the API answers");
+    let status = resp.status().as_u16();
+    let body = resp.into_body().collect().await.expect("a body").to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}

@@ -154,6 +154,29 @@ fn topic_names_are_checked() {
     assert!(is_valid_topic_name(&"a".repeat(249)));
 }
 
+#[test]
+fn huge_and_deep_expressions_are_refused_quickly() {
+    let e = "0..2147483647".parse::<BrokerExpr>().unwrap_err();
+    assert_eq!(e.position, 0);
+    assert!(
+        e.problem
+            .starts_with("the expression lists more than 10000 broker ids"),
+        "{e}"
+    );
+    assert!("0..5000,6000..11000".parse::<BrokerExpr>().is_err());
+    assert!("0..9999".parse::<BrokerExpr>().is_ok());
+    assert!("*,0..9999".parse::<BrokerExpr>().is_ok());
+    let deep = "(".repeat(100_000);
+    assert_eq!(deep.parse::<BrokerExpr>().unwrap_err().position, 0);
+    assert!(deep.parse::<TopicExpr>().is_err());
+    let nested = format!("*{}", "[".repeat(100_000));
+    assert!(nested.parse::<BrokerExpr>().is_err());
+    let long_list = vec!["0"; 100_000].join(",");
+    assert!(long_list.parse::<BrokerExpr>().is_err());
+    let topics = vec!["t"; 100_000].join(",");
+    assert!(topics.parse::<TopicExpr>().is_ok());
+}
+
 fn arb_broker_expr() -> impl Strategy<Value = BrokerExpr> {
     let item = prop_oneof![
         Just(IdItem::All),

@@ -53,8 +53,11 @@ use crate::master::{
     DEFAULT_ALLOCATION_INTERVAL, DEFAULT_HEARTBEAT, Effect, Format, Master, MasterConfig, StreamId,
 };
 
+mod auth;
 mod codec;
 mod json_syntax;
+
+pub use auth::{CredentialsError, FrameworkCredentials, SCHEDULER_REALM};
 
 use codec::{
     Body, TEXT, answer, async_stream, decode_call, encode, not_acceptable, not_found, respond,
@@ -177,6 +180,9 @@ pub struct LocalConfig {
     /// current directory when the master starts, so that executors always see absolute
     /// `MESOS_DIRECTORY` and `MESOS_SANDBOX` paths, as on a real agent.
     pub work_dir: PathBuf,
+    /// The principals schedulers must authenticate as (HTTP Basic), as with Mesos's
+    /// `--authenticate_http_frameworks --credentials`; empty (the default): no authentication.
+    pub credentials: FrameworkCredentials,
 }
 
 impl LocalConfig {
@@ -201,6 +207,7 @@ impl Default for LocalConfig {
             heartbeat: DEFAULT_HEARTBEAT,
             allocation_interval: DEFAULT_ALLOCATION_INTERVAL,
             work_dir: LocalConfig::default_work_dir(),
+            credentials: FrameworkCredentials::default(),
         }
     }
 }
@@ -209,6 +216,7 @@ struct Context {
     shared: Arc<Mutex<Shared>>,
     runner: Arc<dyn ExecutorRunner>,
     work_dir: PathBuf,
+    credentials: FrameworkCredentials,
 }
 
 impl LocalMaster {
@@ -250,6 +258,7 @@ impl LocalMaster {
             shared: shared.clone(),
             runner,
             work_dir,
+            credentials: config.credentials.clone(),
         });
         let ticker = context.clone();
         let tick_stop = stop.clone();
@@ -504,6 +513,28 @@ impl Context {
         if !scheduler_api && agent.is_none_or(|a| a.is_some_and(|a| a >= agents)) {
             return not_found();
         }
+        // libprocess authenticates before the endpoint's handler runs: before its method,
+        // header and body checks.
+        let principal = if scheduler_api && self.credentials.is_enabled() {
+            let authorization = request
+                .headers()
+                .get(http::header::AUTHORIZATION)
+                .map(|v| v.as_bytes());
+            match self.credentials.authenticate(authorization) {
+                Some(p) => Some(p.to_string()),
+                None => {
+                    let challenge = format!("Basic realm=\"{SCHEDULER_REALM}\"");
+                    return respond(
+                        StatusCode::UNAUTHORIZED,
+                        &[("WWW-Authenticate", &challenge)],
+                        None,
+                        Bytes::new(),
+                    );
+                }
+            }
+        } else {
+            None
+        };
         if request.method() != Method::POST {
             let body = format!(
                 "405 Method Not Allowed. Expecting one of {{ 'POST' }}, but received '{}'.",
@@ -567,6 +598,20 @@ impl Context {
                         StatusCode::BAD_REQUEST,
                         &format!(
                             "Subscribe calls should not include the '{STREAM_ID_HEADER}' header"
+                        ),
+                    );
+                }
+                let claimed = call
+                    .subscribe
+                    .as_ref()
+                    .and_then(|s| s.framework_info.principal.as_deref());
+                if let (Some(authenticated), Some(claimed)) = (&principal, claimed)
+                    && authenticated != claimed
+                {
+                    return text(
+                        StatusCode::BAD_REQUEST,
+                        &format!(
+                            "Authenticated principal '{authenticated}' does not match principal '{claimed}' set in `FrameworkInfo`"
                         ),
                     );
                 }

@@ -23,6 +23,7 @@ pub(crate) async fn local_master(work: &std::path::Path, agents: usize) -> Local
         heartbeat: Duration::from_secs(15),
         allocation_interval: Duration::from_millis(100),
         work_dir: work.to_path_buf(),
+        ..LocalConfig::default()
     };
     LocalMaster::start(config, Arc::new(ProcessRunner::default()))
         .await
