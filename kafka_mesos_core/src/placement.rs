@@ -35,7 +35,7 @@ use std::fmt;
 
 use rand::{Rng, RngExt};
 
-use crate::constraints::{ConstraintMismatch, PlacedValues};
+use crate::constraints::{ConstraintMismatch, Constraints, PlacedValues};
 
 use crate::model::{Broker, BrokerId, Offer, OfferId, Resource, ResourceValue, Resources, Scalar};
 use crate::range::{PortRange, Range};
@@ -677,6 +677,11 @@ pub struct OfferPlan {
 /// Each offer goes to the first candidate it fits; a placed broker takes no second offer, and
 /// its host and attributes count for the constraints of the brokers placed after it. `placed`
 /// starts with the values of the brokers that already have tasks.
+///
+/// Candidates whose checks come out the same against any offer (same needs, constraints,
+/// stickiness and failover wait) form a class, and an offer is checked once per class rather
+/// than once per broker, so a batch costs offers × classes checks: a thousand brokers with
+/// one spec check like one.
 pub fn plan_offers<'r, R: Rng + ?Sized>(
     candidates: &[&Broker],
     offers: &[Offer],
@@ -689,20 +694,20 @@ pub fn plan_offers<'r, R: Rng + ?Sized>(
     let rules = rules.into();
     let executor = rules.executor;
     let mut plan = OfferPlan::default();
-    // (position in `candidates`, candidate), in priority order; placed ones are removed.
-    // Grouped by their text, which keeps the order (the reason names the first unmet one).
-    let mut groups: HashMap<String, usize> = HashMap::new();
-    let mut waiting: Vec<(usize, Candidate<'_>)> = Vec::with_capacity(candidates.len());
-    for (i, b) in candidates.iter().enumerate() {
-        let next = groups.len();
-        let group = *groups.entry(b.spec.constraints.to_string()).or_insert(next);
-        waiting.push((i, Candidate::new(b, executor, group)));
-    }
-    let mut unmet: Vec<Option<Option<usize>>> = vec![None; groups.len()];
-    // For each candidate: the last offer it declined and why.
-    let mut last: Vec<Option<(usize, Rejection)>> = vec![None; candidates.len()];
+    let Classes {
+        mut classes,
+        groups,
+        mut waiting,
+    } = Classes::new(candidates, executor, now);
+    // Per candidate: the decline that could turn soonest among offers that were checked
+    // against it alone (those taken by a broker of higher priority); the class keeps the
+    // declines checked against all its waiting brokers.
+    let mut own: Vec<Option<Seen>> = vec![None; candidates.len()];
+    let mut unmet: Vec<Option<Option<usize>>> = vec![None; groups];
+    // This offer's verdict for each class (`None`: it fits, or the class has no one waiting).
+    let mut verdicts: Vec<Option<Seen>> = Vec::with_capacity(classes.len());
     for (index, offer) in offers.iter().enumerate() {
-        if waiting.is_empty() {
+        if waiting == 0 {
             let refuse_for = policy.refuse_for([], rng);
             plan.declines.push(PlannedDecline {
                 offer: index,
@@ -713,54 +718,68 @@ pub fn plan_offers<'r, R: Rng + ?Sized>(
         }
         let summary = OfferSummary::new(offer, rules);
         unmet.iter_mut().for_each(|u| *u = None);
-        // The candidate that could use the offer soonest, and when.
-        let mut soonest: Option<(Retry, usize)> = None;
-        let mut accepted = None;
-        for (pos, (cand, candidate)) in waiting.iter().enumerate() {
-            match summary.check(candidate, now, &placed, &mut unmet[candidate.group]) {
-                Ok(()) => {
-                    accepted = Some(pos);
-                    break;
-                }
-                Err(rejection) => {
-                    let retry = rejection.retry(candidate.broker, now);
-                    if soonest.is_none_or(|(r, _)| policy.wait(retry) < policy.wait(r)) {
-                        soonest = Some((retry, *cand));
-                    }
-                    // Keep, per broker, the decline that could turn soonest: that offer is
-                    // the one the broker is really waiting for.
-                    let keep = match &last[*cand] {
-                        Some((_, prev)) => {
-                            policy.wait(retry) <= policy.wait(prev.retry(candidate.broker, now))
+        verdicts.clear();
+        // The first waiting candidate the offer fits: (its position, its class).
+        let mut fit: Option<(usize, usize)> = None;
+        for (c, class) in classes.iter().enumerate() {
+            let verdict = class.head().and_then(|head| {
+                let group = &mut unmet[class.candidate.group];
+                match summary.check(&class.candidate, now, &placed, group) {
+                    Ok(()) => {
+                        if fit.is_none_or(|(first, _)| head < first) {
+                            fit = Some((head, c));
                         }
-                        None => true,
-                    };
-                    if keep {
-                        last[*cand] = Some((index, rejection));
+                        None
+                    }
+                    Err(rejection) => Some(Seen::new(index, rejection, class, now, policy)),
+                }
+            });
+            verdicts.push(verdict);
+        }
+        match fit {
+            Some((pos, c)) => {
+                // The candidates before the one that takes the offer were checked against it.
+                for (class, verdict) in classes.iter().zip(&verdicts) {
+                    let Some(seen) = verdict else { continue };
+                    for &m in class.waiting().iter().take_while(|&&m| m < pos) {
+                        own[m] = Some(Seen::sooner(own[m].take(), seen.clone()));
                     }
                 }
-            }
-        }
-        match accepted {
-            Some(pos) => {
-                let (cand, candidate) = waiting.remove(pos);
-                last[cand] = None;
+                classes[c].next += 1;
+                waiting -= 1;
+                let broker = candidates[pos];
                 placed.add(summary.values.iter().map(|(k, v)| (*k, v.as_ref())));
-                let reservation = summary.reserve(candidate.broker);
+                let reservation = summary.reserve(broker);
                 plan.launches.push(PlannedLaunch {
                     offer: index,
-                    broker: candidate.broker.id,
+                    broker: broker.id,
                     reservation,
                 });
             }
             None => {
+                // Every waiting candidate declined: the one that could use the offer soonest
+                // (the first in priority among equals) names the reason.
+                let mut soonest: Option<(Period, usize, usize, Retry)> = None;
+                for (c, (class, verdict)) in classes.iter_mut().zip(verdicts.drain(..)).enumerate()
+                {
+                    let (Some(seen), Some(head)) = (verdict, class.head()) else {
+                        continue;
+                    };
+                    if soonest.is_none_or(|(wait, first, ..)| (seen.wait, head) < (wait, first)) {
+                        soonest = Some((seen.wait, head, c, seen.retry));
+                    }
+                    class.seen = Some(Seen::sooner(class.seen.take(), seen));
+                }
                 let (retry, reason) = match soonest {
-                    Some((retry, cand)) => {
-                        let broker = candidates[cand];
-                        let reason = last[cand]
-                            .as_ref()
-                            .map(|(_, r)| {
-                                r.clone().into_mismatch(broker, offer, executor, now).reason
+                    Some((_, head, c, retry)) => {
+                        let class = &classes[c];
+                        let last = Seen::sooner_of(class.seen.as_ref(), own[head].as_ref());
+                        let reason = last
+                            .map(|seen| {
+                                seen.rejection
+                                    .clone()
+                                    .into_mismatch(candidates[head], offer, executor, now)
+                                    .reason
                             })
                             .unwrap_or(DeclineReason::NoWork);
                         (Some(retry), reason)
@@ -776,14 +795,173 @@ pub fn plan_offers<'r, R: Rng + ?Sized>(
             }
         }
     }
-    for (cand, candidate) in waiting {
-        if let Some((index, rejection)) = last[cand].take() {
-            let mismatch = rejection.into_mismatch(candidate.broker, &offers[index], executor, now);
-            plan.unplaced
-                .insert(candidate.broker.id, (offers[index].id.clone(), mismatch));
+    let mut left: Vec<(usize, usize)> = classes
+        .iter()
+        .enumerate()
+        .flat_map(|(c, class)| class.waiting().iter().map(move |&m| (m, c)))
+        .collect();
+    left.sort_unstable();
+    for (m, c) in left {
+        let broker = candidates[m];
+        if let Some(seen) = Seen::sooner_of(classes[c].seen.as_ref(), own[m].as_ref()) {
+            let offer = &offers[seen.offer];
+            let mismatch = seen
+                .rejection
+                .clone()
+                .into_mismatch(broker, offer, executor, now);
+            plan.unplaced.insert(broker.id, (offer.id.clone(), mismatch));
         }
     }
     plan
+}
+
+/// A declined offer as a candidate remembers it: which offer, why, and how long to wait.
+#[derive(Debug, Clone)]
+struct Seen {
+    offer: usize,
+    rejection: Rejection,
+    retry: Retry,
+    wait: Period,
+}
+
+impl Seen {
+    fn new(
+        offer: usize,
+        rejection: Rejection,
+        class: &Class<'_>,
+        now: Timestamp,
+        policy: &DeclinePolicy,
+    ) -> Seen {
+        let retry = rejection.retry(class.candidate.broker, now);
+        Seen {
+            offer,
+            rejection,
+            retry,
+            wait: policy.wait(retry),
+        }
+    }
+
+    /// Of an earlier decline and a later one, the one that could turn soonest; the later one
+    /// among equals.
+    fn sooner(earlier: Option<Seen>, later: Seen) -> Seen {
+        match earlier {
+            Some(e) if e.wait < later.wait => e,
+            _ => later,
+        }
+    }
+
+    /// [`Seen::sooner`] of two declines in either order.
+    fn sooner_of<'s>(a: Option<&'s Seen>, b: Option<&'s Seen>) -> Option<&'s Seen> {
+        match (a, b) {
+            (Some(a), Some(b)) => Some(if (a.wait, std::cmp::Reverse(a.offer))
+                <= (b.wait, std::cmp::Reverse(b.offer))
+            {
+                a
+            } else {
+                b
+            }),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// Candidates that every check treats alike, in priority order.
+#[derive(Debug)]
+struct Class<'a> {
+    /// The first candidate of the class, checked for all of them.
+    candidate: Candidate<'a>,
+    /// Positions in the candidate list, ascending.
+    members: Vec<usize>,
+    /// How many members have been placed (always the first ones).
+    next: usize,
+    /// The decline that could turn soonest among offers checked against every waiting member.
+    seen: Option<Seen>,
+}
+
+impl Class<'_> {
+    /// Members still waiting, in priority order.
+    fn waiting(&self) -> &[usize] {
+        &self.members[self.next..]
+    }
+
+    /// The position of the first member still waiting.
+    fn head(&self) -> Option<usize> {
+        self.waiting().first().copied()
+    }
+}
+
+/// What makes two candidates alike for every check of [`OfferSummary::check`].
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ClassKey<'a> {
+    cpus: Scalar,
+    mem: Scalar,
+    port: Option<PortRange>,
+    volume: Option<&'a str>,
+    group: usize,
+    /// Seconds of stickiness left and the sticky host, while any is left.
+    sticky: Option<(i64, Option<&'a str>)>,
+    /// When the failover wait ends, while the broker waits.
+    waiting: Option<Timestamp>,
+}
+
+/// The candidates of a batch sorted into classes.
+struct Classes<'a> {
+    classes: Vec<Class<'a>>,
+    /// How many distinct constraint lists there are.
+    groups: usize,
+    /// How many candidates wait for an offer.
+    waiting: usize,
+}
+
+impl<'a> Classes<'a> {
+    fn new(candidates: &[&'a Broker], executor: ExecutorResources, now: Timestamp) -> Self {
+        // Constraint lists are grouped by their text, which keeps the order (the reason names
+        // the first unmet one); equal neighbours skip the text.
+        let mut groups: HashMap<String, usize> = HashMap::new();
+        let mut previous: Option<(&Constraints, usize)> = None;
+        let mut index: HashMap<ClassKey<'a>, usize> = HashMap::new();
+        let mut classes: Vec<Class<'a>> = Vec::new();
+        for (pos, b) in candidates.iter().enumerate() {
+            let spec = &b.spec;
+            let group = match previous {
+                Some((c, g)) if c.iter().eq(spec.constraints.iter()) => g,
+                _ => {
+                    let next = groups.len();
+                    *groups.entry(spec.constraints.to_string()).or_insert(next)
+                }
+            };
+            previous = Some((&spec.constraints, group));
+            let candidate = Candidate::new(b, executor, group);
+            let left = b.stickiness.sticky_time_left(spec.stickiness_period, now);
+            let key = ClassKey {
+                cpus: candidate.cpus,
+                mem: candidate.mem,
+                port: spec.port,
+                volume: spec.volume.as_deref(),
+                group,
+                sticky: (left > 0).then(|| (left, b.stickiness.hostname.as_deref())),
+                waiting: spec
+                    .failover
+                    .is_waiting(&b.failover, now)
+                    .then(|| spec.failover.delay_expires(&b.failover)),
+            };
+            let c = *index.entry(key).or_insert_with(|| {
+                classes.push(Class {
+                    candidate,
+                    members: Vec::new(),
+                    next: 0,
+                    seen: None,
+                });
+                classes.len() - 1
+            });
+            classes[c].members.push(pos);
+        }
+        Classes {
+            classes,
+            groups: groups.len(),
+            waiting: candidates.len(),
+        }
+    }
 }
 
 /// The values of the brokers that have tasks, for constraint checks.
