@@ -224,12 +224,9 @@ struct Pool {
 }
 
 impl Pool {
-    fn new(role: Vec<(usize, Scalar)>, shared: Vec<(usize, Scalar)>) -> Pool {
-        let entries: Vec<_> = role.into_iter().chain(shared).collect();
-        Pool {
-            total: entries.iter().map(|e| e.1).sum(),
-            entries,
-        }
+    /// Sets the total from the entries.
+    fn sum(&mut self) {
+        self.total = self.entries.iter().map(|e| e.1).sum();
     }
 
     /// Takes up to `want` after the first `skip` (already taken by someone else), role
@@ -263,45 +260,69 @@ impl<'a> OfferSummary<'a> {
     /// Digests `offer` for a framework with these rules (or just a role, see
     /// [`ReservationRules`]).
     pub fn new<'r>(offer: &'a Offer, rules: impl Into<ReservationRules<'r>>) -> Self {
-        let rules = rules.into();
+        let mut summary = OfferSummary {
+            offer,
+            executor: ExecutorResources::default(),
+            cpus: Pool::default(),
+            mem: Pool::default(),
+            role_ports: Vec::new(),
+            shared_ports: Vec::new(),
+            values: Vec::new(),
+        };
+        summary.digest(offer, rules.into());
+        summary
+    }
+
+    /// Digests another offer in place, reusing the space of the last one: a batch allocates
+    /// nothing per offer here.
+    fn digest(&mut self, offer: &'a Offer, rules: ReservationRules<'_>) {
         let role = rules.role;
-        let mut cpus = (Vec::new(), Vec::new());
-        let mut mem = (Vec::new(), Vec::new());
-        let mut role_ports = Vec::new();
-        let mut shared_ports = Vec::new();
-        for (i, r) in offer.resources.iter().enumerate() {
-            let Some(is_role) = usable_for(r, role) else {
-                continue;
-            };
-            match (r.name.as_str(), &r.value) {
-                ("cpus", ResourceValue::Scalar(v)) => {
-                    if is_role { &mut cpus.0 } else { &mut cpus.1 }.push((i, Scalar::from(*v)))
+        self.offer = offer;
+        self.executor = rules.executor;
+        self.cpus.entries.clear();
+        self.mem.entries.clear();
+        self.role_ports.clear();
+        self.shared_ports.clear();
+        // Entries reserved for the role first, then unreserved ones.
+        for want_role in [true, false] {
+            for (i, r) in offer.resources.iter().enumerate() {
+                if usable_for(r, role) != Some(want_role) {
+                    continue;
                 }
-                ("mem", ResourceValue::Scalar(v)) => {
-                    if is_role { &mut mem.0 } else { &mut mem.1 }.push((i, Scalar::from(*v)))
+                match (r.name.as_str(), &r.value) {
+                    ("cpus", ResourceValue::Scalar(v)) => {
+                        self.cpus.entries.push((i, Scalar::from(*v)))
+                    }
+                    ("mem", ResourceValue::Scalar(v)) => {
+                        self.mem.entries.push((i, Scalar::from(*v)))
+                    }
+                    ("ports", ResourceValue::Ranges(ranges)) => {
+                        let target = if want_role {
+                            &mut self.role_ports
+                        } else {
+                            &mut self.shared_ports
+                        };
+                        target.extend(ranges.iter().map(|r| (*r, i)));
+                    }
+                    _ => {}
                 }
-                ("ports", ResourceValue::Ranges(ranges)) => {
-                    let target = if is_role {
-                        &mut role_ports
-                    } else {
-                        &mut shared_ports
-                    };
-                    target.extend(ranges.iter().map(|r| (*r, i)));
-                }
-                _ => {}
             }
         }
-        role_ports.sort_by_key(|(r, _)| r.start());
-        shared_ports.sort_by_key(|(r, _)| r.start());
-        OfferSummary {
-            offer,
-            executor: rules.executor,
-            cpus: Pool::new(cpus.0, cpus.1),
-            mem: Pool::new(mem.0, mem.1),
-            role_ports,
-            shared_ports,
-            values: offer.placement_values(),
-        }
+        self.cpus.sum();
+        self.mem.sum();
+        self.role_ports.sort_by_key(|(r, _)| r.start());
+        self.shared_ports.sort_by_key(|(r, _)| r.start());
+        self.values.clear();
+        self.values.push((
+            "hostname",
+            std::borrow::Cow::Borrowed(offer.hostname.as_str()),
+        ));
+        self.values.extend(
+            offer
+                .attributes
+                .iter()
+                .map(|a| (a.name.as_str(), a.value.as_text())),
+        );
     }
 
     /// The offer.
@@ -706,6 +727,7 @@ pub fn plan_offers<'r, R: Rng + ?Sized>(
     let mut unmet: Vec<Option<Option<usize>>> = vec![None; groups];
     // This offer's verdict for each class (`None`: it fits, or the class has no one waiting).
     let mut verdicts: Vec<Option<Seen>> = Vec::with_capacity(classes.len());
+    let mut summary: Option<OfferSummary<'_>> = None;
     for (index, offer) in offers.iter().enumerate() {
         if waiting == 0 {
             let refuse_for = policy.refuse_for([], rng);
@@ -716,7 +738,13 @@ pub fn plan_offers<'r, R: Rng + ?Sized>(
             });
             continue;
         }
-        let summary = OfferSummary::new(offer, rules);
+        let summary = match &mut summary {
+            Some(summary) => {
+                summary.digest(offer, rules);
+                summary
+            }
+            None => summary.insert(OfferSummary::new(offer, rules)),
+        };
         unmet.iter_mut().for_each(|u| *u = None);
         verdicts.clear();
         // The first waiting candidate the offer fits: (its position, its class).
@@ -809,7 +837,8 @@ pub fn plan_offers<'r, R: Rng + ?Sized>(
                 .rejection
                 .clone()
                 .into_mismatch(broker, offer, executor, now);
-            plan.unplaced.insert(broker.id, (offer.id.clone(), mismatch));
+            plan.unplaced
+                .insert(broker.id, (offer.id.clone(), mismatch));
         }
     }
     plan
@@ -853,13 +882,13 @@ impl Seen {
     /// [`Seen::sooner`] of two declines in either order.
     fn sooner_of<'s>(a: Option<&'s Seen>, b: Option<&'s Seen>) -> Option<&'s Seen> {
         match (a, b) {
-            (Some(a), Some(b)) => Some(if (a.wait, std::cmp::Reverse(a.offer))
-                <= (b.wait, std::cmp::Reverse(b.offer))
-            {
-                a
-            } else {
-                b
-            }),
+            (Some(a), Some(b)) => Some(
+                if (a.wait, std::cmp::Reverse(a.offer)) <= (b.wait, std::cmp::Reverse(b.offer)) {
+                    a
+                } else {
+                    b
+                },
+            ),
             (a, b) => a.or(b),
         }
     }
@@ -939,7 +968,7 @@ impl<'a> Classes<'a> {
                 port: spec.port,
                 volume: spec.volume.as_deref(),
                 group,
-                sticky: (left > 0).then(|| (left, b.stickiness.hostname.as_deref())),
+                sticky: (left > 0).then_some((left, b.stickiness.hostname.as_deref())),
                 waiting: spec
                     .failover
                     .is_waiting(&b.failover, now)

@@ -728,39 +728,49 @@ fn arb_broker(id: u32) -> impl Strategy<Value = Broker> {
         0u32..3,
         0u32..3,
     )
-        .prop_map(move |(cpus, mem, constraints, port, sticky, failed, volume)| {
-            let mut b = broker(&format!(
-                "id={id} cpus={} mem={}",
-                f64::from(cpus) / 2.0 + 0.5,
-                512 * (mem + 1)
-            ));
-            b.spec.constraints = CONSTRAINT_LISTS[constraints].parse().unwrap();
-            b.spec.port = match port {
-                1 => Some("31001".parse().unwrap()),
-                2 => Some("31000..31001".parse().unwrap()),
-                _ => None,
-            };
-            if volume == 1 {
-                b.spec.volume = Some("v1".to_string());
-            }
-            b.spec.stickiness_period = Period::from_secs(600);
-            if sticky > 0 {
-                b.stickiness.hostname = Some(format!("host{}", sticky - 1));
-                // Stopped 0, 300 or 700 s ago: 600, 300 or no seconds of stickiness left.
-                let ago = [0, 300_000, 700_000][(sticky - 1) as usize];
-                b.stickiness.stop_time = Some(Timestamp(1_000_000 - ago));
-            }
-            if failed > 0 {
-                b.failover.failures = failed;
-                b.failover.failure_time = Some(Timestamp(1_000_000 - 30_000));
-            }
-            b
-        })
+        .prop_map(
+            move |(cpus, mem, constraints, port, sticky, failed, volume)| {
+                let mut b = broker(&format!(
+                    "id={id} cpus={} mem={}",
+                    f64::from(cpus) / 2.0 + 0.5,
+                    512 * (mem + 1)
+                ));
+                b.spec.constraints = CONSTRAINT_LISTS[constraints].parse().unwrap();
+                b.spec.port = match port {
+                    1 => Some("31001".parse().unwrap()),
+                    2 => Some("31000..31001".parse().unwrap()),
+                    _ => None,
+                };
+                if volume == 1 {
+                    b.spec.volume = Some("v1".to_string());
+                }
+                b.spec.stickiness_period = Period::from_secs(600);
+                if sticky > 0 {
+                    b.stickiness.hostname = Some(format!("host{}", sticky - 1));
+                    // Stopped 0, 300 or 700 s ago: 600, 300 or no seconds of stickiness left.
+                    let ago = [0, 300_000, 700_000][(sticky - 1) as usize];
+                    b.stickiness.stop_time = Some(Timestamp(1_000_000 - ago));
+                }
+                if failed > 0 {
+                    b.failover.failures = failed;
+                    b.failover.failure_time = Some(Timestamp(1_000_000 - 30_000));
+                }
+                b
+            },
+        )
 }
 
 fn arb_offer_with_zone(i: usize) -> impl Strategy<Value = Offer> {
-    (0u32..5, 0u32..4, 0u64..3, 0u32..4, 0u32..3, 0u32..3, any::<bool>()).prop_map(
-        move |(cpus, mem, nports, host, rack, zone, volume)| {
+    (
+        0u32..5,
+        0u32..4,
+        0u64..3,
+        0u32..4,
+        0u32..3,
+        0u32..3,
+        any::<bool>(),
+    )
+        .prop_map(move |(cpus, mem, nports, host, rack, zone, volume)| {
             let mut resources = format!("cpus:{}; mem:{}", f64::from(cpus) / 2.0, 512 * mem);
             if nports > 0 {
                 resources.push_str(&format!("; ports:31000..{}", 31000 + nports - 1));
@@ -775,8 +785,7 @@ fn arb_offer_with_zone(i: usize) -> impl Strategy<Value = Offer> {
                 attrs.push(("zone", zone.as_str()));
             }
             Offer::parse(&format!("o{i}"), &format!("host{host}"), &resources, &attrs).unwrap()
-        },
-    )
+        })
 }
 
 proptest! {
