@@ -768,10 +768,7 @@ impl EventStream {
             self.head_done = true;
         }
         if self.chunked {
-            loop {
-                let Some(line) = self.raw.windows(2).position(|w| w == b"\r\n") else {
-                    break;
-                };
+            while let Some(line) = self.raw.windows(2).position(|w| w == b"\r\n") {
                 let size_text = String::from_utf8_lossy(&self.raw[..line]);
                 let size_text = size_text.split(';').next().unwrap_or("").trim().to_string();
                 let Ok(size) = usize::from_str_radix(&size_text, 16) else {
@@ -789,10 +786,7 @@ impl EventStream {
             self.body.append(&mut self.raw);
         }
         let mut events = Vec::new();
-        loop {
-            let Some(nl) = self.body.iter().position(|b| *b == b'\n') else {
-                break;
-            };
+        while let Some(nl) = self.body.iter().position(|b| *b == b'\n') {
             let Ok(len) = String::from_utf8_lossy(&self.body[..nl])
                 .trim()
                 .parse::<usize>()
