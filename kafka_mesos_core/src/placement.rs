@@ -30,7 +30,7 @@
 //! assert_eq!(no.reason.to_string(), "cpus < 0.5");
 //! ```
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
 use rand::{Rng, RngExt};
@@ -725,8 +725,15 @@ pub fn plan_offers<'r, R: Rng + ?Sized>(
     // declines checked against all its waiting brokers.
     let mut own: Vec<Option<Seen>> = vec![None; candidates.len()];
     let mut unmet: Vec<Option<Option<usize>>> = vec![None; groups];
-    // This offer's verdict for each class (`None`: it fits, or the class has no one waiting).
-    let mut verdicts: Vec<Option<Seen>> = Vec::with_capacity(classes.len());
+    // Classes with someone waiting, by the position of their first waiting member: checked in
+    // this order, an offer stops at the first class it fits, as a broker-by-broker check would.
+    let mut order: BTreeSet<(usize, usize)> = classes
+        .iter()
+        .enumerate()
+        .filter_map(|(c, class)| class.head().map(|head| (head, c)))
+        .collect();
+    // This offer's rejections: (class, decline), in the order checked.
+    let mut rejected: Vec<(usize, Seen)> = Vec::with_capacity(classes.len());
     let mut summary: Option<OfferSummary<'_>> = None;
     for (index, offer) in offers.iter().enumerate() {
         if waiting == 0 {
@@ -746,34 +753,35 @@ pub fn plan_offers<'r, R: Rng + ?Sized>(
             None => summary.insert(OfferSummary::new(offer, rules)),
         };
         unmet.iter_mut().for_each(|u| *u = None);
-        verdicts.clear();
+        rejected.clear();
         // The first waiting candidate the offer fits: (its position, its class).
         let mut fit: Option<(usize, usize)> = None;
-        for (c, class) in classes.iter().enumerate() {
-            let verdict = class.head().and_then(|head| {
-                let group = &mut unmet[class.candidate.group];
-                match summary.check(&class.candidate, now, &placed, group) {
-                    Ok(()) => {
-                        if fit.is_none_or(|(first, _)| head < first) {
-                            fit = Some((head, c));
-                        }
-                        None
-                    }
-                    Err(rejection) => Some(Seen::new(index, rejection, class, now, policy)),
+        for &(head, c) in &order {
+            let class = &classes[c];
+            let group = &mut unmet[class.candidate.group];
+            match summary.check(&class.candidate, now, &placed, group) {
+                Ok(()) => {
+                    fit = Some((head, c));
+                    break;
                 }
-            });
-            verdicts.push(verdict);
+                Err(rejection) => {
+                    rejected.push((c, Seen::new(index, rejection, class, now, policy)))
+                }
+            }
         }
         match fit {
             Some((pos, c)) => {
                 // The candidates before the one that takes the offer were checked against it.
-                for (class, verdict) in classes.iter().zip(&verdicts) {
-                    let Some(seen) = verdict else { continue };
-                    for &m in class.waiting().iter().take_while(|&&m| m < pos) {
+                for (r, seen) in &rejected {
+                    for &m in classes[*r].waiting().iter().take_while(|&&m| m < pos) {
                         own[m] = Some(Seen::sooner(own[m].take(), seen.clone()));
                     }
                 }
+                order.remove(&(pos, c));
                 classes[c].next += 1;
+                if let Some(head) = classes[c].head() {
+                    order.insert((head, c));
+                }
                 waiting -= 1;
                 let broker = candidates[pos];
                 placed.add(summary.values.iter().map(|(k, v)| (*k, v.as_ref())));
@@ -788,11 +796,9 @@ pub fn plan_offers<'r, R: Rng + ?Sized>(
                 // Every waiting candidate declined: the one that could use the offer soonest
                 // (the first in priority among equals) names the reason.
                 let mut soonest: Option<(Period, usize, usize, Retry)> = None;
-                for (c, (class, verdict)) in classes.iter_mut().zip(verdicts.drain(..)).enumerate()
-                {
-                    let (Some(seen), Some(head)) = (verdict, class.head()) else {
-                        continue;
-                    };
+                for (c, seen) in rejected.drain(..) {
+                    let class = &mut classes[c];
+                    let Some(head) = class.head() else { continue };
                     if soonest.is_none_or(|(wait, first, ..)| (seen.wait, head) < (wait, first)) {
                         soonest = Some((seen.wait, head, c, seen.retry));
                     }
