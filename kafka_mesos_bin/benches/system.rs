@@ -34,7 +34,11 @@ use std::time::{Duration, Instant};
 use kafka_mesos_mesos::proto::v1::scheduler::{Call, Event, call, event};
 use prost::Message;
 
-const BIN: &str = env!("CARGO_BIN_EXE_kafka-mesos");
+/// The binary under test: `KAFKA_MESOS_BIN` when set (e.g. a release build measured from a
+/// quickly built harness), else the one cargo built with this bench.
+fn bin() -> String {
+    std::env::var("KAFKA_MESOS_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_kafka-mesos").into())
+}
 const FAKE_KAFKA: &str = include_str!("../tests/local_cluster/fake-kafka-server-start.py");
 
 /// How big a run is.
@@ -173,7 +177,7 @@ impl Cluster {
         std::fs::write(&agents_file, serde_json::to_string(&agents).unwrap()).unwrap();
         let master_port = free_port();
         let master = Process(
-            Command::new(BIN)
+            Command::new(bin())
                 .args(["local-master", "--port", &master_port.to_string()])
                 .args(["--agents-file", agents_file.to_str().unwrap()])
                 .args(["--allocation-interval", "100ms"])
@@ -212,7 +216,7 @@ impl Cluster {
             .append(true)
             .open(self.dir.join("scheduler.log"))
             .unwrap();
-        let child = Command::new(BIN)
+        let child = Command::new(bin())
             .args(["scheduler", "--master"])
             .arg(format!("127.0.0.1:{}", self.proxy_port))
             .args(["--api", &self.api, "--storage", "file:kafka-mesos.json"])
@@ -231,7 +235,7 @@ impl Cluster {
     }
 
     fn km(&self, args: &[&str]) -> String {
-        let out = Command::new(BIN)
+        let out = Command::new(bin())
             .args(args)
             .args(["--api", &self.api])
             .current_dir(&self.dir)
@@ -377,7 +381,7 @@ impl Cluster {
             Some(times)
         };
         let ours = time(&mut || {
-            Command::new(BIN)
+            Command::new(bin())
                 .args(["broker", "list", "--api", &self.api])
                 .stdout(Stdio::null())
                 .status()
@@ -443,7 +447,7 @@ impl Cluster {
     }
 
     fn stop(&mut self) {
-        let _ = Command::new(BIN)
+        let _ = Command::new(bin())
             .args([
                 "broker",
                 "stop",
