@@ -21,8 +21,14 @@
 //!     broker, so every check fails on `hostname=unique` (the full constraint path, with its
 //!     error value) for every offer × broker pair.
 //!
-//!   Throughput is offers × brokers (pairs); the number of checks `plan_offers` really makes is
-//!   printed once per case (`fit` makes fewer, as offers stop at the first broker that fits).
+//!   - `fit_distinct/…`: `fit` with every broker asking for a different amount of memory, so
+//!     no two brokers are alike and each offer is checked against every waiting broker (the
+//!     planner checks an offer once per class of alike brokers).
+//!
+//!   Throughput is offers × brokers (pairs). Printed once per case: the broker-by-broker checks
+//!   the plan stands for (`fit` needs fewer, as offers stop at the first broker that fits), and
+//!   the heap allocations and bytes of one `plan_offers` call, counted by the bench's global
+//!   allocator.
 //! - `assignment`: `assign` of 1,000 partitions with replication factor 3 over 100 brokers
 //!   (fixed start), `assign_rack_aware` of the same over 10 racks, and `realign` of that
 //!   1,000-partition assignment after removing 10 of the brokers.
@@ -52,6 +58,11 @@ use kafka_mesos::core::placement::{DeclinePolicy, OfferPlan, placed_values, plan
 use kafka_mesos::core::time::Timestamp;
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+
+/// Counts heap allocations, to print them per offer cycle.
+#[global_allocator]
+static ALLOCATOR: &StatsAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
 
 const SEED: u64 = 42;
 const ROLE: &str = "kafka";
@@ -235,6 +246,19 @@ fn placement_case(name: &'static str, offers_n: usize, brokers_n: u32) -> Placem
             placed: PlacedValues::default(),
             expect_launches: (offers_n / RACKS as usize).min(brokers_n as usize),
         },
+        "fit_distinct" => PlacementCase {
+            name,
+            offers: offers(offers_n, "host", fit),
+            brokers: brokers
+                .into_iter()
+                .map(|mut b| {
+                    b.spec.mem += u64::from(b.id.0);
+                    b
+                })
+                .collect(),
+            placed: PlacedValues::default(),
+            expect_launches: (offers_n / RACKS as usize).min(brokers_n as usize),
+        },
         "no_fit" => PlacementCase {
             name,
             offers: offers(offers_n, "host", "cpus:4; mem:1024; ports:31000..31099"),
@@ -276,25 +300,30 @@ fn bench_placement(c: &mut Criterion) {
                 .warm_up_time(Duration::from_secs(2))
                 .measurement_time(Duration::from_secs(10));
         }
-        for name in ["fit", "no_fit", "constraint_reject"] {
+        for name in ["fit", "fit_distinct", "no_fit", "constraint_reject"] {
             let case = placement_case(name, offers_n, brokers_n);
             let candidates: Vec<&Broker> = case.brokers.iter().collect();
+            let placed = case.placed.clone();
+            let region = Region::new(ALLOCATOR);
             let plan = plan_offers(
                 &candidates,
                 &case.offers,
                 ROLE,
                 NOW,
-                case.placed.clone(),
+                placed,
                 &policy,
                 &mut rng(),
             );
+            let allocated = region.change();
             assert_eq!(plan.launches.len(), case.expect_launches, "{name}");
             let pairs = offers_n as u64 * u64::from(brokers_n);
             let checks = checks_made(&plan, &candidates, offers_n);
             eprintln!(
-                "placement/{}/{offers_n}x{brokers_n}: {} launches, {checks} checks of {pairs} offer x broker pairs",
+                "placement/{}/{offers_n}x{brokers_n}: {} launches, {checks} broker-by-broker checks of {pairs} offer x broker pairs; {} allocations ({} bytes) per cycle",
                 case.name,
-                plan.launches.len()
+                plan.launches.len(),
+                allocated.allocations + allocated.reallocations,
+                allocated.bytes_allocated,
             );
             g.throughput(Throughput::Elements(pairs));
             g.bench_function(format!("{}/{offers_n}x{brokers_n}", case.name), |b| {

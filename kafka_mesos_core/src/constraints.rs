@@ -24,7 +24,7 @@
 //! assert_eq!(err.to_string(), "hostname doesn't match unique");
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::str::FromStr;
 
@@ -223,10 +223,15 @@ impl Constraint {
 
 /// The values that placed brokers have for one attribute: the first one placed and how many
 /// brokers have each value.
+///
+/// Every question a constraint asks is answered without scanning the placed brokers: counts
+/// are hashed by value, and the number of values at each count is kept for the smallest.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AttributeValues {
     first: Option<String>,
     counts: HashMap<String, u32>,
+    /// How many values are held by each number of brokers.
+    by_count: BTreeMap<u32, usize>,
 }
 
 impl AttributeValues {
@@ -244,7 +249,19 @@ impl AttributeValues {
         if self.first.is_none() {
             self.first = Some(value.to_string());
         }
-        *self.counts.entry(value.to_string()).or_default() += 1;
+        let count = match self.counts.get_mut(value) {
+            Some(count) => count,
+            None => self.counts.entry(value.to_string()).or_default(),
+        };
+        let before = *count;
+        *count += 1;
+        if let Some(n) = self.by_count.get_mut(&before) {
+            *n -= 1;
+            if *n == 0 {
+                self.by_count.remove(&before);
+            }
+        }
+        *self.by_count.entry(before + 1).or_default() += 1;
     }
 
     /// The value of the first broker placed.
@@ -264,7 +281,7 @@ impl AttributeValues {
 
     /// The smallest number of brokers sharing one value (0 when none is placed).
     pub fn min_count(&self) -> u32 {
-        self.counts.values().copied().min().unwrap_or(0)
+        self.by_count.keys().next().copied().unwrap_or(0)
     }
 }
 
@@ -276,7 +293,10 @@ impl PlacedValues {
     /// Records one placed broker with its attribute values (`hostname` included).
     pub fn add<'a>(&mut self, attributes: impl IntoIterator<Item = (&'a str, &'a str)>) {
         for (name, value) in attributes {
-            self.0.entry(name.to_string()).or_default().add(value);
+            match self.0.get_mut(name) {
+                Some(values) => values.add(value),
+                None => self.0.entry(name.to_string()).or_default().add(value),
+            }
         }
     }
 
@@ -668,6 +688,21 @@ mod tests {
             prop_assert!(max - min <= 1, "uneven groups {:?}", counts);
             if max > 1 {
                 prop_assert!(counts.len() >= (n as usize).min(values));
+            }
+        }
+
+        /// The smallest count kept as values are added is the smallest of the counts.
+        #[test]
+        fn min_count_is_the_smallest_count(values in proptest::collection::vec("[a-e]", 0..30)) {
+            let mut placed = AttributeValues::default();
+            for (i, v) in values.iter().enumerate() {
+                placed.add(v);
+                let mut counts: HashMap<&str, u32> = HashMap::new();
+                for v in &values[..=i] {
+                    *counts.entry(v.as_str()).or_default() += 1;
+                }
+                prop_assert_eq!(placed.min_count(), counts.values().copied().min().unwrap_or(0));
+                prop_assert_eq!(placed.distinct(), counts.len());
             }
         }
 

@@ -30,12 +30,12 @@
 //! assert_eq!(no.reason.to_string(), "cpus < 0.5");
 //! ```
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
 use rand::{Rng, RngExt};
 
-use crate::constraints::{ConstraintMismatch, PlacedValues};
+use crate::constraints::{ConstraintMismatch, Constraints, PlacedValues};
 
 use crate::model::{Broker, BrokerId, Offer, OfferId, Resource, ResourceValue, Resources, Scalar};
 use crate::range::{PortRange, Range};
@@ -224,12 +224,9 @@ struct Pool {
 }
 
 impl Pool {
-    fn new(role: Vec<(usize, Scalar)>, shared: Vec<(usize, Scalar)>) -> Pool {
-        let entries: Vec<_> = role.into_iter().chain(shared).collect();
-        Pool {
-            total: entries.iter().map(|e| e.1).sum(),
-            entries,
-        }
+    /// Sets the total from the entries.
+    fn sum(&mut self) {
+        self.total = self.entries.iter().map(|e| e.1).sum();
     }
 
     /// Takes up to `want` after the first `skip` (already taken by someone else), role
@@ -263,45 +260,69 @@ impl<'a> OfferSummary<'a> {
     /// Digests `offer` for a framework with these rules (or just a role, see
     /// [`ReservationRules`]).
     pub fn new<'r>(offer: &'a Offer, rules: impl Into<ReservationRules<'r>>) -> Self {
-        let rules = rules.into();
+        let mut summary = OfferSummary {
+            offer,
+            executor: ExecutorResources::default(),
+            cpus: Pool::default(),
+            mem: Pool::default(),
+            role_ports: Vec::new(),
+            shared_ports: Vec::new(),
+            values: Vec::new(),
+        };
+        summary.digest(offer, rules.into());
+        summary
+    }
+
+    /// Digests another offer in place, reusing the space of the last one: a batch allocates
+    /// nothing per offer here.
+    fn digest(&mut self, offer: &'a Offer, rules: ReservationRules<'_>) {
         let role = rules.role;
-        let mut cpus = (Vec::new(), Vec::new());
-        let mut mem = (Vec::new(), Vec::new());
-        let mut role_ports = Vec::new();
-        let mut shared_ports = Vec::new();
-        for (i, r) in offer.resources.iter().enumerate() {
-            let Some(is_role) = usable_for(r, role) else {
-                continue;
-            };
-            match (r.name.as_str(), &r.value) {
-                ("cpus", ResourceValue::Scalar(v)) => {
-                    if is_role { &mut cpus.0 } else { &mut cpus.1 }.push((i, Scalar::from(*v)))
+        self.offer = offer;
+        self.executor = rules.executor;
+        self.cpus.entries.clear();
+        self.mem.entries.clear();
+        self.role_ports.clear();
+        self.shared_ports.clear();
+        // Entries reserved for the role first, then unreserved ones.
+        for want_role in [true, false] {
+            for (i, r) in offer.resources.iter().enumerate() {
+                if usable_for(r, role) != Some(want_role) {
+                    continue;
                 }
-                ("mem", ResourceValue::Scalar(v)) => {
-                    if is_role { &mut mem.0 } else { &mut mem.1 }.push((i, Scalar::from(*v)))
+                match (r.name.as_str(), &r.value) {
+                    ("cpus", ResourceValue::Scalar(v)) => {
+                        self.cpus.entries.push((i, Scalar::from(*v)))
+                    }
+                    ("mem", ResourceValue::Scalar(v)) => {
+                        self.mem.entries.push((i, Scalar::from(*v)))
+                    }
+                    ("ports", ResourceValue::Ranges(ranges)) => {
+                        let target = if want_role {
+                            &mut self.role_ports
+                        } else {
+                            &mut self.shared_ports
+                        };
+                        target.extend(ranges.iter().map(|r| (*r, i)));
+                    }
+                    _ => {}
                 }
-                ("ports", ResourceValue::Ranges(ranges)) => {
-                    let target = if is_role {
-                        &mut role_ports
-                    } else {
-                        &mut shared_ports
-                    };
-                    target.extend(ranges.iter().map(|r| (*r, i)));
-                }
-                _ => {}
             }
         }
-        role_ports.sort_by_key(|(r, _)| r.start());
-        shared_ports.sort_by_key(|(r, _)| r.start());
-        OfferSummary {
-            offer,
-            executor: rules.executor,
-            cpus: Pool::new(cpus.0, cpus.1),
-            mem: Pool::new(mem.0, mem.1),
-            role_ports,
-            shared_ports,
-            values: offer.placement_values(),
-        }
+        self.cpus.sum();
+        self.mem.sum();
+        self.role_ports.sort_by_key(|(r, _)| r.start());
+        self.shared_ports.sort_by_key(|(r, _)| r.start());
+        self.values.clear();
+        self.values.push((
+            "hostname",
+            std::borrow::Cow::Borrowed(offer.hostname.as_str()),
+        ));
+        self.values.extend(
+            offer
+                .attributes
+                .iter()
+                .map(|a| (a.name.as_str(), a.value.as_text())),
+        );
     }
 
     /// The offer.
@@ -692,6 +713,11 @@ pub struct OfferPlan {
 /// Each offer goes to the first candidate it fits; a placed broker takes no second offer, and
 /// its host and attributes count for the constraints of the brokers placed after it. `placed`
 /// starts with the values of the brokers that already have tasks.
+///
+/// Candidates whose checks come out the same against any offer (same needs, constraints,
+/// stickiness and failover wait) form a class, and an offer is checked once per class rather
+/// than once per broker, so a batch costs offers × classes checks: a thousand brokers with
+/// one spec check like one.
 pub fn plan_offers<'r, R: Rng + ?Sized>(
     candidates: &[&Broker],
     offers: &[Offer],
@@ -704,20 +730,28 @@ pub fn plan_offers<'r, R: Rng + ?Sized>(
     let rules = rules.into();
     let executor = rules.executor;
     let mut plan = OfferPlan::default();
-    // (position in `candidates`, candidate), in priority order; placed ones are removed.
-    // Grouped by their text, which keeps the order (the reason names the first unmet one).
-    let mut groups: HashMap<String, usize> = HashMap::new();
-    let mut waiting: Vec<(usize, Candidate<'_>)> = Vec::with_capacity(candidates.len());
-    for (i, b) in candidates.iter().enumerate() {
-        let next = groups.len();
-        let group = *groups.entry(b.spec.constraints.to_string()).or_insert(next);
-        waiting.push((i, Candidate::new(b, executor, group)));
-    }
-    let mut unmet: Vec<Option<Option<usize>>> = vec![None; groups.len()];
-    // For each candidate: the last offer it declined and why.
-    let mut last: Vec<Option<(usize, Rejection)>> = vec![None; candidates.len()];
+    let Classes {
+        mut classes,
+        groups,
+        mut waiting,
+    } = Classes::new(candidates, executor, now);
+    // Per candidate: the decline that could turn soonest among offers that were checked
+    // against it alone (those taken by a broker of higher priority); the class keeps the
+    // declines checked against all its waiting brokers.
+    let mut own: Vec<Option<Seen>> = vec![None; candidates.len()];
+    let mut unmet: Vec<Option<Option<usize>>> = vec![None; groups];
+    // Classes with someone waiting, by the position of their first waiting member: checked in
+    // this order, an offer stops at the first class it fits, as a broker-by-broker check would.
+    let mut order: BTreeSet<(usize, usize)> = classes
+        .iter()
+        .enumerate()
+        .filter_map(|(c, class)| class.head().map(|head| (head, c)))
+        .collect();
+    // This offer's rejections: (class, decline), in the order checked.
+    let mut rejected: Vec<(usize, Seen)> = Vec::with_capacity(classes.len());
+    let mut summary: Option<OfferSummary<'_>> = None;
     for (index, offer) in offers.iter().enumerate() {
-        if waiting.is_empty() {
+        if waiting == 0 {
             let refuse_for = policy.refuse_for([], rng);
             plan.declines.push(PlannedDecline {
                 offer: index,
@@ -726,62 +760,75 @@ pub fn plan_offers<'r, R: Rng + ?Sized>(
             });
             continue;
         }
-        let summary = OfferSummary::new(offer, rules);
+        let summary = match &mut summary {
+            Some(summary) => {
+                summary.digest(offer, rules);
+                summary
+            }
+            None => summary.insert(OfferSummary::new(offer, rules)),
+        };
         unmet.iter_mut().for_each(|u| *u = None);
-        // The candidate that could use the offer soonest, and when.
-        let mut soonest: Option<(Retry, usize)> = None;
-        let mut accepted = None;
-        for (pos, (cand, candidate)) in waiting.iter().enumerate() {
-            match summary.check(candidate, now, &placed, &mut unmet[candidate.group]) {
+        rejected.clear();
+        // The first waiting candidate the offer fits: (its position, its class).
+        let mut fit: Option<(usize, usize)> = None;
+        for &(head, c) in &order {
+            let class = &classes[c];
+            let group = &mut unmet[class.candidate.group];
+            match summary.check(&class.candidate, now, &placed, group) {
                 Ok(()) => {
-                    accepted = Some(pos);
+                    fit = Some((head, c));
                     break;
                 }
                 Err(rejection) => {
-                    let retry = rejection.retry(candidate.broker, now);
-                    if soonest.is_none_or(|(r, _)| policy.wait(retry) < policy.wait(r)) {
-                        soonest = Some((retry, *cand));
-                    }
-                    // Keep, per broker, the decline that could turn soonest, and among those
-                    // the one that came closest (the latest among equals): that offer is the
-                    // one the broker is really waiting for.
-                    let keep = match &last[*cand] {
-                        Some((_, prev)) => {
-                            let (wait, before) = (
-                                policy.wait(retry),
-                                policy.wait(prev.retry(candidate.broker, now)),
-                            );
-                            wait < before
-                                || (wait == before && rejection.closeness() >= prev.closeness())
-                        }
-                        None => true,
-                    };
-                    if keep {
-                        last[*cand] = Some((index, rejection));
-                    }
+                    rejected.push((c, Seen::new(index, rejection, class, now, policy)))
                 }
             }
         }
-        match accepted {
-            Some(pos) => {
-                let (cand, candidate) = waiting.remove(pos);
-                last[cand] = None;
+        match fit {
+            Some((pos, c)) => {
+                // The candidates before the one that takes the offer were checked against it.
+                for (r, seen) in &rejected {
+                    for &m in classes[*r].waiting().iter().take_while(|&&m| m < pos) {
+                        own[m] = Some(Seen::sooner(own[m].take(), seen.clone()));
+                    }
+                }
+                order.remove(&(pos, c));
+                classes[c].next += 1;
+                if let Some(head) = classes[c].head() {
+                    order.insert((head, c));
+                }
+                waiting -= 1;
+                let broker = candidates[pos];
                 placed.add(summary.values.iter().map(|(k, v)| (*k, v.as_ref())));
-                let reservation = summary.reserve(candidate.broker);
+                let reservation = summary.reserve(broker);
                 plan.launches.push(PlannedLaunch {
                     offer: index,
-                    broker: candidate.broker.id,
+                    broker: broker.id,
                     reservation,
                 });
             }
             None => {
+                // Every waiting candidate declined: the one that could use the offer soonest
+                // (the first in priority among equals) names the reason.
+                let mut soonest: Option<(Period, usize, usize, Retry)> = None;
+                for (c, seen) in rejected.drain(..) {
+                    let class = &mut classes[c];
+                    let Some(head) = class.head() else { continue };
+                    if soonest.is_none_or(|(wait, first, ..)| (seen.wait, head) < (wait, first)) {
+                        soonest = Some((seen.wait, head, c, seen.retry));
+                    }
+                    class.seen = Some(Seen::sooner(class.seen.take(), seen));
+                }
                 let (retry, reason) = match soonest {
-                    Some((retry, cand)) => {
-                        let broker = candidates[cand];
-                        let reason = last[cand]
-                            .as_ref()
-                            .map(|(_, r)| {
-                                r.clone().into_mismatch(broker, offer, executor, now).reason
+                    Some((_, head, c, retry)) => {
+                        let class = &classes[c];
+                        let last = Seen::sooner_of(class.seen.as_ref(), own[head].as_ref());
+                        let reason = last
+                            .map(|seen| {
+                                seen.rejection
+                                    .clone()
+                                    .into_mismatch(candidates[head], offer, executor, now)
+                                    .reason
                             })
                             .unwrap_or(DeclineReason::NoWork);
                         (Some(retry), reason)
@@ -797,14 +844,187 @@ pub fn plan_offers<'r, R: Rng + ?Sized>(
             }
         }
     }
-    for (cand, candidate) in waiting {
-        if let Some((index, rejection)) = last[cand].take() {
-            let mismatch = rejection.into_mismatch(candidate.broker, &offers[index], executor, now);
+    let mut left: Vec<(usize, usize)> = classes
+        .iter()
+        .enumerate()
+        .flat_map(|(c, class)| class.waiting().iter().map(move |&m| (m, c)))
+        .collect();
+    left.sort_unstable();
+    for (m, c) in left {
+        let broker = candidates[m];
+        if let Some(seen) = Seen::sooner_of(classes[c].seen.as_ref(), own[m].as_ref()) {
+            let offer = &offers[seen.offer];
+            let mismatch = seen
+                .rejection
+                .clone()
+                .into_mismatch(broker, offer, executor, now);
             plan.unplaced
-                .insert(candidate.broker.id, (offers[index].id.clone(), mismatch));
+                .insert(broker.id, (offer.id.clone(), mismatch));
         }
     }
     plan
+}
+
+/// A declined offer as a candidate remembers it: which offer, why, and how long to wait.
+#[derive(Debug, Clone)]
+struct Seen {
+    offer: usize,
+    rejection: Rejection,
+    retry: Retry,
+    wait: Period,
+}
+
+impl Seen {
+    fn new(
+        offer: usize,
+        rejection: Rejection,
+        class: &Class<'_>,
+        now: Timestamp,
+        policy: &DeclinePolicy,
+    ) -> Seen {
+        let retry = rejection.retry(class.candidate.broker, now);
+        Seen {
+            offer,
+            rejection,
+            retry,
+            wait: policy.wait(retry),
+        }
+    }
+
+    /// Of an earlier decline and a later one, the one that could turn soonest, and among those
+    /// the one that came closest to fitting; the later one among equals.
+    fn sooner(earlier: Option<Seen>, later: Seen) -> Seen {
+        match earlier {
+            Some(e)
+                if (e.wait, std::cmp::Reverse(e.rejection.closeness()))
+                    < (later.wait, std::cmp::Reverse(later.rejection.closeness())) =>
+            {
+                e
+            }
+            _ => later,
+        }
+    }
+
+    /// [`Seen::sooner`] of two declines in either order.
+    fn sooner_of<'s>(a: Option<&'s Seen>, b: Option<&'s Seen>) -> Option<&'s Seen> {
+        match (a, b) {
+            (Some(a), Some(b)) => Some(
+                if (
+                    a.wait,
+                    std::cmp::Reverse(a.rejection.closeness()),
+                    std::cmp::Reverse(a.offer),
+                ) <= (
+                    b.wait,
+                    std::cmp::Reverse(b.rejection.closeness()),
+                    std::cmp::Reverse(b.offer),
+                ) {
+                    a
+                } else {
+                    b
+                },
+            ),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// Candidates that every check treats alike, in priority order.
+#[derive(Debug)]
+struct Class<'a> {
+    /// The first candidate of the class, checked for all of them.
+    candidate: Candidate<'a>,
+    /// Positions in the candidate list, ascending.
+    members: Vec<usize>,
+    /// How many members have been placed (always the first ones).
+    next: usize,
+    /// The decline that could turn soonest among offers checked against every waiting member.
+    seen: Option<Seen>,
+}
+
+impl Class<'_> {
+    /// Members still waiting, in priority order.
+    fn waiting(&self) -> &[usize] {
+        &self.members[self.next..]
+    }
+
+    /// The position of the first member still waiting.
+    fn head(&self) -> Option<usize> {
+        self.waiting().first().copied()
+    }
+}
+
+/// What makes two candidates alike for every check of [`OfferSummary::check`].
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ClassKey<'a> {
+    cpus: Scalar,
+    mem: Scalar,
+    port: Option<PortRange>,
+    volume: Option<&'a str>,
+    group: usize,
+    /// Seconds of stickiness left and the sticky host, while any is left.
+    sticky: Option<(i64, Option<&'a str>)>,
+    /// When the failover wait ends, while the broker waits.
+    waiting: Option<Timestamp>,
+}
+
+/// The candidates of a batch sorted into classes.
+struct Classes<'a> {
+    classes: Vec<Class<'a>>,
+    /// How many distinct constraint lists there are.
+    groups: usize,
+    /// How many candidates wait for an offer.
+    waiting: usize,
+}
+
+impl<'a> Classes<'a> {
+    fn new(candidates: &[&'a Broker], executor: ExecutorResources, now: Timestamp) -> Self {
+        // Constraint lists are grouped by their text, which keeps the order (the reason names
+        // the first unmet one); equal neighbours skip the text.
+        let mut groups: HashMap<String, usize> = HashMap::new();
+        let mut previous: Option<(&Constraints, usize)> = None;
+        let mut index: HashMap<ClassKey<'a>, usize> = HashMap::new();
+        let mut classes: Vec<Class<'a>> = Vec::new();
+        for (pos, b) in candidates.iter().enumerate() {
+            let spec = &b.spec;
+            let group = match previous {
+                Some((c, g)) if c.iter().eq(spec.constraints.iter()) => g,
+                _ => {
+                    let next = groups.len();
+                    *groups.entry(spec.constraints.to_string()).or_insert(next)
+                }
+            };
+            previous = Some((&spec.constraints, group));
+            let candidate = Candidate::new(b, executor, group);
+            let left = b.stickiness.sticky_time_left(spec.stickiness_period, now);
+            let key = ClassKey {
+                cpus: candidate.cpus,
+                mem: candidate.mem,
+                port: spec.port,
+                volume: spec.volume.as_deref(),
+                group,
+                sticky: (left > 0).then_some((left, b.stickiness.hostname.as_deref())),
+                waiting: spec
+                    .failover
+                    .is_waiting(&b.failover, now)
+                    .then(|| spec.failover.delay_expires(&b.failover)),
+            };
+            let c = *index.entry(key).or_insert_with(|| {
+                classes.push(Class {
+                    candidate,
+                    members: Vec::new(),
+                    next: 0,
+                    seen: None,
+                });
+                classes.len() - 1
+            });
+            classes[c].members.push(pos);
+        }
+        Classes {
+            classes,
+            groups: groups.len(),
+            waiting: candidates.len(),
+        }
+    }
 }
 
 /// The values of the brokers that have tasks, for constraint checks.

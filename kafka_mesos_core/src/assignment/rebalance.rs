@@ -582,6 +582,32 @@ impl Planner {
     }
 }
 
+/// Positions of brokers in the planned list, by id.
+struct BrokerIndex {
+    /// (id, position), sorted by id.
+    sorted: Vec<(BrokerId, u32)>,
+}
+
+impl BrokerIndex {
+    fn new(brokers: &[(BrokerId, Option<String>)]) -> Self {
+        let mut sorted: Vec<(BrokerId, u32)> = brokers
+            .iter()
+            .enumerate()
+            .map(|(i, (b, _))| (*b, i as u32))
+            .collect();
+        sorted.sort_unstable();
+        BrokerIndex { sorted }
+    }
+
+    /// The position of `id`, if it is listed.
+    fn get(&self, id: BrokerId) -> Option<u32> {
+        self.sorted
+            .binary_search_by_key(&id, |(b, _)| *b)
+            .ok()
+            .map(|i| self.sorted[i].1)
+    }
+}
+
 /// The replication factor of a topic: `replicas` when given, else its first partition's count.
 fn topic_rf(topic: &Assignment, replicas: Option<u32>) -> usize {
     match replicas {
@@ -659,33 +685,37 @@ pub fn plan_rebalance(
         .iter()
         .map(|(_, r)| r.as_deref().map_or(0, |r| rack_names[r]))
         .collect();
-    let index: HashMap<BrokerId, u32> = brokers
-        .iter()
-        .enumerate()
-        .map(|(i, (b, _))| (*b, i as u32))
-        .collect();
+    let index = BrokerIndex::new(brokers);
 
     let mut keys: Vec<(&str, u32)> = Vec::new();
     let mut parts: Vec<Part> = Vec::new();
-    let mut before: BTreeMap<BrokerId, BrokerChange> = BTreeMap::new();
+    // Counts of the listed brokers by position, and of the others (removed brokers) by id.
+    let mut listed: Vec<BrokerChange> = vec![BrokerChange::default(); n];
+    let mut others: BTreeMap<BrokerId, BrokerChange> = BTreeMap::new();
     for (topic, assignment) in current {
         let rf = topic_rf(assignment, replicas);
         for (partition, members) in assignment.iter() {
-            let mut origin: Vec<u32> = Vec::with_capacity(members.len());
+            let mut origin: Vec<u32> = Vec::with_capacity(members.len().max(rf));
             for (i, m) in members.iter().enumerate() {
-                let entry = before.entry(*m).or_default();
+                let at = index.get(*m);
+                let entry = match at {
+                    Some(b) => &mut listed[b as usize],
+                    None => others.entry(*m).or_default(),
+                };
                 entry.replicas_before += 1;
                 entry.leaders_before += usize::from(i == 0);
-                if let Some(&b) = index.get(m)
+                if let Some(b) = at
                     && !origin.contains(&b)
                 {
                     origin.push(b);
                 }
             }
             keys.push((topic, partition));
+            let mut replicas = Vec::with_capacity(rf.max(origin.len()));
+            replicas.extend_from_slice(&origin);
             parts.push(Part {
                 rf,
-                replicas: origin.clone(),
+                replicas,
                 origin,
             });
         }
@@ -733,46 +763,58 @@ pub fn plan_rebalance(
     planner.balance();
     planner.lead();
 
+    // The partitions come in the order of `current`, topic by topic: each topic's maps are
+    // built from sorted entries at once.
     let mut target = Layout::new();
     let mut changes = Layout::new();
     let mut moves = 0;
-    let mut after: BTreeMap<BrokerId, BrokerChange> = before;
-    for (b, _) in brokers {
-        after.entry(*b).or_default();
+    let mut planned = keys.into_iter().zip(&planner.parts).peekable();
+    for (topic, assignment) in current {
+        let mut all: Vec<(u32, Vec<BrokerId>)> = Vec::with_capacity(assignment.len());
+        let mut changed: Vec<(u32, Vec<BrokerId>)> = Vec::new();
+        for (partition, old) in assignment.iter() {
+            let Some(((_, _), part)) =
+                planned.next_if(|((t, p), _)| *t == topic && *p == partition)
+            else {
+                continue;
+            };
+            let new: Vec<BrokerId> = part
+                .replicas
+                .iter()
+                .map(|b| brokers[*b as usize].0)
+                .collect();
+            for (i, (b, at)) in new.iter().zip(&part.replicas).enumerate() {
+                let entry = &mut listed[*at as usize];
+                entry.replicas_after += 1;
+                entry.leaders_after += usize::from(i == 0);
+                if !old.contains(b) {
+                    entry.moved_in += 1;
+                    moves += 1;
+                }
+            }
+            for (i, b) in old.iter().enumerate() {
+                if !new.contains(b) && !old[..i].contains(b) {
+                    match index.get(*b) {
+                        Some(at) => listed[at as usize].moved_out += 1,
+                        None => others.entry(*b).or_default().moved_out += 1,
+                    }
+                }
+            }
+            if new.as_slice() != old {
+                changed.push((partition, new.clone()));
+            }
+            all.push((partition, new));
+        }
+        if !changed.is_empty() {
+            changes.insert(topic.clone(), Assignment(changed.into_iter().collect()));
+        }
+        if !all.is_empty() {
+            target.insert(topic.clone(), Assignment(all.into_iter().collect()));
+        }
     }
-    for ((topic, partition), part) in keys.into_iter().zip(&planner.parts) {
-        let new: Vec<BrokerId> = part
-            .replicas
-            .iter()
-            .map(|b| brokers[*b as usize].0)
-            .collect();
-        let old = current[topic].replicas(partition).unwrap_or(&[]);
-        for (i, b) in new.iter().enumerate() {
-            let entry = after.entry(*b).or_default();
-            entry.replicas_after += 1;
-            entry.leaders_after += usize::from(i == 0);
-            if !old.contains(b) {
-                entry.moved_in += 1;
-                moves += 1;
-            }
-        }
-        let mut gone: Vec<BrokerId> = Vec::new();
-        for b in old {
-            if !new.contains(b) && !gone.contains(b) {
-                gone.push(*b);
-                after.entry(*b).or_default().moved_out += 1;
-            }
-        }
-        if new.as_slice() != old {
-            changes
-                .entry(topic.to_string())
-                .or_default()
-                .insert(partition, new.clone());
-        }
-        target
-            .entry(topic.to_string())
-            .or_default()
-            .insert(partition, new);
+    let mut after = others;
+    for ((b, _), c) in brokers.iter().zip(listed) {
+        after.insert(*b, c);
     }
     Ok(RebalancePlan {
         target,

@@ -618,3 +618,210 @@ proptest! {
         }
     }
 }
+
+/// The straightforward planner: every offer checked against every waiting broker in priority
+/// order. [`plan_offers`] must decide exactly as this does.
+fn reference_plan_offers<R: Rng + ?Sized>(
+    candidates: &[&Broker],
+    offers: &[Offer],
+    rules: ReservationRules<'_>,
+    now: Timestamp,
+    mut placed: PlacedValues,
+    policy: &DeclinePolicy,
+    rng: &mut R,
+) -> OfferPlan {
+    let executor = rules.executor;
+    let mut plan = OfferPlan::default();
+    let mut waiting: Vec<(usize, Candidate<'_>)> = candidates
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (i, Candidate::new(b, executor, 0)))
+        .collect();
+    // For each candidate: the decline that could turn soonest (the latest among equals).
+    let mut last: Vec<Option<(usize, Rejection)>> = vec![None; candidates.len()];
+    for (index, offer) in offers.iter().enumerate() {
+        if waiting.is_empty() {
+            let refuse_for = policy.refuse_for([], rng);
+            plan.declines.push(PlannedDecline {
+                offer: index,
+                refuse_for,
+                reason: DeclineReason::NoWork,
+            });
+            continue;
+        }
+        let summary = OfferSummary::new(offer, rules);
+        let mut soonest: Option<(Retry, usize)> = None;
+        let mut accepted = None;
+        for (pos, (cand, candidate)) in waiting.iter().enumerate() {
+            match summary.check(candidate, now, &placed, &mut None) {
+                Ok(()) => {
+                    accepted = Some(pos);
+                    break;
+                }
+                Err(rejection) => {
+                    let retry = rejection.retry(candidate.broker, now);
+                    if soonest.is_none_or(|(r, _)| policy.wait(retry) < policy.wait(r)) {
+                        soonest = Some((retry, *cand));
+                    }
+                    // The decline that could turn soonest, and among those the one that came
+                    // closest (the latest among equals).
+                    let keep = last[*cand].as_ref().is_none_or(|(_, prev)| {
+                        let (wait, before) = (
+                            policy.wait(retry),
+                            policy.wait(prev.retry(candidate.broker, now)),
+                        );
+                        wait < before
+                            || (wait == before && rejection.closeness() >= prev.closeness())
+                    });
+                    if keep {
+                        last[*cand] = Some((index, rejection));
+                    }
+                }
+            }
+        }
+        match accepted {
+            Some(pos) => {
+                let (_, candidate) = waiting.remove(pos);
+                placed.add(summary.values.iter().map(|(k, v)| (*k, v.as_ref())));
+                plan.launches.push(PlannedLaunch {
+                    offer: index,
+                    broker: candidate.broker.id,
+                    reservation: summary.reserve(candidate.broker),
+                });
+            }
+            None => {
+                let (retry, cand) = soonest.unwrap();
+                let (_, rejection) = last[cand].clone().unwrap();
+                let reason = rejection
+                    .into_mismatch(candidates[cand], offer, executor, now)
+                    .reason;
+                plan.declines.push(PlannedDecline {
+                    offer: index,
+                    refuse_for: policy.refuse_for([retry], rng),
+                    reason,
+                });
+            }
+        }
+    }
+    for (cand, candidate) in waiting {
+        if let Some((index, rejection)) = last[cand].take() {
+            let mismatch = rejection.into_mismatch(candidate.broker, &offers[index], executor, now);
+            plan.unplaced
+                .insert(candidate.broker.id, (offers[index].id.clone(), mismatch));
+        }
+    }
+    plan
+}
+
+/// Constraint lists for the equivalence test, two of them equal but for their order.
+const CONSTRAINT_LISTS: [&str; 6] = [
+    "",
+    "hostname=unique",
+    "hostname=unique,rack=groupBy",
+    "rack=groupBy,hostname=unique",
+    "rack=like:r[01]",
+    "rack=groupBy:2,zone=cluster",
+];
+
+/// A broker drawn from a few specs, so that several brokers share a class, with sometimes a
+/// sticky host or a failover wait.
+fn arb_broker(id: u32) -> impl Strategy<Value = Broker> {
+    (
+        0u32..3,
+        0u64..3,
+        0usize..CONSTRAINT_LISTS.len(),
+        0u32..4,
+        0u32..4,
+        0u32..3,
+        0u32..3,
+    )
+        .prop_map(
+            move |(cpus, mem, constraints, port, sticky, failed, volume)| {
+                let mut b = broker(&format!(
+                    "id={id} cpus={} mem={}",
+                    f64::from(cpus) / 2.0 + 0.5,
+                    512 * (mem + 1)
+                ));
+                b.spec.constraints = CONSTRAINT_LISTS[constraints].parse().unwrap();
+                b.spec.port = match port {
+                    1 => Some("31001".parse().unwrap()),
+                    2 => Some("31000..31001".parse().unwrap()),
+                    _ => None,
+                };
+                if volume == 1 {
+                    b.spec.volume = Some("v1".to_string());
+                }
+                b.spec.stickiness_period = Period::from_secs(600);
+                if sticky > 0 {
+                    b.stickiness.hostname = Some(format!("host{}", sticky - 1));
+                    // Stopped 0, 300 or 700 s ago: 600, 300 or no seconds of stickiness left.
+                    let ago = [0, 300_000, 700_000][(sticky - 1) as usize];
+                    b.stickiness.stop_time = Some(Timestamp(1_000_000 - ago));
+                }
+                if failed > 0 {
+                    b.failover.failures = failed;
+                    b.failover.failure_time = Some(Timestamp(1_000_000 - 30_000));
+                }
+                b
+            },
+        )
+}
+
+fn arb_offer_with_zone(i: usize) -> impl Strategy<Value = Offer> {
+    (
+        0u32..5,
+        0u32..4,
+        0u64..3,
+        0u32..4,
+        0u32..3,
+        0u32..3,
+        any::<bool>(),
+    )
+        .prop_map(move |(cpus, mem, nports, host, rack, zone, volume)| {
+            let mut resources = format!("cpus:{}; mem:{}", f64::from(cpus) / 2.0, 512 * mem);
+            if nports > 0 {
+                resources.push_str(&format!("; ports:31000..{}", 31000 + nports - 1));
+            }
+            if volume {
+                resources.push_str("; disk(role,principal)[v1:data]:100");
+            }
+            let rack = format!("r{rack}");
+            let zone = format!("z{zone}");
+            let mut attrs = vec![("rack", rack.as_str())];
+            if zone != "z0" {
+                attrs.push(("zone", zone.as_str()));
+            }
+            Offer::parse(&format!("o{i}"), &format!("host{host}"), &resources, &attrs).unwrap()
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The planner that checks each offer once per class of alike brokers decides exactly as
+    /// the one that checks every broker: the same launches, declines, reasons and filters.
+    #[test]
+    fn classes_decide_as_checking_every_broker(
+        offers in proptest::collection::vec(0usize..1, 0..16).prop_flat_map(|v| {
+            v.into_iter().enumerate().map(|(i, _)| arb_offer_with_zone(i)).collect::<Vec<_>>()
+        }),
+        brokers in proptest::collection::vec(0u32..1, 0..10).prop_flat_map(|v| {
+            v.into_iter().enumerate().map(|(i, _)| arb_broker(i as u32)).collect::<Vec<_>>()
+        }),
+        running in proptest::collection::vec((0u32..4, 0u32..3), 0..4),
+        executor in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        let refs: Vec<&Broker> = brokers.iter().collect();
+        let mut placed = PlacedValues::default();
+        for (host, rack) in &running {
+            placed.add([("hostname", format!("host{host}").as_str()), ("rack", format!("r{rack}").as_str())]);
+        }
+        let rules = if executor { with_executor(0.5, 256.0) } else { ReservationRules::from(ROLE) };
+        let now = Timestamp(1_000_000);
+        let policy = DeclinePolicy::default();
+        let fast = plan_offers(&refs, &offers, rules, now, placed.clone(), &policy, &mut Pcg64::seed_from_u64(seed));
+        let slow = reference_plan_offers(&refs, &offers, rules, now, placed, &policy, &mut Pcg64::seed_from_u64(seed));
+        prop_assert_eq!(fast, slow);
+    }
+}
