@@ -309,11 +309,13 @@ async fn fault_leader_killed_standby_takes_over() {
         "FAULT leader_killed: injected=SIGKILL of the leading scheduler recovered_in={} lost={lost}",
         recovered.as_millis()
     );
-    // The killed leader's embedded agents died with it; their executors checkpoint, so they
-    // wait for the agent (MESOS_RECOVERY_TIMEOUT) before ending their brokers.
-    println!(
-        "brokers of the killed leader still running: {}",
-        a.brokers_running().len()
+    // The killed leader's embedded agents died with it; their executors wait for the agent
+    // (MESOS_RECOVERY_TIMEOUT, 10 s for embedded agents), then end their brokers: no broker of
+    // the old leader is left holding its port.
+    wait_for(
+        Duration::from_secs(40),
+        "the killed leader's brokers end",
+        || (a.brokers_running().is_empty(), a.brokers_running().len()),
     );
     drop(a);
 }

@@ -1115,7 +1115,8 @@ async fn s04_05_10_06_09_one_framework_session() {
     .await;
     assert_eq!(launch.executor.executor_id.value, "golden-exec-1");
     // The executor's environment: Mesos's `MESOS_*` and `LIBPROCESS_*` variables, with the
-    // live ids and address; the sandbox path is ours.
+    // live ids and address; the sandbox path is ours, and so is the agent's recovery timeout
+    // (an embedded agent never recovers executors: they give up after 10 s, not 15 minutes).
     let start = gx
         .items
         .iter()
@@ -1132,6 +1133,11 @@ async fn s04_05_10_06_09_one_framework_session() {
     let mut expected_env = golden_env.clone();
     expected_env.insert("MESOS_SANDBOX".into(), sandbox.clone());
     expected_env.insert("MESOS_DIRECTORY".into(), sandbox);
+    assert_eq!(
+        expected_env.insert("MESOS_RECOVERY_TIMEOUT".into(), "10secs".into()),
+        Some("15mins".into()),
+        "the golden agent's recovery timeout"
+    );
     assert_eq!(launch.env, expected_env, "the executor's environment");
 
     // The executor subscribes (at MESOS_AGENT_ENDPOINT) and gets SUBSCRIBED and its task.

@@ -398,22 +398,27 @@ impl Scheduler {
         self.suppressed = false;
         // Always reconcile anew, whatever was persisted: the original skipped reconciliation
         // when a task was already marked reconciling and got stuck for good.
-        let mut any = false;
+        let mut named = Vec::new();
         for b in self.brokers.values_mut() {
             if let Some(t) = &mut b.task {
                 if t.state != TaskState::Reconciling {
                     t.state = TaskState::Reconciling;
                     self.dirty = true;
                 }
-                any = true;
+                named.push((t.id.clone(), Some(t.agent_id.clone())));
             }
         }
-        if any {
+        if !named.is_empty() {
             self.reconciliation = Some(Reconciliation {
                 attempt: 1,
                 next_at: now + self.config.reconciliation_timeout,
             });
+            // Implicit reconciliation reports the tasks the master knows; the explicit one names
+            // ours, so that a master that lost them (a new master, a removed agent) answers
+            // TASK_LOST at once instead of leaving them reconciling until the timeout (the
+            // original waited a full `reconciliation-timeout` for its explicit round).
             self.out.push(Action::Reconcile(Vec::new()));
+            self.out.push(Action::Reconcile(named));
         } else {
             self.reconciliation = None;
         }

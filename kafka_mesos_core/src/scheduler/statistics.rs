@@ -204,6 +204,8 @@ impl Scheduler {
                 *stats.failures.entry(*id).or_default() += 1;
             }
         }
+        // One round per input: a subscription's round asks implicitly and explicitly.
+        let mut reconciled = false;
         for action in actions {
             match action {
                 Action::Launch { tasks, .. } => {
@@ -219,9 +221,12 @@ impl Scheduler {
                         }
                     }
                 }
-                Action::Reconcile(_) => stats.reconciliation_rounds += 1,
+                Action::Reconcile(_) => reconciled = true,
                 _ => {}
             }
+        }
+        if reconciled {
+            stats.reconciliation_rounds += 1;
         }
     }
 

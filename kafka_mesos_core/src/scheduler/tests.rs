@@ -1491,3 +1491,32 @@ fn log_names_and_messages_parse_back() {
     );
     assert_eq!(LogReply::parse(b"log,1,5,stdout"), None);
 }
+
+/// A new subscription names every task explicitly besides the implicit round, so a master that
+/// lost them answers at once: the broker is placed again after its failover delay, not after a
+/// `reconciliation-timeout` (5 min) as in the original, whose first round was implicit only.
+#[test]
+fn resubscription_reconciles_explicitly_at_once_unlike_the_original() {
+    let mut h = harness();
+    h.subscribe();
+    h.running(0, "host1");
+    let t = h.task_id(0);
+
+    let actions = h.subscribe();
+    assert!(actions.contains(&Action::Reconcile(vec![])), "implicit");
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::Reconcile(v) if v.len() == 1 && v[0].0 == t)),
+        "explicit, naming the task: {actions:?}"
+    );
+    assert!(h.s.is_reconciling());
+
+    // The new master never heard of the task.
+    h.reconciled(t.clone(), UpdateState::Lost);
+    assert!(!h.s.is_reconciling(), "the round ends with the last answer");
+    assert!(h.task(0).is_none());
+    h.advance(61_000);
+    let launched = launches(&h.offer_on("host1", &[("rack", "r1")]));
+    assert_eq!(launched.len(), 1, "placed again without waiting 5 minutes");
+}

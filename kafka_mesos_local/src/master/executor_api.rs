@@ -79,7 +79,11 @@ impl Master {
             if checkpoint { "1" } else { "0" }.into(),
         );
         if checkpoint {
-            env.insert("MESOS_RECOVERY_TIMEOUT".into(), "15mins".into());
+            // The agent's `--recovery_timeout`: Mesos's default is 15 minutes, but an embedded
+            // agent ends with its process and never recovers executors (a new master has new
+            // agent ids), so a checkpointing executor that loses it gives up soon and ends its
+            // broker instead of holding the broker's port for a quarter of an hour.
+            env.insert("MESOS_RECOVERY_TIMEOUT".into(), "10secs".into());
             env.insert("MESOS_SUBSCRIPTION_BACKOFF_MAX".into(), "2secs".into());
         }
         env.insert("MESOS_HTTP_COMMAND_EXECUTOR".into(), "0".into());
