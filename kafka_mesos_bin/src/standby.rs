@@ -61,7 +61,8 @@ pub trait LeaderLookup: Send + Sync + 'static {
     async fn leader_api(&self) -> Option<String>;
 }
 
-/// The commands a standby runs itself: `broker list`, from the stored state. Others are refused
+/// The commands a standby runs itself: `broker list` and why brokers wait, from the stored
+/// state. Others are refused
 /// (the HTTP layer forwards them before they get here).
 pub struct StandbyCommands {
     store: Arc<dyn StateStore>,
@@ -100,7 +101,11 @@ impl StandbyCommands {
 #[async_trait::async_trait]
 impl Commands for StandbyCommands {
     async fn run(&self, command: Command) -> Result<CommandResponse, CommandError> {
-        if !matches!(command, Command::List { .. }) {
+        // Read-only commands: the broker list, and why brokers wait, which it carries.
+        if !matches!(
+            command,
+            Command::List { .. } | Command::Why { .. } | Command::Overview
+        ) {
             return Err(CommandError::Aborted(
                 "this scheduler is a standby; send changes to the leader".into(),
             ));

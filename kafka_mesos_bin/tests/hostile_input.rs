@@ -75,6 +75,8 @@ async fn brokers(addr: SocketAddr) -> serde_json::Value {
         let broker = broker.as_object_mut().unwrap();
         broker.remove("task");
         broker.remove("needsRestart");
+        // Why a broker waits moves with time and offers, not with settings.
+        broker.remove("waiting");
         if let Some(s) = broker.get_mut("stickiness").and_then(|s| s.as_object_mut()) {
             s.retain(|k, _| k == "period");
         }
