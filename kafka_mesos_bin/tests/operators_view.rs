@@ -12,42 +12,16 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use local_cluster::{
-    Scheduler, Workspace, agents_file, endpoints, fake_distribution, free_port, processes_under,
-    task_ids,
-};
-use seed_cli::{Run, SeedCli};
+use local_cluster::{Scheduler, Workspace, endpoints, processes_under, task_ids};
+use seed_cli::{SeedCli, ok};
 
 /// A scheduler on the embedded master with the fake distribution; agents' ports from
 /// `first_port` (each test its own, below the ephemeral range where client connections could
 /// hold them).
 fn cluster(work: &Workspace, first_port: u16) -> (Scheduler, SeedCli) {
-    let dist = fake_distribution(&work.root);
-    let agents = agents_file(&work.root, first_port);
-    let scheduler = Scheduler::start(
-        &work.dir,
-        &work.tmp,
-        free_port(),
-        &[
-            "--broker-runtime",
-            "kafka",
-            "--kafka-dist",
-            dist.to_str().unwrap(),
-            "--local-agents-file",
-            agents.to_str().unwrap(),
-        ],
-    );
-    let cli = SeedCli {
-        api: scheduler.api.clone(),
-        dir: work.dir.clone(),
-    };
+    let scheduler = Scheduler::with_fake_kafka(work, first_port);
+    let cli = SeedCli::at(&scheduler.api, &work.dir);
     (scheduler, cli)
-}
-
-async fn ok(cli: &SeedCli, args: &[&str]) -> Run {
-    let run = cli.km(args).await;
-    assert_eq!(run.code, 0, "{args:?}: {}{}", run.stdout, run.stderr);
-    run
 }
 
 /// Three brokers, one per agent, started and running.

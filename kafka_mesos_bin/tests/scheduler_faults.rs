@@ -23,37 +23,14 @@ use local_cluster::{
     Scheduler, Workspace, agents_file, assert_nothing_left_under, endpoints, fake_distribution,
     free_port, processes_under, records, task_ids,
 };
-use seed_cli::{Run, SeedCli};
+use seed_cli::{SeedCli, ok};
 
 /// A scheduler on the embedded master with the fake distribution, and the CLI pointed at it;
 /// its agents' ports start at `first_port` (each test has its own, see [`agents_file`]).
 fn cluster(work: &Workspace, first_port: u16) -> (Scheduler, SeedCli) {
-    let dist = fake_distribution(&work.root);
-    let agents = agents_file(&work.root, first_port);
-    let scheduler = Scheduler::start(
-        &work.dir,
-        &work.tmp,
-        free_port(),
-        &[
-            "--broker-runtime",
-            "kafka",
-            "--kafka-dist",
-            dist.to_str().unwrap(),
-            "--local-agents-file",
-            agents.to_str().unwrap(),
-        ],
-    );
-    let cli = SeedCli {
-        api: scheduler.api.clone(),
-        dir: work.dir.clone(),
-    };
+    let scheduler = Scheduler::with_fake_kafka(work, first_port);
+    let cli = SeedCli::at(&scheduler.api, &work.dir);
     (scheduler, cli)
-}
-
-async fn ok(cli: &SeedCli, args: &[&str]) -> Run {
-    let run = cli.km(args).await;
-    assert_eq!(run.code, 0, "{args:?}: {}{}", run.stdout, run.stderr);
-    run
 }
 
 /// Polls `broker list ID` until `done` holds for its output, for up to `within`.

@@ -13,7 +13,7 @@ mod seed_cli;
 use std::time::Duration;
 
 use local_cluster::{Scheduler, Workspace, endpoints, fake_distribution, free_port, task_ids};
-use seed_cli::{Run, SeedCli};
+use seed_cli::{SeedCli, ok};
 
 /// The real master, from `$KAFKA_MESOS_TEST_MESOS` (host:port).
 fn master() -> String {
@@ -23,12 +23,6 @@ fn master() -> String {
         "KAFKA_MESOS_TEST_MESOS must name a real Mesos master (host:port); .ci/run starts one"
     );
     address
-}
-
-async fn ok(cli: &SeedCli, args: &[&str]) -> Run {
-    let run = cli.km(args).await;
-    assert_eq!(run.code, 0, "{args:?}: {}{}", run.stdout, run.stderr);
-    run
 }
 
 /// True while something accepts connections at `endpoint`.

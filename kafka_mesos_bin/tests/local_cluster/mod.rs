@@ -129,6 +129,26 @@ impl Scheduler {
         Scheduler::start_on("local", dir, tmp, port, extra)
     }
 
+    /// `kafka-mesos scheduler --master local` in `work` with the fake Kafka distribution, its
+    /// agents' ports from `first_port` (each test its own, see [`agents_file`]).
+    pub(crate) fn with_fake_kafka(work: &Workspace, first_port: u16) -> Scheduler {
+        let dist = fake_distribution(&work.root);
+        let agents = agents_file(&work.root, first_port);
+        Scheduler::start(
+            &work.dir,
+            &work.tmp,
+            free_port(),
+            &[
+                "--broker-runtime",
+                "kafka",
+                "--kafka-dist",
+                dist.to_str().unwrap(),
+                "--local-agents-file",
+                agents.to_str().unwrap(),
+            ],
+        )
+    }
+
     /// `kafka-mesos scheduler --master MASTER` with file storage in `dir`.
     pub(crate) fn start_on(
         master: &str,

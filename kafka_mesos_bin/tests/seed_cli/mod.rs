@@ -96,7 +96,22 @@ pub(crate) struct SeedCli {
     pub(crate) dir: PathBuf,
 }
 
+/// Runs `kafka-mesos ARGS` through `cli` and checks that it succeeds.
+pub(crate) async fn ok(cli: &SeedCli, args: &[&str]) -> Run {
+    let run = cli.km(args).await;
+    assert_eq!(run.code, 0, "{args:?}: {}{}", run.stdout, run.stderr);
+    run
+}
+
 impl SeedCli {
+    /// The CLI pointed at `api`, run in `dir`.
+    pub(crate) fn at(api: &str, dir: &Path) -> SeedCli {
+        SeedCli {
+            api: api.to_string(),
+            dir: dir.to_path_buf(),
+        }
+    }
+
     /// Runs `kafka-mesos ARGS`.
     pub(crate) async fn km(&self, args: &[&str]) -> Run {
         km_in(&self.dir, Some(&self.api), args).await
