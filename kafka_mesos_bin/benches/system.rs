@@ -231,7 +231,7 @@ impl Cluster {
             .spawn()
             .unwrap();
         self.scheduler = Some(Process(child));
-        wait_for_port(self.api_port);
+        wait_for_health(self.api_port);
     }
 
     fn km(&self, args: &[&str]) -> String {
@@ -512,6 +512,19 @@ fn wait_for_port(port: u16) {
         std::thread::sleep(Duration::from_millis(20));
     }
     panic!("nothing listens on port {port}");
+}
+
+/// Waits until the scheduler on `port` answers `/health` with `ok` (it answers 503 until it
+/// leads).
+fn wait_for_health(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if http_get(port, "/health").is_some_and(|body| body == b"ok") {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("the scheduler on port {port} did not become healthy");
 }
 
 /// One HTTP/1.0 GET; the body.
