@@ -117,22 +117,12 @@ fn gone(pid: u32) -> bool {
         .is_none_or(|(_, rest)| rest.trim_start().starts_with(['Z', 'X']))
 }
 
-/// Prints the fault suite's summary line for a fault (and appends it to the file named by
-/// `KAFKA_MESOS_FAULT_LOG`, when set, for the suite's table).
+/// Prints the fault suite's summary line for a fault (`scripts/fault-suite.sh` tabulates them).
 fn report(name: &str, injected: &str, recovered_in: Duration, lost: usize) {
-    let line = format!(
+    println!(
         "FAULT {name}: injected={injected} recovered_in={} lost={lost}",
         recovered_in.as_millis()
     );
-    println!("{line}");
-    if let Ok(path) = std::env::var("KAFKA_MESOS_FAULT_LOG") {
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .unwrap();
-        writeln!(file, "{line}").unwrap();
-    }
 }
 
 /// `METHOD PATH` on an embedded master's HTTP server (its `/faults/` drills): status and body,
