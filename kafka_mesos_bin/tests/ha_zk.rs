@@ -7,12 +7,13 @@
 //! that stop ZooKeeper start their own with `.ci/zookeeper.sh`.
 
 mod local_cluster;
+mod zk_support;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use kafka_mesos_bin::api;
 use kafka_mesos_bin::config::{Environment, SchedulerConfig};
@@ -24,27 +25,13 @@ use kafka_mesos_core::store::{StateStore, StoreError};
 use local_cluster::{
     Workspace, fake_distribution, free_port, loopback_agents_file, processes_under,
 };
+use zk_support::{fresh_chroot, zk_hosts};
 use zookeeper_client as zk;
 
 /// The session timeout the tests give the schedulers: a standby takes over about this long
 /// after the leader's end.
 const SESSION: &str = "4s";
 const SESSION_TIMEOUT: Duration = Duration::from_secs(4);
-
-fn zk_hosts() -> String {
-    std::env::var("KAFKA_MESOS_TEST_ZK").expect(
-        "this test needs KAFKA_MESOS_TEST_ZK=host:port naming a real ZooKeeper (start one with .ci/zookeeper.sh PORT DIR)",
-    )
-}
-
-/// A chroot no other test uses.
-fn fresh_chroot(name: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("/kafka-mesos-ha-{}-{nanos}/{name}", std::process::id())
-}
 
 /// `GET path` on `api` (`http://host:port`): the status and the body.
 fn http(api: &str, path: &str) -> (u16, String) {

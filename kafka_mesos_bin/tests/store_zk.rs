@@ -1,29 +1,17 @@
 //! The ZooKeeper store against a real ZooKeeper (`KAFKA_MESOS_TEST_ZK=host:port`).
 
+mod zk_support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use kafka_mesos_bin::store::{StorageSpec, ZkStore};
 use kafka_mesos_core::store::{StateStore, StoreError};
+use zk_support::{fresh_chroot, zk_hosts};
 use zookeeper_client as zk;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
-
-fn zk_hosts() -> String {
-    std::env::var("KAFKA_MESOS_TEST_ZK").expect(
-        "this test needs KAFKA_MESOS_TEST_ZK=host:port naming a real ZooKeeper (start one with .ci/zookeeper.sh PORT DIR)",
-    )
-}
-
-/// A chroot no other test uses.
-fn fresh_chroot(name: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("/kafka-mesos-test-{}-{nanos}/{name}", std::process::id())
-}
 
 #[tokio::test]
 #[ignore = "needs KAFKA_MESOS_TEST_ZK (a real ZooKeeper)"]
