@@ -85,6 +85,10 @@ impl Commands for DriverCommands {
     async fn run(&self, command: Command) -> Result<Response, CommandError> {
         self.0.command(command).await
     }
+
+    fn revision(&self) -> Option<u64> {
+        Some(self.0.revision())
+    }
 }
 
 /// Runs the scheduler of `config` until SIGINT or SIGTERM.

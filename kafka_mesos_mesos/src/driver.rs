@@ -7,6 +7,10 @@
 //! - `Persist` is saved through the [`StateStore`] before anything that follows it; a save
 //!   that fails for a while is retried (nothing after it happens meanwhile), a save that finds
 //!   another writer stops the driver, since another scheduler owns the state now;
+//! - inputs that are already waiting when the loop wakes (up to [`MAX_BATCH`]) are handled
+//!   together and their state saved once (group commit): the last snapshot covers every change
+//!   of the batch, and the calls and answers of the whole batch follow that one save, in order.
+//!   Under a burst of status updates an offer so waits for one save, not one per update;
 //! - calls go to the master through one ordered queue, so the loop never waits on the network
 //!   and calls arrive in the order they were decided;
 //! - a command is answered only by its `Reply`, which the scheduler emits after the `Persist`
@@ -33,6 +37,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use kafka_mesos_core::model::{AgentId, FrameworkId, TaskId};
@@ -147,6 +152,7 @@ enum Request {
 #[derive(Debug, Clone)]
 pub struct DriverHandle {
     requests: mpsc::UnboundedSender<Request>,
+    revision: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Request {
@@ -168,6 +174,13 @@ impl DriverHandle {
             .map_err(|_| CommandError::Aborted("the scheduler is stopped".into()))?;
         rx.await
             .unwrap_or_else(|_| Err(CommandError::Aborted("the scheduler stopped".into())))
+    }
+
+    /// A number that moves on before the scheduler handles each input (event, command, timer)
+    /// but a read (`List`, `Why`, `Overview`) that leads to nothing but its answer, so an answer derived from the state at one revision stays the state's answer while the
+    /// revision stays the same, time aside. Readers use it to cache what they render.
+    pub fn revision(&self) -> u64 {
+        self.revision.load(Ordering::Acquire)
     }
 
     /// Stops the driver: the subscription ends, the framework and its tasks stay (until the
@@ -225,7 +238,11 @@ impl Driver {
         let (requests_tx, requests) = mpsc::unbounded_channel();
         let (feedback_tx, feedback) = mpsc::unbounded_channel();
         let calls = spawn_call_queue(client.clone(), feedback_tx);
+        let revision = Arc::new(AtomicU64::new(0));
         let state = Loop {
+            revision: revision.clone(),
+            unsaved: None,
+            deferred: Vec::new(),
             scheduler,
             store,
             version,
@@ -242,6 +259,7 @@ impl Driver {
         Ok(Driver {
             handle: DriverHandle {
                 requests: requests_tx,
+                revision,
             },
             task,
         })
@@ -290,7 +308,21 @@ fn spawn_call_queue(
     tx
 }
 
+/// The most inputs handled before their state is saved and their calls and answers go out.
+pub const MAX_BATCH: usize = 256;
+
+/// What a batch of inputs leads to once its state is saved, in the order decided.
+#[derive(Debug)]
+enum Deferred {
+    Call(Box<v1::scheduler::Call>, Vec<(TaskId, Option<AgentId>)>),
+    Reply(CommandId, Result<Response, CommandError>),
+}
+
 struct Loop {
+    revision: Arc<AtomicU64>,
+    /// The state to save before `deferred` is carried out (the last of the batch).
+    unsaved: Option<Snapshot>,
+    deferred: Vec<Deferred>,
     scheduler: Scheduler,
     store: Arc<dyn StateStore>,
     version: Option<StoreVersion>,
@@ -320,6 +352,7 @@ impl Loop {
                     None => std::future::pending().await,
                 }
             };
+            let mut stopping = false;
             let outcome = tokio::select! {
                 event = events.recv() => match event {
                     None => Err(DriverError::ClientEnded),
@@ -328,17 +361,40 @@ impl Loop {
                 request = requests.recv() => match request {
                     None | Some(Request::Shutdown) => break Ok(()),
                     Some(Request::Command(command, reply)) => {
-                        self.next_command += 1;
-                        let id = CommandId(self.next_command);
-                        self.pending.insert(id, reply);
-                        self.step(Input::Command(id, *command)).await
+                        self.on_command(*command, reply).await
                     }
                 },
                 Some(input) = feedback.recv() => self.step(input).await,
                 () = sleep => self.step(Input::Tick).await,
             };
-            if let Err(e) = outcome {
+            // Whatever else is already waiting joins the batch.
+            let mut outcome = outcome;
+            let mut batch = 1;
+            while outcome.is_ok() && batch < MAX_BATCH && !stopping {
+                batch += 1;
+                outcome = if let Ok(event) = events.try_recv() {
+                    self.on_event(event).await
+                } else if let Ok(request) = requests.try_recv() {
+                    match request {
+                        Request::Shutdown => {
+                            stopping = true;
+                            Ok(())
+                        }
+                        Request::Command(command, reply) => self.on_command(*command, reply).await,
+                    }
+                } else if let Ok(input) = feedback.try_recv() {
+                    self.step(input).await
+                } else {
+                    break;
+                };
+            }
+            // Decisions taken are saved and carried out even when an input ended the loop.
+            let flushed = self.flush().await;
+            if let Err(e) = outcome.and(flushed) {
                 break Err(e);
+            }
+            if stopping {
+                break Ok(());
             }
         };
         client.stop();
@@ -350,6 +406,17 @@ impl Loop {
             let _ = reply.send(Err(CommandError::Aborted(reason.clone())));
         }
         result
+    }
+
+    async fn on_command(
+        &mut self,
+        command: Command,
+        reply: oneshot::Sender<Result<Response, CommandError>>,
+    ) -> Result<(), DriverError> {
+        self.next_command += 1;
+        let id = CommandId(self.next_command);
+        self.pending.insert(id, reply);
+        self.step(Input::Command(id, command)).await
     }
 
     async fn on_event(&mut self, event: SchedulerEvent) -> Result<(), DriverError> {
@@ -374,12 +441,31 @@ impl Loop {
         }
     }
 
-    /// Handles one input and everything it leads to (inputs fed back included), in order.
+    /// Handles one input and everything it leads to (inputs fed back included), in order; the
+    /// state to save, the calls and the answers wait for [`flush`](Self::flush).
     async fn step(&mut self, input: Input) -> Result<(), DriverError> {
         let mut inputs = VecDeque::from([input]);
         while let Some(input) = inputs.pop_front() {
+            // Reads leave the revision alone unless they led to more than their answer.
+            let read = matches!(
+                &input,
+                Input::Command(
+                    _,
+                    Command::List { .. } | Command::Why { .. } | Command::Overview
+                )
+            );
+            if !read {
+                self.revision.fetch_add(1, Ordering::AcqRel);
+            }
             let now = self.clock.now();
             let actions = self.scheduler.handle(now, input);
+            if read
+                && actions
+                    .iter()
+                    .any(|a| !matches!(a, scheduler::Action::Reply(..)))
+            {
+                self.revision.fetch_add(1, Ordering::AcqRel);
+            }
             let framework = self
                 .scheduler
                 .framework_id()
@@ -407,21 +493,40 @@ impl Loop {
                 };
                 for effect in effects {
                     match effect {
-                        Effect::Persist(snapshot) => self.persist(&snapshot).await?,
+                        // A later snapshot holds every change of an earlier one.
+                        Effect::Persist(snapshot) => self.unsaved = Some(snapshot),
                         Effect::Call(call) => {
                             let tasks = if call.r#type() == v1::scheduler::call::Type::Accept {
                                 launched.clone()
                             } else {
                                 Vec::new()
                             };
-                            let _ = self.calls.send((*call, tasks));
+                            self.deferred.push(Deferred::Call(call, tasks));
                         }
                         Effect::Reply(id, result) => {
-                            if let Some(reply) = self.pending.remove(&id) {
-                                let _ = reply.send(result);
-                            }
+                            self.deferred.push(Deferred::Reply(id, result))
                         }
                         Effect::Feedback(input) => inputs.push_back(*input),
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Saves the batch's state, then sends its calls and answers, in the order decided.
+    async fn flush(&mut self) -> Result<(), DriverError> {
+        if let Some(snapshot) = self.unsaved.take() {
+            self.persist(&snapshot).await?;
+        }
+        for deferred in self.deferred.drain(..) {
+            match deferred {
+                Deferred::Call(call, tasks) => {
+                    let _ = self.calls.send((*call, tasks));
+                }
+                Deferred::Reply(id, result) => {
+                    if let Some(reply) = self.pending.remove(&id) {
+                        let _ = reply.send(result);
                     }
                 }
             }

@@ -286,3 +286,85 @@ async fn a_broken_store_document_is_refused_at_start() {
         "{err}"
     );
 }
+
+/// A store that takes `delay` per save and counts saves, like a disk that syncs.
+struct SlowStore {
+    inner: MemoryStore,
+    delay: Duration,
+    saves: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl StateStore for SlowStore {
+    async fn load(
+        &self,
+    ) -> Result<Option<kafka_mesos_core::store::Stored>, kafka_mesos_core::store::StoreError> {
+        self.inner.load().await
+    }
+
+    async fn save(
+        &self,
+        data: &[u8],
+        expected: Option<kafka_mesos_core::store::StoreVersion>,
+    ) -> Result<kafka_mesos_core::store::StoreVersion, kafka_mesos_core::store::StoreError> {
+        tokio::time::sleep(self.delay).await;
+        self.saves.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.save(data, expected).await
+    }
+
+    fn location(&self) -> String {
+        "slow memory".into()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_waiting_together_are_saved_once_and_answered_after_the_save() {
+    let work = tempfile::tempdir().unwrap();
+    let master = common::local_master(work.path(), 1).await;
+    let store = Arc::new(SlowStore {
+        inner: MemoryStore::default(),
+        delay: Duration::from_millis(100),
+        saves: Default::default(),
+    });
+    let driver = Driver::start(driver_config(&master, 4), store.clone())
+        .await
+        .unwrap();
+    let handle = driver.handle();
+    let before = store.saves.load(std::sync::atomic::Ordering::SeqCst);
+    let adds: Vec<_> = (0..40)
+        .map(|i| {
+            let (handle, store) = (handle.clone(), store.clone());
+            tokio::spawn(async move {
+                let added = handle
+                    .command(Command::Add {
+                        expr: i.to_string().parse().unwrap(),
+                        settings: BrokerSettings::default(),
+                    })
+                    .await;
+                // Answered only once the broker is in the saved state.
+                let saved = store.load().await.unwrap().unwrap();
+                let snapshot = kafka_mesos_core::scheduler::Snapshot::from_json(
+                    std::str::from_utf8(&saved.data).unwrap(),
+                )
+                .unwrap();
+                (i, added, snapshot.brokers.iter().any(|b| b.id.0 == i))
+            })
+        })
+        .collect();
+    for add in adds {
+        let (i, added, saved) = add.await.unwrap();
+        assert!(added.is_ok(), "add {i}: {added:?}");
+        assert!(saved, "broker {i} was answered before it was saved");
+    }
+    let saves = store.saves.load(std::sync::atomic::Ordering::SeqCst) - before;
+    // 40 commands one save each would take 4 s; they queue behind the first save and share
+    // the next ones.
+    assert!(
+        (1..=10).contains(&saves),
+        "{saves} saves for 40 commands sent together"
+    );
+    assert_eq!(list(&handle).await.len(), 40);
+    handle.shutdown();
+    driver.finished().await.unwrap();
+    master.shutdown();
+}

@@ -44,7 +44,7 @@ use axum::extract::{DefaultBodyLimit, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::routing::{MethodFilter, get, on};
-use kafka_mesos_core::expr::TopicExpr;
+use kafka_mesos_core::expr::{BrokerExpr, TopicExpr};
 use kafka_mesos_core::model::{Broker, BrokerId, TaskState};
 use kafka_mesos_core::scheduler::{
     BrokerSettings, Command, CommandError, LogName, LogOutcome, Response, SettingsError, WaitStatus,
@@ -68,6 +68,14 @@ use model::{
 pub trait Commands: Send + Sync + 'static {
     /// Runs one broker command through the scheduler; answers once its effect is persisted.
     async fn run(&self, command: Command) -> Result<Response, CommandError>;
+
+    /// A number that changes before the scheduler's state may change (see
+    /// `DriverHandle::revision`), so the API may reuse an answer rendered at the same revision
+    /// within the same second; `None` (the default) when there is no such number, and every
+    /// answer is rendered anew.
+    fn revision(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Why a request is refused. Everything but [`ApiError::Unavailable`] is the caller's mistake
@@ -185,8 +193,10 @@ pub fn router_with_metrics(
 ) -> Router {
     let mut app = Router::new();
     let tracker = Arc::new(RebalanceTracker::new());
+    let list_cache = Arc::new(ListCache::default());
     for endpoint in ENDPOINTS {
         let tracker = tracker.clone();
+        let list_cache = list_cache.clone();
         app = app.route(
             endpoint.path,
             on(
@@ -202,10 +212,11 @@ pub fn router_with_metrics(
                     let request = Request {
                         commands: &*commands,
                         tracker: &tracker,
+                        list_cache: &list_cache,
                         endpoint,
                     };
                     match request.serve(query.as_deref(), &headers, &body).await {
-                        Ok(reply) => (StatusCode::OK, axum::Json(reply)).into_response(),
+                        Ok(reply) => reply.into_response(),
                         Err(e) => e.into_response(),
                     }
                 },
@@ -271,7 +282,28 @@ fn form_body<'a>(headers: &HeaderMap, body: &'a [u8]) -> Result<&'a [u8], ApiErr
 struct Request<'a> {
     commands: &'a dyn Commands,
     tracker: &'a RebalanceTracker,
+    list_cache: &'a ListCache,
     endpoint: &'static Endpoint,
+}
+
+/// A successful answer (HTTP 200): a JSON value, or JSON already rendered.
+enum Reply {
+    Value(serde_json::Value),
+    Rendered(Bytes),
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> HttpResponse {
+        match self {
+            Reply::Value(value) => (StatusCode::OK, axum::Json(value)).into_response(),
+            Reply::Rendered(body) => (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                body,
+            )
+                .into_response(),
+        }
+    }
 }
 
 impl Request<'_> {
@@ -280,13 +312,55 @@ impl Request<'_> {
         query: Option<&str>,
         headers: &HeaderMap,
         body: &[u8],
-    ) -> Result<serde_json::Value, ApiError> {
+    ) -> Result<Reply, ApiError> {
         let params = Params::parse(self.endpoint, query, form_body(headers, body)?)?;
         if self.endpoint.verb.is_topic() {
-            return self.serve_topic(&params).await;
+            return self.serve_topic(&params).await.map(Reply::Value);
         }
-        serve_command(self.commands, self.endpoint.verb, &params).await
+        if self.endpoint.verb == Verb::BrokerList {
+            return broker_list_reply(self.commands, self.list_cache, &params)
+                .await
+                .map(Reply::Rendered);
+        }
+        serve_command(self.commands, self.endpoint.verb, &params)
+            .await
+            .map(Reply::Value)
     }
+}
+
+/// The last whole `broker list` answer rendered, with the revision and the second it was
+/// rendered at: a list asked for again before either moves on is the same bytes.
+#[derive(Debug, Default)]
+struct ListCache {
+    last: std::sync::Mutex<Option<(ListKey, Bytes)>>,
+}
+
+/// When a `broker list` answer was rendered: the scheduler's revision and the Unix second
+/// (the reasons brokers wait count seconds down).
+type ListKey = (u64, u64);
+
+impl ListCache {
+    fn get(&self, key: ListKey) -> Option<Bytes> {
+        let last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        last.as_ref()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, body)| body.clone())
+    }
+
+    fn put(&self, key: ListKey, body: Bytes) {
+        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some((key, body));
+    }
+}
+
+/// The key under which the answer to `broker list` without an expression may be reused, when
+/// the scheduler has revisions.
+fn list_key(commands: &dyn Commands, expr: Option<&BrokerExpr>) -> Option<ListKey> {
+    let revision = commands.revision()?;
+    let second = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    expr.is_none().then_some((revision, second))
 }
 
 async fn serve_command(
@@ -296,9 +370,6 @@ async fn serve_command(
 ) -> Result<serde_json::Value, ApiError> {
     let command = command(verb, params)?;
     match commands.run(command).await {
-        Ok(Response::Brokers(list)) if verb == Verb::BrokerList => {
-            broker_list_reply(commands, params, &list).await
-        }
         Ok(response) => Ok(reply(response)),
         Err(CommandError::RestartTimeout { broker, phase }) => to_json(RestartReply {
             status: RestartOutcome::Timeout,
@@ -309,32 +380,51 @@ async fn serve_command(
     }
 }
 
-/// The `broker list` answer, each broker that is active but not running with the reason.
+/// The `broker list` answer, rendered: each broker that is active but not running with the
+/// reason. The whole list is rendered once per revision and second (see [`ListCache`]).
 async fn broker_list_reply(
     commands: &dyn Commands,
+    cache: &ListCache,
     params: &Params,
-    list: &[Broker],
-) -> Result<serde_json::Value, ApiError> {
-    let why = match commands
-        .run(Command::Why {
-            expr: params.broker_expr("broker")?,
-        })
-        .await?
-    {
+) -> Result<Bytes, ApiError> {
+    let expr = params.broker_expr("broker")?;
+    // Taken before the state is read: an answer stored under it is at least that recent.
+    let key = list_key(commands, expr.as_ref());
+    if let Some(body) = key.and_then(|key| cache.get(key)) {
+        return Ok(body);
+    }
+    let list = match commands.run(Command::List { expr: expr.clone() }).await? {
+        Response::Brokers(list) => list,
+        other => return render(&reply(other)),
+    };
+    let why = match commands.run(Command::Why { expr }).await? {
         Response::Why(why) => why,
         _ => Vec::new(),
     };
+    let waiting: std::collections::HashMap<BrokerId, &kafka_mesos_core::scheduler::WhyNotRunning> =
+        why.iter()
+            .filter(|w| w.is_waiting())
+            .map(|w| (w.broker, w))
+            .collect();
     let brokers = list
         .iter()
         .map(|b| BrokerJson {
-            waiting: why
-                .iter()
-                .find(|w| w.broker == b.id && w.is_waiting())
-                .map(ReasonJson::from),
+            waiting: waiting.get(&b.id).map(|w| ReasonJson::from(*w)),
             ..BrokerJson::from(b)
         })
         .collect();
-    to_json(BrokersReply { brokers })
+    let body = render(&BrokersReply { brokers })?;
+    if let Some(key) = key {
+        cache.put(key, body.clone());
+    }
+    Ok(body)
+}
+
+/// JSON text of `value`.
+fn render(value: &impl serde::Serialize) -> Result<Bytes, ApiError> {
+    serde_json::to_vec(value)
+        .map(Bytes::from)
+        .map_err(|e| ApiError::Unavailable(e.to_string()))
 }
 
 const DEFAULT_WAIT: Period = Period::from_secs(60);
@@ -633,5 +723,126 @@ impl Request<'_> {
                 self.endpoint.verb,
             ))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+    use axum::body::Body;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// Brokers in memory with a revision, counting the lists it is asked for.
+    #[derive(Default)]
+    struct Counting {
+        brokers: Mutex<Vec<Broker>>,
+        revision: AtomicU64,
+        lists: AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl Commands for Counting {
+        async fn run(&self, command: Command) -> Result<Response, CommandError> {
+            match command {
+                Command::List { .. } => {
+                    self.lists.fetch_add(1, Ordering::SeqCst);
+                    Ok(Response::Brokers(self.brokers.lock().unwrap().clone()))
+                }
+                _ => Ok(Response::Why(Vec::new())),
+            }
+        }
+
+        fn revision(&self) -> Option<u64> {
+            Some(self.revision.load(Ordering::SeqCst))
+        }
+    }
+
+    async fn get(app: &Router, uri: &str) -> Vec<u8> {
+        let response = app
+            .clone()
+            .oneshot(axum::http::Request::get(uri).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec()
+    }
+
+    fn unix_second() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    }
+
+    #[tokio::test]
+    async fn the_whole_list_is_rendered_once_per_revision_and_second() {
+        let commands = Arc::new(Counting::default());
+        commands
+            .brokers
+            .lock()
+            .unwrap()
+            .push(Broker::new(BrokerId(0)));
+        let app = router(commands.clone());
+        // Two lists within one second and one revision: one rendering, the same bytes.
+        loop {
+            let lists = commands.lists.load(Ordering::SeqCst);
+            let second = unix_second();
+            let first = get(&app, "/api/broker/list").await;
+            let again = get(&app, "/api/broker/list").await;
+            if unix_second() != second {
+                continue;
+            }
+            assert_eq!(first, again);
+            assert!(commands.lists.load(Ordering::SeqCst) - lists <= 1);
+            let third = get(&app, "/api/broker/list").await;
+            if unix_second() == second {
+                assert_eq!(commands.lists.load(Ordering::SeqCst) - lists, 1);
+                assert_eq!(third, first);
+                break;
+            }
+        }
+        // A change moves the revision on: the next list shows it at once.
+        commands
+            .brokers
+            .lock()
+            .unwrap()
+            .push(Broker::new(BrokerId(1)));
+        commands.revision.fetch_add(1, Ordering::SeqCst);
+        let body: serde_json::Value =
+            serde_json::from_slice(&get(&app, "/api/broker/list").await).unwrap();
+        assert_eq!(body["brokers"].as_array().unwrap().len(), 2);
+        // A list of chosen brokers is rendered every time.
+        let before = commands.lists.load(Ordering::SeqCst);
+        get(&app, "/api/broker/list?broker=0").await;
+        get(&app, "/api/broker/list?broker=0").await;
+        assert_eq!(commands.lists.load(Ordering::SeqCst) - before, 2);
+    }
+
+    #[tokio::test]
+    async fn without_revisions_every_list_is_rendered() {
+        struct NoRevision(Counting);
+        #[async_trait::async_trait]
+        impl Commands for NoRevision {
+            async fn run(&self, command: Command) -> Result<Response, CommandError> {
+                self.0.run(command).await
+            }
+        }
+        let commands = Arc::new(NoRevision(Counting::default()));
+        let app = router(commands.clone());
+        for _ in 0..3 {
+            get(&app, "/api/broker/list").await;
+        }
+        assert_eq!(commands.0.lists.load(Ordering::SeqCst), 3);
     }
 }

@@ -40,7 +40,7 @@ use crate::config::{API_TOKEN_VARIABLE, Secret};
 use args::Parsed;
 use progress::Progress;
 use spec::{CmdSpec, group_commands};
-use transport::ApiClient;
+use transport::{Answer, ApiClient};
 
 /// Why a command failed; `main` prints `Error: <message>` and exits with status 1.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -307,9 +307,11 @@ async fn execute(cmd: &CmdSpec, parsed: &Parsed, ctx: &Context) -> Result<String
             parsed.positional.as_deref().unwrap_or(""),
             cmd.name
         );
-        ctx.progress.show(&what, client.post(&path, body)).await?
+        ctx.progress
+            .show(&what, client.post_answer(&path, body))
+            .await?
     } else {
-        client.post(&path, body).await?
+        client.post_answer(&path, body).await?
     };
     let render = |brokers: &[BrokerJson]| -> Result<String, CliError> {
         let opts = RenderOptions {
@@ -332,7 +334,7 @@ async fn execute(cmd: &CmdSpec, parsed: &Parsed, ctx: &Context) -> Result<String
     }
     match cmd.name {
         "list" | "add" | "update" | "clone" => {
-            let reply: BrokersReply = decode(answer)?;
+            let reply: BrokersReply = answer.decode()?;
             let n = reply.brokers.len();
             let header = match cmd.name {
                 "list" if n == 0 => return Ok("no brokers\n".into()),
@@ -340,15 +342,20 @@ async fn execute(cmd: &CmdSpec, parsed: &Parsed, ctx: &Context) -> Result<String
                 "update" => format!("{} updated:", noun(n)),
                 _ => format!("{} added:", noun(n)),
             };
-            Ok(format!("{header}\n{}", render(&reply.brokers)?))
+            let text = render(&reply.brokers)?;
+            let mut out = String::with_capacity(header.len() + 1 + text.len());
+            out.push_str(&header);
+            out.push('\n');
+            out.push_str(&text);
+            Ok(out)
         }
         "remove" => {
-            let reply: RemoveReply = decode(answer)?;
+            let reply: RemoveReply = answer.decode()?;
             let n = reply.ids.split(',').count();
             Ok(format!("{} {} removed\n", noun(n), reply.ids))
         }
         "start" | "stop" => {
-            let reply: StartStopReply = decode(answer)?;
+            let reply: StartStopReply = answer.decode()?;
             let n = reply.brokers.len().max(reply.ids.split(',').count());
             let header = match reply.status {
                 WaitOutcome::Started => format!("{} started:", noun(n)),
@@ -365,7 +372,7 @@ async fn execute(cmd: &CmdSpec, parsed: &Parsed, ctx: &Context) -> Result<String
             Ok(format!("{header}\n{}", render(&reply.brokers)?))
         }
         "restart" => {
-            let reply: RestartReply = decode(answer)?;
+            let reply: RestartReply = answer.decode()?;
             match reply.status {
                 RestartOutcome::Restarted => Ok(format!(
                     "{} restarted:\n{}",
@@ -383,16 +390,17 @@ async fn execute(cmd: &CmdSpec, parsed: &Parsed, ctx: &Context) -> Result<String
             }
         }
         "why" => {
-            let reply: WhyReply = decode(answer)?;
+            let reply: WhyReply = answer.decode()?;
             Ok(why_text(&reply))
         }
         "log" => {
-            let reply: BrokerLogReply = decode(answer)?;
+            let reply: BrokerLogReply = answer.decode()?;
             log_text(parsed.positional.as_deref().unwrap_or(""), reply)
         }
         _ => Ok(format!(
             "{}\n",
-            serde_json::to_string_pretty(&answer).unwrap_or_default()
+            serde_json::to_string_pretty(&answer.decode::<serde_json::Value>()?)
+                .unwrap_or_default()
         )),
     }
 }
@@ -433,10 +441,6 @@ fn is_zero(period: &str) -> bool {
     period
         .parse::<kafka_mesos_core::time::Period>()
         .is_ok_and(|p| p.is_zero())
-}
-
-fn decode<T: serde::de::DeserializeOwned>(answer: serde_json::Value) -> Result<T, CliError> {
-    serde_json::from_value(answer).map_err(|e| CliError::InvalidReply(e.to_string()))
 }
 
 /// A topic as the original printed it: name, partitions sorted by id, and options when set.
@@ -531,19 +535,19 @@ fn render_rebalance(verb: &str, reply: &RebalanceReply) -> Result<String, CliErr
     Ok(out)
 }
 
-fn render_topic_answer(command: &str, answer: serde_json::Value) -> Result<String, CliError> {
+fn render_topic_answer(command: &str, answer: Answer) -> Result<String, CliError> {
     match command {
-        "partitions" => Ok(render_partitions(&decode(answer)?)),
+        "partitions" => Ok(render_partitions(&answer.decode()?)),
         "rebalance" | "realign" => {
             let verb = if command == "realign" {
                 "Realign"
             } else {
                 "Rebalance"
             };
-            render_rebalance(verb, &decode(answer)?)
+            render_rebalance(verb, &answer.decode()?)
         }
         _ => {
-            let reply: TopicsReply = decode(answer)?;
+            let reply: TopicsReply = answer.decode()?;
             let n = reply.topics.len();
             let noun = if n == 1 { "topic" } else { "topics" };
             let header = match command {
@@ -646,11 +650,14 @@ mod tests {
             {"id": 0, "replicas": [1, 0], "isr": [1, 0], "leader": 1, "expectedLeader": 1},
         ]});
         assert_eq!(
-            render_topic_answer("partitions", answer).unwrap(),
+            render_topic_answer("partitions", Answer::new(answer.to_string())).unwrap(),
             "      part | leader | expected | brokers (*not-isr)\n  t0:\n     0 |      1 |        1 | [1, 0]\n!    1 |      0 |        0 | [0, *1]\n"
         );
         let none = serde_json::json!({"topics": []});
-        assert_eq!(render_topic_answer("list", none).unwrap(), "no topics\n");
+        assert_eq!(
+            render_topic_answer("list", Answer::new(none.to_string())).unwrap(),
+            "no topics\n"
+        );
     }
 
     fn log_reply(status: LogStatus, content: Option<&str>) -> BrokerLogReply {

@@ -90,6 +90,12 @@ impl ApiClient {
     /// POSTs `form` to `path` (`/api/broker/add`) and returns the JSON answer. A refusal
     /// becomes [`CliError::Server`] with the server's message.
     pub async fn post(&self, path: &str, form: String) -> Result<serde_json::Value, CliError> {
+        self.post_answer(path, form).await?.decode()
+    }
+
+    /// [`post`](Self::post), keeping the answer as it came until the caller decodes it into
+    /// the shape it expects (no JSON tree in between).
+    pub async fn post_answer(&self, path: &str, form: String) -> Result<Answer, CliError> {
         let request = Request::builder()
             .method(Method::POST)
             .uri(format!("{}{path}", self.base))
@@ -124,18 +130,10 @@ impl ApiClient {
                 reason: innermost(&e),
             })?
             .to_bytes();
-        let json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
         if status == StatusCode::OK {
-            return json.ok_or_else(|| {
-                CliError::InvalidReply(format!(
-                    "not JSON: {}",
-                    String::from_utf8_lossy(&body)
-                        .chars()
-                        .take(200)
-                        .collect::<String>()
-                ))
-            });
+            return Ok(Answer(body));
         }
+        let json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
         match json
             .as_ref()
             .and_then(|j| j.get("error"))
@@ -151,6 +149,35 @@ impl ApiClient {
                     .collect(),
             }),
         }
+    }
+}
+
+/// The body of a successful answer, decoded on demand.
+#[derive(Debug, Clone)]
+pub struct Answer(Bytes);
+
+impl Answer {
+    /// An answer with this body.
+    pub fn new(body: impl Into<Bytes>) -> Answer {
+        Answer(body.into())
+    }
+
+    /// The answer decoded into `T` (`serde_json::Value` for a JSON tree); an answer that is not
+    /// JSON, or not of that shape, is [`CliError::InvalidReply`].
+    pub fn decode<T: serde::de::DeserializeOwned>(&self) -> Result<T, CliError> {
+        serde_json::from_slice(&self.0).map_err(|e| {
+            if serde_json::from_slice::<serde::de::IgnoredAny>(&self.0).is_ok() {
+                CliError::InvalidReply(e.to_string())
+            } else {
+                CliError::InvalidReply(format!(
+                    "not JSON: {}",
+                    String::from_utf8_lossy(&self.0)
+                        .chars()
+                        .take(200)
+                        .collect::<String>()
+                ))
+            }
+        })
     }
 }
 
