@@ -430,6 +430,33 @@ impl<'a> OfferSummary<'a> {
         (total, resources)
     }
 
+    /// The rejection every class of `group` meets when they all meet the same one: too few
+    /// cpus for any of them; enough cpus for all and too little memory for any; or enough of
+    /// every resource for all and an unmet constraint. `None` when they must be checked one by
+    /// one.
+    fn uniform_rejection(&self, group: &mut Group<'_>, placed: &PlacedValues) -> Option<Rejection> {
+        if self.cpus.total < group.cpus.0 {
+            return Some(Rejection::Cpus);
+        }
+        if self.cpus.total < group.cpus.1 {
+            return None;
+        }
+        if self.mem.total < group.mem.0 {
+            return Some(Rejection::Mem);
+        }
+        if self.mem.total < group.mem.1
+            || group.constraints.is_empty()
+            || !group.ports.iter().all(|p| self.port(*p).is_some())
+            || !group.volumes.iter().all(|v| self.volume(v).is_some())
+        {
+            return None;
+        }
+        group
+            .unmet
+            .get_or_insert_with(|| group.constraints.first_unmet(|a| self.value_of(a), placed))
+            .map(Rejection::Constraint)
+    }
+
     /// Checks the offer against a broker without building anything: the hot path of a batch.
     ///
     /// `unmet` caches the constraint verdict for candidates that share constraints: within one
@@ -716,8 +743,10 @@ pub struct OfferPlan {
 ///
 /// Candidates whose checks come out the same against any offer (same needs, constraints,
 /// stickiness and failover wait) form a class, and an offer is checked once per class rather
-/// than once per broker, so a batch costs offers × classes checks: a thousand brokers with
-/// one spec check like one.
+/// than once per broker: a thousand brokers with one spec check like one. Classes that share
+/// a constraint list form a group, and when an offer fails every class of a group alike (too
+/// few cpus or too little memory for any of them, or enough for all of them and an unmet
+/// constraint) the group declines it in one step, however many classes it has.
 pub fn plan_offers<'r, R: Rng + ?Sized>(
     candidates: &[&Broker],
     offers: &[Offer],
@@ -732,23 +761,18 @@ pub fn plan_offers<'r, R: Rng + ?Sized>(
     let mut plan = OfferPlan::default();
     let Classes {
         mut classes,
-        groups,
+        mut groups,
         mut waiting,
     } = Classes::new(candidates, executor, now);
     // Per candidate: the decline that could turn soonest among offers that were checked
     // against it alone (those taken by a broker of higher priority); the class keeps the
-    // declines checked against all its waiting brokers.
+    // declines checked against all its waiting brokers class by class, the group those it
+    // declined in one step.
     let mut own: Vec<Option<Seen>> = vec![None; candidates.len()];
-    let mut unmet: Vec<Option<Option<usize>>> = vec![None; groups];
-    // Classes with someone waiting, by the position of their first waiting member: checked in
-    // this order, an offer stops at the first class it fits, as a broker-by-broker check would.
-    let mut order: BTreeSet<(usize, usize)> = classes
-        .iter()
-        .enumerate()
-        .filter_map(|(c, class)| class.head().map(|head| (head, c)))
-        .collect();
-    // This offer's rejections: (class, decline), in the order checked.
+    // This offer's rejections: (class, decline) for classes checked one by one, (group,
+    // decline) for groups that declined it whole.
     let mut rejected: Vec<(usize, Seen)> = Vec::with_capacity(classes.len());
+    let mut rejected_groups: Vec<(usize, Seen)> = Vec::with_capacity(groups.len());
     let mut summary: Option<OfferSummary<'_>> = None;
     for (index, offer) in offers.iter().enumerate() {
         if waiting == 0 {
@@ -767,20 +791,37 @@ pub fn plan_offers<'r, R: Rng + ?Sized>(
             }
             None => summary.insert(OfferSummary::new(offer, rules)),
         };
-        unmet.iter_mut().for_each(|u| *u = None);
         rejected.clear();
-        // The first waiting candidate the offer fits: (its position, its class).
+        rejected_groups.clear();
+        // The first waiting candidate the offer fits: (its position, its class). Each group
+        // is searched for its first class that fits, up to the best found so far: a class
+        // whose first waiting member comes later would not have been checked.
         let mut fit: Option<(usize, usize)> = None;
-        for &(head, c) in &order {
-            let class = &classes[c];
-            let group = &mut unmet[class.candidate.group];
-            match summary.check(&class.candidate, now, &placed, group) {
-                Ok(()) => {
-                    fit = Some((head, c));
+        for (g, group) in groups.iter_mut().enumerate() {
+            group.unmet = None;
+            let Some(&(first, _)) = group.order.first() else {
+                continue;
+            };
+            if fit.is_some_and(|(pos, _)| first > pos) {
+                continue;
+            }
+            if let Some(rejection) = summary.uniform_rejection(group, &placed) {
+                rejected_groups.push((g, Seen::never(index, rejection, policy)));
+                continue;
+            }
+            for &(head, c) in &group.order {
+                if fit.is_some_and(|(pos, _)| head > pos) {
                     break;
                 }
-                Err(rejection) => {
-                    rejected.push((c, Seen::new(index, rejection, class, now, policy)))
+                let class = &classes[c];
+                match summary.check(&class.candidate, now, &placed, &mut group.unmet) {
+                    Ok(()) => {
+                        fit = Some((head, c));
+                        break;
+                    }
+                    Err(rejection) => {
+                        rejected.push((c, Seen::new(index, rejection, class, now, policy)))
+                    }
                 }
             }
         }
@@ -792,6 +833,14 @@ pub fn plan_offers<'r, R: Rng + ?Sized>(
                         own[m] = Some(Seen::sooner(own[m].take(), seen.clone()));
                     }
                 }
+                for (g, seen) in &rejected_groups {
+                    for &(_, r) in groups[*g].order.range(..(pos, 0)) {
+                        for &m in classes[r].waiting().iter().take_while(|&&m| m < pos) {
+                            own[m] = Some(Seen::sooner(own[m].take(), seen.clone()));
+                        }
+                    }
+                }
+                let order = &mut groups[classes[c].candidate.group].order;
                 order.remove(&(pos, c));
                 classes[c].next += 1;
                 if let Some(head) = classes[c].head() {
@@ -811,19 +860,28 @@ pub fn plan_offers<'r, R: Rng + ?Sized>(
                 // Every waiting candidate declined: the one that could use the offer soonest
                 // (the first in priority among equals) names the reason.
                 let mut soonest: Option<(Period, usize, usize, Retry)> = None;
-                for (c, seen) in rejected.drain(..) {
-                    let class = &mut classes[c];
-                    let Some(head) = class.head() else { continue };
+                let mut consider = |seen: &Seen, head: usize, c: usize| {
                     if soonest.is_none_or(|(wait, first, ..)| (seen.wait, head) < (wait, first)) {
                         soonest = Some((seen.wait, head, c, seen.retry));
                     }
+                };
+                for (c, seen) in rejected.drain(..) {
+                    let class = &mut classes[c];
+                    let Some(head) = class.head() else { continue };
+                    consider(&seen, head, c);
                     class.seen = Some(Seen::sooner(class.seen.take(), seen));
+                }
+                for (g, seen) in rejected_groups.drain(..) {
+                    let group = &mut groups[g];
+                    let Some(&(head, c)) = group.order.first() else {
+                        continue;
+                    };
+                    consider(&seen, head, c);
+                    group.seen = Some(Seen::sooner(group.seen.take(), seen));
                 }
                 let (retry, reason) = match soonest {
                     Some((_, head, c, retry)) => {
-                        let class = &classes[c];
-                        let last = Seen::sooner_of(class.seen.as_ref(), own[head].as_ref());
-                        let reason = last
+                        let reason = last_decline(&classes[c], &groups, own[head].as_ref())
                             .map(|seen| {
                                 seen.rejection
                                     .clone()
@@ -852,7 +910,7 @@ pub fn plan_offers<'r, R: Rng + ?Sized>(
     left.sort_unstable();
     for (m, c) in left {
         let broker = candidates[m];
-        if let Some(seen) = Seen::sooner_of(classes[c].seen.as_ref(), own[m].as_ref()) {
+        if let Some(seen) = last_decline(&classes[c], &groups, own[m].as_ref()) {
             let offer = &offers[seen.offer];
             let mismatch = seen
                 .rejection
@@ -865,6 +923,17 @@ pub fn plan_offers<'r, R: Rng + ?Sized>(
     plan
 }
 
+/// The decline a waiting member of `class` could see turn soonest: among those its class and
+/// group saw and `own`, those checked against it alone.
+fn last_decline<'s>(
+    class: &'s Class<'_>,
+    groups: &'s [Group<'_>],
+    own: Option<&'s Seen>,
+) -> Option<&'s Seen> {
+    let group = groups[class.candidate.group].seen.as_ref();
+    Seen::sooner_of(Seen::sooner_of(class.seen.as_ref(), group), own)
+}
+
 /// A declined offer as a candidate remembers it: which offer, why, and how long to wait.
 #[derive(Debug, Clone)]
 struct Seen {
@@ -875,6 +944,16 @@ struct Seen {
 }
 
 impl Seen {
+    /// A decline no wait changes (on resources or a constraint), whoever it was checked for.
+    fn never(offer: usize, rejection: Rejection, policy: &DeclinePolicy) -> Seen {
+        Seen {
+            offer,
+            rejection,
+            retry: Retry::Never,
+            wait: policy.wait(Retry::Never),
+        }
+    }
+
     fn new(
         offer: usize,
         rejection: Rejection,
@@ -967,11 +1046,68 @@ struct ClassKey<'a> {
     waiting: Option<Timestamp>,
 }
 
-/// The candidates of a batch sorted into classes.
+/// Classes that share a constraint list, and what they need between them.
+#[derive(Debug)]
+struct Group<'a> {
+    /// The constraint list.
+    constraints: &'a Constraints,
+    /// Classes with someone waiting, by the position of their first waiting member: checked in
+    /// this order, an offer stops at the first class it fits, as a broker-by-broker check
+    /// would.
+    order: BTreeSet<(usize, usize)>,
+    /// The fewest and the most cpus any class needs, the executor's included.
+    cpus: (Scalar, Scalar),
+    /// The least and the most memory any class needs, the executor's included.
+    mem: (Scalar, Scalar),
+    /// The ports the classes ask for, each once.
+    ports: Vec<Option<PortRange>>,
+    /// The volumes the classes ask for, each once.
+    volumes: Vec<&'a str>,
+    /// The first constraint the current offer does not meet, once checked.
+    unmet: Option<Option<usize>>,
+    /// The decline that could turn soonest among offers the group declined as a whole (every
+    /// class it had waiting alike).
+    seen: Option<Seen>,
+}
+
+impl<'a> Group<'a> {
+    fn new(constraints: &'a Constraints, candidate: &Candidate<'a>) -> Self {
+        Group {
+            constraints,
+            order: BTreeSet::new(),
+            cpus: (candidate.cpus, candidate.cpus),
+            mem: (candidate.mem, candidate.mem),
+            ports: Vec::new(),
+            volumes: Vec::new(),
+            unmet: None,
+            seen: None,
+        }
+    }
+
+    /// Counts the needs of a new class of the group.
+    fn add(&mut self, candidate: &Candidate<'a>) {
+        let spec = &candidate.broker.spec;
+        self.cpus = (
+            self.cpus.0.min(candidate.cpus),
+            self.cpus.1.max(candidate.cpus),
+        );
+        self.mem = (self.mem.0.min(candidate.mem), self.mem.1.max(candidate.mem));
+        if !self.ports.contains(&spec.port) {
+            self.ports.push(spec.port);
+        }
+        if let Some(volume) = spec.volume.as_deref()
+            && !self.volumes.contains(&volume)
+        {
+            self.volumes.push(volume);
+        }
+    }
+}
+
+/// The candidates of a batch sorted into classes, and the classes into groups.
 struct Classes<'a> {
     classes: Vec<Class<'a>>,
-    /// How many distinct constraint lists there are.
-    groups: usize,
+    /// One per distinct constraint list.
+    groups: Vec<Group<'a>>,
     /// How many candidates wait for an offer.
     waiting: usize,
 }
@@ -980,7 +1116,8 @@ impl<'a> Classes<'a> {
     fn new(candidates: &[&'a Broker], executor: ExecutorResources, now: Timestamp) -> Self {
         // Constraint lists are grouped by their text, which keeps the order (the reason names
         // the first unmet one); equal neighbours skip the text.
-        let mut groups: HashMap<String, usize> = HashMap::new();
+        let mut group_of: HashMap<String, usize> = HashMap::new();
+        let mut groups: Vec<Group<'a>> = Vec::new();
         let mut previous: Option<(&Constraints, usize)> = None;
         let mut index: HashMap<ClassKey<'a>, usize> = HashMap::new();
         let mut classes: Vec<Class<'a>> = Vec::new();
@@ -989,8 +1126,8 @@ impl<'a> Classes<'a> {
             let group = match previous {
                 Some((c, g)) if c.iter().eq(spec.constraints.iter()) => g,
                 _ => {
-                    let next = groups.len();
-                    *groups.entry(spec.constraints.to_string()).or_insert(next)
+                    let next = group_of.len();
+                    *group_of.entry(spec.constraints.to_string()).or_insert(next)
                 }
             };
             previous = Some((&spec.constraints, group));
@@ -1009,6 +1146,11 @@ impl<'a> Classes<'a> {
                     .then(|| spec.failover.delay_expires(&b.failover)),
             };
             let c = *index.entry(key).or_insert_with(|| {
+                if group == groups.len() {
+                    groups.push(Group::new(&spec.constraints, &candidate));
+                }
+                groups[group].add(&candidate);
+                groups[group].order.insert((pos, classes.len()));
                 classes.push(Class {
                     candidate,
                     members: Vec::new(),
@@ -1021,7 +1163,7 @@ impl<'a> Classes<'a> {
         }
         Classes {
             classes,
-            groups: groups.len(),
+            groups,
             waiting: candidates.len(),
         }
     }
