@@ -769,6 +769,12 @@ pub fn plan_offers<'r, R: Rng + ?Sized>(
     // declines checked against all its waiting brokers class by class, the group those it
     // declined in one step.
     let mut own: Vec<Option<Seen>> = vec![None; candidates.len()];
+    // Groups with someone waiting, by the position of their first waiting member.
+    let mut group_order: BTreeSet<(usize, usize)> = groups
+        .iter()
+        .enumerate()
+        .filter_map(|(g, group)| group.first().map(|first| (first, g)))
+        .collect();
     // This offer's rejections: (class, decline) for classes checked one by one, (group,
     // decline) for groups that declined it whole.
     let mut rejected: Vec<(usize, Seen)> = Vec::with_capacity(classes.len());
@@ -797,14 +803,12 @@ pub fn plan_offers<'r, R: Rng + ?Sized>(
         // is searched for its first class that fits, up to the best found so far: a class
         // whose first waiting member comes later would not have been checked.
         let mut fit: Option<(usize, usize)> = None;
-        for (g, group) in groups.iter_mut().enumerate() {
-            group.unmet = None;
-            let Some(&(first, _)) = group.order.first() else {
-                continue;
-            };
+        for &(first, g) in &group_order {
             if fit.is_some_and(|(pos, _)| first > pos) {
-                continue;
+                break;
             }
+            let group = &mut groups[g];
+            group.unmet = None;
             if let Some(rejection) = summary.uniform_rejection(group, &placed) {
                 rejected_groups.push((g, Seen::never(index, rejection, policy)));
                 continue;
@@ -840,11 +844,17 @@ pub fn plan_offers<'r, R: Rng + ?Sized>(
                         }
                     }
                 }
-                let order = &mut groups[classes[c].candidate.group].order;
-                order.remove(&(pos, c));
+                let g = classes[c].candidate.group;
+                let group = &mut groups[g];
+                let was_first = group.first() == Some(pos);
+                group.order.remove(&(pos, c));
                 classes[c].next += 1;
                 if let Some(head) = classes[c].head() {
-                    order.insert((head, c));
+                    group.order.insert((head, c));
+                }
+                if was_first {
+                    group_order.remove(&(pos, g));
+                    group_order.extend(group.first().map(|first| (first, g)));
                 }
                 waiting -= 1;
                 let broker = candidates[pos];
@@ -1082,6 +1092,11 @@ impl<'a> Group<'a> {
             unmet: None,
             seen: None,
         }
+    }
+
+    /// The position of the group's first waiting member.
+    fn first(&self) -> Option<usize> {
+        self.order.first().map(|&(head, _)| head)
     }
 
     /// Counts the needs of a new class of the group.
