@@ -430,22 +430,28 @@ impl<'a> OfferSummary<'a> {
         (total, resources)
     }
 
-    /// The rejection every class of `group` meets when they all meet the same one: too few
-    /// cpus for any of them; enough cpus for all and too little memory for any; or enough of
-    /// every resource for all and an unmet constraint. `None` when they must be checked one by
-    /// one.
-    fn uniform_rejection(&self, group: &mut Group<'_>, placed: &PlacedValues) -> Option<Rejection> {
-        if self.cpus.total < group.cpus.0 {
-            return Some(Rejection::Cpus);
+    /// The offer as `group` declines it whole, when every class of the group fails it and
+    /// its needs alone tell how: too few cpus, too little memory, or enough of both and an
+    /// unmet constraint. `None` when the classes must be checked one by one.
+    fn group_decline(
+        &self,
+        offer: usize,
+        group: &mut Group<'_>,
+        placed: &PlacedValues,
+    ) -> Option<GroupDecline> {
+        let decline = |unmet| GroupDecline {
+            offer,
+            cpus: self.cpus.total,
+            mem: self.mem.total,
+            unmet,
+        };
+        // No class passes the resource checks: the constraints are not reached (the index
+        // is never read, and 0 keeps `GroupDecline::covers` sound).
+        if self.cpus.total < group.cpus.0 || self.mem.total < group.mem.0 {
+            return Some(decline(0));
         }
-        if self.cpus.total < group.cpus.1 {
-            return None;
-        }
-        if self.mem.total < group.mem.0 {
-            return Some(Rejection::Mem);
-        }
-        if self.mem.total < group.mem.1
-            || group.constraints.is_empty()
+        // A class that passes cpus and mem must pass its port and volume checks too.
+        if group.constraints.is_empty()
             || !group.ports.iter().all(|p| self.port(*p).is_some())
             || !group.volumes.iter().all(|v| self.volume(v).is_some())
         {
@@ -454,7 +460,7 @@ impl<'a> OfferSummary<'a> {
         group
             .unmet
             .get_or_insert_with(|| group.constraints.first_unmet(|a| self.value_of(a), placed))
-            .map(Rejection::Constraint)
+            .map(decline)
     }
 
     /// Checks the offer against a broker without building anything: the hot path of a batch.
@@ -778,7 +784,7 @@ pub fn plan_offers<'r, R: Rng + ?Sized>(
     // This offer's rejections: (class, decline) for classes checked one by one, (group,
     // decline) for groups that declined it whole.
     let mut rejected: Vec<(usize, Seen)> = Vec::with_capacity(classes.len());
-    let mut rejected_groups: Vec<(usize, Seen)> = Vec::with_capacity(groups.len());
+    let mut rejected_groups: Vec<(usize, GroupDecline)> = Vec::with_capacity(groups.len());
     let mut summary: Option<OfferSummary<'_>> = None;
     for (index, offer) in offers.iter().enumerate() {
         if waiting == 0 {
@@ -809,8 +815,8 @@ pub fn plan_offers<'r, R: Rng + ?Sized>(
             }
             let group = &mut groups[g];
             group.unmet = None;
-            if let Some(rejection) = summary.uniform_rejection(group, &placed) {
-                rejected_groups.push((g, Seen::never(index, rejection, policy)));
+            if let Some(decline) = summary.group_decline(index, group, &placed) {
+                rejected_groups.push((g, decline));
                 continue;
             }
             for &(head, c) in &group.order {
@@ -837,8 +843,9 @@ pub fn plan_offers<'r, R: Rng + ?Sized>(
                         own[m] = Some(Seen::sooner(own[m].take(), seen.clone()));
                     }
                 }
-                for (g, seen) in &rejected_groups {
+                for (g, decline) in &rejected_groups {
                     for &(_, r) in groups[*g].order.range(..(pos, 0)) {
+                        let seen = decline.seen(&classes[r].candidate, policy);
                         for &m in classes[r].waiting().iter().take_while(|&&m| m < pos) {
                             own[m] = Some(Seen::sooner(own[m].take(), seen.clone()));
                         }
@@ -870,28 +877,30 @@ pub fn plan_offers<'r, R: Rng + ?Sized>(
                 // Every waiting candidate declined: the one that could use the offer soonest
                 // (the first in priority among equals) names the reason.
                 let mut soonest: Option<(Period, usize, usize, Retry)> = None;
-                let mut consider = |seen: &Seen, head: usize, c: usize| {
-                    if soonest.is_none_or(|(wait, first, ..)| (seen.wait, head) < (wait, first)) {
-                        soonest = Some((seen.wait, head, c, seen.retry));
+                let mut consider = |wait: Period, retry: Retry, head: usize, c: usize| {
+                    if soonest.is_none_or(|(soonest, first, ..)| (wait, head) < (soonest, first)) {
+                        soonest = Some((wait, head, c, retry));
                     }
                 };
                 for (c, seen) in rejected.drain(..) {
                     let class = &mut classes[c];
                     let Some(head) = class.head() else { continue };
-                    consider(&seen, head, c);
+                    consider(seen.wait, seen.retry, head, c);
                     class.seen = Some(Seen::sooner(class.seen.take(), seen));
                 }
-                for (g, seen) in rejected_groups.drain(..) {
+                // Every class of a group declines it whole with no wait: its first waiting
+                // member comes first among them.
+                for (g, decline) in rejected_groups.drain(..) {
                     let group = &mut groups[g];
                     let Some(&(head, c)) = group.order.first() else {
                         continue;
                     };
-                    consider(&seen, head, c);
-                    group.seen = Some(Seen::sooner(group.seen.take(), seen));
+                    consider(policy.wait(Retry::Never), Retry::Never, head, c);
+                    group.add_decline(decline);
                 }
                 let (retry, reason) = match soonest {
                     Some((_, head, c, retry)) => {
-                        let reason = last_decline(&classes[c], &groups, own[head].as_ref())
+                        let reason = last_decline(&classes[c], &groups, own[head].as_ref(), policy)
                             .map(|seen| {
                                 seen.rejection
                                     .clone()
@@ -920,7 +929,7 @@ pub fn plan_offers<'r, R: Rng + ?Sized>(
     left.sort_unstable();
     for (m, c) in left {
         let broker = candidates[m];
-        if let Some(seen) = last_decline(&classes[c], &groups, own[m].as_ref()) {
+        if let Some(seen) = last_decline(&classes[c], &groups, own[m].as_ref(), policy) {
             let offer = &offers[seen.offer];
             let mismatch = seen
                 .rejection
@@ -934,14 +943,58 @@ pub fn plan_offers<'r, R: Rng + ?Sized>(
 }
 
 /// The decline a waiting member of `class` could see turn soonest: among those its class and
-/// group saw and `own`, those checked against it alone.
-fn last_decline<'s>(
-    class: &'s Class<'_>,
-    groups: &'s [Group<'_>],
-    own: Option<&'s Seen>,
-) -> Option<&'s Seen> {
-    let group = groups[class.candidate.group].seen.as_ref();
-    Seen::sooner_of(Seen::sooner_of(class.seen.as_ref(), group), own)
+/// its group saw and `own`, those checked against it alone.
+fn last_decline(
+    class: &Class<'_>,
+    groups: &[Group<'_>],
+    own: Option<&Seen>,
+    policy: &DeclinePolicy,
+) -> Option<Seen> {
+    let group = groups[class.candidate.group]
+        .declines
+        .iter()
+        .map(|d| d.seen(&class.candidate, policy))
+        .reduce(|a, b| Seen::sooner_of(Some(&a), Some(&b)).cloned().unwrap_or(b));
+    Seen::sooner_of(Seen::sooner_of(class.seen.as_ref(), group.as_ref()), own).cloned()
+}
+
+/// An offer a group declined whole, by what it had: each class's reason follows from its
+/// needs.
+#[derive(Debug, Clone, Copy)]
+struct GroupDecline {
+    /// Index of the offer in the batch.
+    offer: usize,
+    /// The offer's cpus.
+    cpus: Scalar,
+    /// The offer's memory.
+    mem: Scalar,
+    /// The first constraint it does not meet, for the classes it has resources for.
+    unmet: usize,
+}
+
+impl GroupDecline {
+    /// Why a class of the group declined it.
+    fn rejection(&self, candidate: &Candidate<'_>) -> Rejection {
+        if self.cpus < candidate.cpus {
+            Rejection::Cpus
+        } else if self.mem < candidate.mem {
+            Rejection::Mem
+        } else {
+            Rejection::Constraint(self.unmet)
+        }
+    }
+
+    /// The decline as a class of the group remembers it.
+    fn seen(&self, candidate: &Candidate<'_>, policy: &DeclinePolicy) -> Seen {
+        Seen::never(self.offer, self.rejection(candidate), policy)
+    }
+
+    /// Whether this (later) decline comes at least as close to fitting as `earlier` for every
+    /// class: at least as many cpus and as much memory, and a later constraint unmet. Then
+    /// `earlier` never names a reason again.
+    fn covers(&self, earlier: &GroupDecline) -> bool {
+        self.cpus >= earlier.cpus && self.mem >= earlier.mem && self.unmet >= earlier.unmet
+    }
 }
 
 /// A declined offer as a candidate remembers it: which offer, why, and how long to wait.
@@ -1075,9 +1128,9 @@ struct Group<'a> {
     volumes: Vec<&'a str>,
     /// The first constraint the current offer does not meet, once checked.
     unmet: Option<Option<usize>>,
-    /// The decline that could turn soonest among offers the group declined as a whole (every
-    /// class it had waiting alike).
-    seen: Option<Seen>,
+    /// Offers the group declined whole, none covered by a later one (see
+    /// [`GroupDecline::covers`]): as few as the offers' shapes.
+    declines: Vec<GroupDecline>,
 }
 
 impl<'a> Group<'a> {
@@ -1090,13 +1143,19 @@ impl<'a> Group<'a> {
             ports: Vec::new(),
             volumes: Vec::new(),
             unmet: None,
-            seen: None,
+            declines: Vec::new(),
         }
     }
 
     /// The position of the group's first waiting member.
     fn first(&self) -> Option<usize> {
         self.order.first().map(|&(head, _)| head)
+    }
+
+    /// Remembers an offer the group declined whole.
+    fn add_decline(&mut self, decline: GroupDecline) {
+        self.declines.retain(|earlier| !decline.covers(earlier));
+        self.declines.push(decline);
     }
 
     /// Counts the needs of a new class of the group.
