@@ -750,9 +750,11 @@ pub struct OfferPlan {
 /// Candidates whose checks come out the same against any offer (same needs, constraints,
 /// stickiness and failover wait) form a class, and an offer is checked once per class rather
 /// than once per broker: a thousand brokers with one spec check like one. Classes that share
-/// a constraint list form a group, and when an offer fails every class of a group alike (too
-/// few cpus or too little memory for any of them, or enough for all of them and an unmet
-/// constraint) the group declines it in one step, however many classes it has.
+/// a constraint list form a group, and a group declines an offer in one step, however many
+/// classes it has, when their needs alone tell each one's reason: the offer has too few cpus
+/// or too little memory for any of them, or it misses a constraint of the list (and has the
+/// ports and volumes all of them ask for). Each class's reason is then its cpus, its memory
+/// or that constraint, and the group keeps such offers by their shape, not per class.
 pub fn plan_offers<'r, R: Rng + ?Sized>(
     candidates: &[&Broker],
     offers: &[Offer],
