@@ -952,11 +952,13 @@ fn last_decline(
     own: Option<&Seen>,
     policy: &DeclinePolicy,
 ) -> Option<Seen> {
+    // The group's declines all wait as long: the one that came closest, the latest among
+    // equals.
     let group = groups[class.candidate.group]
         .declines
         .iter()
-        .map(|d| d.seen(&class.candidate, policy))
-        .reduce(|a, b| Seen::sooner_of(Some(&a), Some(&b)).cloned().unwrap_or(b));
+        .max_by_key(|d| (d.rejection(&class.candidate).closeness(), d.offer))
+        .map(|d| d.seen(&class.candidate, policy));
     Seen::sooner_of(Seen::sooner_of(class.seen.as_ref(), group.as_ref()), own).cloned()
 }
 
