@@ -972,7 +972,8 @@ struct GroupDecline {
     cpus: Scalar,
     /// The offer's memory.
     mem: Scalar,
-    /// The first constraint it does not meet, for the classes it has resources for.
+    /// The first constraint it does not meet, for the classes it has resources for (0 when it
+    /// has them for none, so that the constraints were not reached).
     unmet: usize,
 }
 
