@@ -21,9 +21,13 @@
 //!     broker, so every check fails on `hostname=unique` (the full constraint path, with its
 //!     error value) for every offer × broker pair.
 //!
-//!   - `fit_distinct/…`: `fit` with every broker asking for a different amount of memory, so
-//!     no two brokers are alike and each offer is checked against every waiting broker (the
-//!     planner checks an offer once per class of alike brokers).
+//!   - `fit_distinct/…`: `fit` with every broker asking for a different amount of memory
+//!     (2,048 MB plus its id), so no two brokers are alike: a thousand classes of one broker.
+//!     The offers off the first rack fit every class in resources and fail all of them on the
+//!     shared `rack` constraint, which the planner finds once per constraint list.
+//!   - `fit_distinct_mixed/…`: `fit_distinct` with every other offer (none of them on the
+//!     first rack) at `mem:2560`, enough for some brokers and not others: those offers are
+//!     still checked class by class, the worst case left.
 //!
 //!   Throughput is offers × brokers (pairs). Printed once per case: the broker-by-broker checks
 //!   the plan stands for (`fit` needs fewer, as offers stop at the first broker that fits), and
@@ -259,6 +263,21 @@ fn placement_case(name: &'static str, offers_n: usize, brokers_n: u32) -> Placem
             placed: PlacedValues::default(),
             expect_launches: (offers_n / RACKS as usize).min(brokers_n as usize),
         },
+        "fit_distinct_mixed" => {
+            let distinct = placement_case("fit_distinct", offers_n, brokers_n);
+            let small = offers(offers_n, "host", "cpus:4; mem:2560; ports:31000..31099");
+            PlacementCase {
+                name,
+                offers: distinct
+                    .offers
+                    .into_iter()
+                    .zip(small)
+                    .enumerate()
+                    .map(|(i, (big, small))| if i % 2 == 0 { big } else { small })
+                    .collect(),
+                ..distinct
+            }
+        }
         "no_fit" => PlacementCase {
             name,
             offers: offers(offers_n, "host", "cpus:4; mem:1024; ports:31000..31099"),
@@ -300,7 +319,13 @@ fn bench_placement(c: &mut Criterion) {
                 .warm_up_time(Duration::from_secs(2))
                 .measurement_time(Duration::from_secs(10));
         }
-        for name in ["fit", "fit_distinct", "no_fit", "constraint_reject"] {
+        for name in [
+            "fit",
+            "fit_distinct",
+            "fit_distinct_mixed",
+            "no_fit",
+            "constraint_reject",
+        ] {
             let case = placement_case(name, offers_n, brokers_n);
             let candidates: Vec<&Broker> = case.brokers.iter().collect();
             let placed = case.placed.clone();

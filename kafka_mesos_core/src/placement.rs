@@ -430,6 +430,39 @@ impl<'a> OfferSummary<'a> {
         (total, resources)
     }
 
+    /// The offer as `group` declines it whole, when every class of the group fails it and
+    /// its needs alone tell how: too few cpus, too little memory, or enough of both and an
+    /// unmet constraint. `None` when the classes must be checked one by one.
+    fn group_decline(
+        &self,
+        offer: usize,
+        group: &mut Group<'_>,
+        placed: &PlacedValues,
+    ) -> Option<GroupDecline> {
+        let decline = |unmet| GroupDecline {
+            offer,
+            cpus: self.cpus.total,
+            mem: self.mem.total,
+            unmet,
+        };
+        // No class passes the resource checks: the constraints are not reached (the index
+        // is never read, and 0 keeps `GroupDecline::covers` sound).
+        if self.cpus.total < group.cpus.0 || self.mem.total < group.mem.0 {
+            return Some(decline(0));
+        }
+        // A class that passes cpus and mem must pass its port and volume checks too.
+        if group.constraints.is_empty()
+            || !group.ports.iter().all(|p| self.port(*p).is_some())
+            || !group.volumes.iter().all(|v| self.volume(v).is_some())
+        {
+            return None;
+        }
+        group
+            .unmet
+            .get_or_insert_with(|| group.constraints.first_unmet(|a| self.value_of(a), placed))
+            .map(decline)
+    }
+
     /// Checks the offer against a broker without building anything: the hot path of a batch.
     ///
     /// `unmet` caches the constraint verdict for candidates that share constraints: within one
@@ -716,8 +749,12 @@ pub struct OfferPlan {
 ///
 /// Candidates whose checks come out the same against any offer (same needs, constraints,
 /// stickiness and failover wait) form a class, and an offer is checked once per class rather
-/// than once per broker, so a batch costs offers × classes checks: a thousand brokers with
-/// one spec check like one.
+/// than once per broker: a thousand brokers with one spec check like one. Classes that share
+/// a constraint list form a group, and a group declines an offer in one step, however many
+/// classes it has, when their needs alone tell each one's reason: the offer has too few cpus
+/// or too little memory for any of them, or it misses a constraint of the list (and has the
+/// ports and volumes all of them ask for). Each class's reason is then its cpus, its memory
+/// or that constraint, and the group keeps such offers by their shape, not per class.
 pub fn plan_offers<'r, R: Rng + ?Sized>(
     candidates: &[&Broker],
     offers: &[Offer],
@@ -732,23 +769,24 @@ pub fn plan_offers<'r, R: Rng + ?Sized>(
     let mut plan = OfferPlan::default();
     let Classes {
         mut classes,
-        groups,
+        mut groups,
         mut waiting,
     } = Classes::new(candidates, executor, now);
     // Per candidate: the decline that could turn soonest among offers that were checked
     // against it alone (those taken by a broker of higher priority); the class keeps the
-    // declines checked against all its waiting brokers.
+    // declines checked against all its waiting brokers class by class, the group those it
+    // declined in one step.
     let mut own: Vec<Option<Seen>> = vec![None; candidates.len()];
-    let mut unmet: Vec<Option<Option<usize>>> = vec![None; groups];
-    // Classes with someone waiting, by the position of their first waiting member: checked in
-    // this order, an offer stops at the first class it fits, as a broker-by-broker check would.
-    let mut order: BTreeSet<(usize, usize)> = classes
+    // Groups with someone waiting, by the position of their first waiting member.
+    let mut group_order: BTreeSet<(usize, usize)> = groups
         .iter()
         .enumerate()
-        .filter_map(|(c, class)| class.head().map(|head| (head, c)))
+        .filter_map(|(g, group)| group.first().map(|first| (first, g)))
         .collect();
-    // This offer's rejections: (class, decline), in the order checked.
+    // This offer's rejections: (class, decline) for classes checked one by one, (group,
+    // decline) for groups that declined it whole.
     let mut rejected: Vec<(usize, Seen)> = Vec::with_capacity(classes.len());
+    let mut rejected_groups: Vec<(usize, GroupDecline)> = Vec::with_capacity(groups.len());
     let mut summary: Option<OfferSummary<'_>> = None;
     for (index, offer) in offers.iter().enumerate() {
         if waiting == 0 {
@@ -767,20 +805,35 @@ pub fn plan_offers<'r, R: Rng + ?Sized>(
             }
             None => summary.insert(OfferSummary::new(offer, rules)),
         };
-        unmet.iter_mut().for_each(|u| *u = None);
         rejected.clear();
-        // The first waiting candidate the offer fits: (its position, its class).
+        rejected_groups.clear();
+        // The first waiting candidate the offer fits: (its position, its class). Each group
+        // is searched for its first class that fits, up to the best found so far: a class
+        // whose first waiting member comes later would not have been checked.
         let mut fit: Option<(usize, usize)> = None;
-        for &(head, c) in &order {
-            let class = &classes[c];
-            let group = &mut unmet[class.candidate.group];
-            match summary.check(&class.candidate, now, &placed, group) {
-                Ok(()) => {
-                    fit = Some((head, c));
+        for &(first, g) in &group_order {
+            if fit.is_some_and(|(pos, _)| first > pos) {
+                break;
+            }
+            let group = &mut groups[g];
+            group.unmet = None;
+            if let Some(decline) = summary.group_decline(index, group, &placed) {
+                rejected_groups.push((g, decline));
+                continue;
+            }
+            for &(head, c) in &group.order {
+                if fit.is_some_and(|(pos, _)| head > pos) {
                     break;
                 }
-                Err(rejection) => {
-                    rejected.push((c, Seen::new(index, rejection, class, now, policy)))
+                let class = &classes[c];
+                match summary.check(&class.candidate, now, &placed, &mut group.unmet) {
+                    Ok(()) => {
+                        fit = Some((head, c));
+                        break;
+                    }
+                    Err(rejection) => {
+                        rejected.push((c, Seen::new(index, rejection, class, now, policy)))
+                    }
                 }
             }
         }
@@ -792,10 +845,25 @@ pub fn plan_offers<'r, R: Rng + ?Sized>(
                         own[m] = Some(Seen::sooner(own[m].take(), seen.clone()));
                     }
                 }
-                order.remove(&(pos, c));
+                for (g, decline) in &rejected_groups {
+                    for &(_, r) in groups[*g].order.range(..(pos, 0)) {
+                        let seen = decline.seen(&classes[r].candidate, policy);
+                        for &m in classes[r].waiting().iter().take_while(|&&m| m < pos) {
+                            own[m] = Some(Seen::sooner(own[m].take(), seen.clone()));
+                        }
+                    }
+                }
+                let g = classes[c].candidate.group;
+                let group = &mut groups[g];
+                let was_first = group.first() == Some(pos);
+                group.order.remove(&(pos, c));
                 classes[c].next += 1;
                 if let Some(head) = classes[c].head() {
-                    order.insert((head, c));
+                    group.order.insert((head, c));
+                }
+                if was_first {
+                    group_order.remove(&(pos, g));
+                    group_order.extend(group.first().map(|first| (first, g)));
                 }
                 waiting -= 1;
                 let broker = candidates[pos];
@@ -811,19 +879,30 @@ pub fn plan_offers<'r, R: Rng + ?Sized>(
                 // Every waiting candidate declined: the one that could use the offer soonest
                 // (the first in priority among equals) names the reason.
                 let mut soonest: Option<(Period, usize, usize, Retry)> = None;
+                let mut consider = |wait: Period, retry: Retry, head: usize, c: usize| {
+                    if soonest.is_none_or(|(soonest, first, ..)| (wait, head) < (soonest, first)) {
+                        soonest = Some((wait, head, c, retry));
+                    }
+                };
                 for (c, seen) in rejected.drain(..) {
                     let class = &mut classes[c];
                     let Some(head) = class.head() else { continue };
-                    if soonest.is_none_or(|(wait, first, ..)| (seen.wait, head) < (wait, first)) {
-                        soonest = Some((seen.wait, head, c, seen.retry));
-                    }
+                    consider(seen.wait, seen.retry, head, c);
                     class.seen = Some(Seen::sooner(class.seen.take(), seen));
+                }
+                // Every class of a group declines it whole with no wait: its first waiting
+                // member comes first among them.
+                for (g, decline) in rejected_groups.drain(..) {
+                    let group = &mut groups[g];
+                    let Some(&(head, c)) = group.order.first() else {
+                        continue;
+                    };
+                    consider(policy.wait(Retry::Never), Retry::Never, head, c);
+                    group.add_decline(decline);
                 }
                 let (retry, reason) = match soonest {
                     Some((_, head, c, retry)) => {
-                        let class = &classes[c];
-                        let last = Seen::sooner_of(class.seen.as_ref(), own[head].as_ref());
-                        let reason = last
+                        let reason = last_decline(&classes[c], &groups, own[head].as_ref(), policy)
                             .map(|seen| {
                                 seen.rejection
                                     .clone()
@@ -852,7 +931,7 @@ pub fn plan_offers<'r, R: Rng + ?Sized>(
     left.sort_unstable();
     for (m, c) in left {
         let broker = candidates[m];
-        if let Some(seen) = Seen::sooner_of(classes[c].seen.as_ref(), own[m].as_ref()) {
+        if let Some(seen) = last_decline(&classes[c], &groups, own[m].as_ref(), policy) {
             let offer = &offers[seen.offer];
             let mismatch = seen
                 .rejection
@@ -865,6 +944,64 @@ pub fn plan_offers<'r, R: Rng + ?Sized>(
     plan
 }
 
+/// The decline a waiting member of `class` could see turn soonest: among those its class and
+/// its group saw and `own`, those checked against it alone.
+fn last_decline(
+    class: &Class<'_>,
+    groups: &[Group<'_>],
+    own: Option<&Seen>,
+    policy: &DeclinePolicy,
+) -> Option<Seen> {
+    // The group's declines all wait as long: the one that came closest, the latest among
+    // equals.
+    let group = groups[class.candidate.group]
+        .declines
+        .iter()
+        .max_by_key(|d| (d.rejection(&class.candidate).closeness(), d.offer))
+        .map(|d| d.seen(&class.candidate, policy));
+    Seen::sooner_of(Seen::sooner_of(class.seen.as_ref(), group.as_ref()), own).cloned()
+}
+
+/// An offer a group declined whole, by what it had: each class's reason follows from its
+/// needs.
+#[derive(Debug, Clone, Copy)]
+struct GroupDecline {
+    /// Index of the offer in the batch.
+    offer: usize,
+    /// The offer's cpus.
+    cpus: Scalar,
+    /// The offer's memory.
+    mem: Scalar,
+    /// The first constraint it does not meet, for the classes it has resources for (0 when it
+    /// has them for none, so that the constraints were not reached).
+    unmet: usize,
+}
+
+impl GroupDecline {
+    /// Why a class of the group declined it.
+    fn rejection(&self, candidate: &Candidate<'_>) -> Rejection {
+        if self.cpus < candidate.cpus {
+            Rejection::Cpus
+        } else if self.mem < candidate.mem {
+            Rejection::Mem
+        } else {
+            Rejection::Constraint(self.unmet)
+        }
+    }
+
+    /// The decline as a class of the group remembers it.
+    fn seen(&self, candidate: &Candidate<'_>, policy: &DeclinePolicy) -> Seen {
+        Seen::never(self.offer, self.rejection(candidate), policy)
+    }
+
+    /// Whether this (later) decline comes at least as close to fitting as `earlier` for every
+    /// class: at least as many cpus and as much memory, and a later constraint unmet. Then
+    /// `earlier` never names a reason again.
+    fn covers(&self, earlier: &GroupDecline) -> bool {
+        self.cpus >= earlier.cpus && self.mem >= earlier.mem && self.unmet >= earlier.unmet
+    }
+}
+
 /// A declined offer as a candidate remembers it: which offer, why, and how long to wait.
 #[derive(Debug, Clone)]
 struct Seen {
@@ -875,6 +1012,16 @@ struct Seen {
 }
 
 impl Seen {
+    /// A decline no wait changes (on resources or a constraint), whoever it was checked for.
+    fn never(offer: usize, rejection: Rejection, policy: &DeclinePolicy) -> Seen {
+        Seen {
+            offer,
+            rejection,
+            retry: Retry::Never,
+            wait: policy.wait(Retry::Never),
+        }
+    }
+
     fn new(
         offer: usize,
         rejection: Rejection,
@@ -967,11 +1114,79 @@ struct ClassKey<'a> {
     waiting: Option<Timestamp>,
 }
 
-/// The candidates of a batch sorted into classes.
+/// Classes that share a constraint list, and what they need between them.
+#[derive(Debug)]
+struct Group<'a> {
+    /// The constraint list.
+    constraints: &'a Constraints,
+    /// Classes with someone waiting, by the position of their first waiting member: checked in
+    /// this order, an offer stops at the first class it fits, as a broker-by-broker check
+    /// would.
+    order: BTreeSet<(usize, usize)>,
+    /// The fewest and the most cpus any class needs, the executor's included.
+    cpus: (Scalar, Scalar),
+    /// The least and the most memory any class needs, the executor's included.
+    mem: (Scalar, Scalar),
+    /// The ports the classes ask for, each once.
+    ports: Vec<Option<PortRange>>,
+    /// The volumes the classes ask for, each once.
+    volumes: Vec<&'a str>,
+    /// The first constraint the current offer does not meet, once checked.
+    unmet: Option<Option<usize>>,
+    /// Offers the group declined whole, none covered by a later one (see
+    /// [`GroupDecline::covers`]): as few as the offers' shapes.
+    declines: Vec<GroupDecline>,
+}
+
+impl<'a> Group<'a> {
+    fn new(constraints: &'a Constraints, candidate: &Candidate<'a>) -> Self {
+        Group {
+            constraints,
+            order: BTreeSet::new(),
+            cpus: (candidate.cpus, candidate.cpus),
+            mem: (candidate.mem, candidate.mem),
+            ports: Vec::new(),
+            volumes: Vec::new(),
+            unmet: None,
+            declines: Vec::new(),
+        }
+    }
+
+    /// The position of the group's first waiting member.
+    fn first(&self) -> Option<usize> {
+        self.order.first().map(|&(head, _)| head)
+    }
+
+    /// Remembers an offer the group declined whole.
+    fn add_decline(&mut self, decline: GroupDecline) {
+        self.declines.retain(|earlier| !decline.covers(earlier));
+        self.declines.push(decline);
+    }
+
+    /// Counts the needs of a new class of the group.
+    fn add(&mut self, candidate: &Candidate<'a>) {
+        let spec = &candidate.broker.spec;
+        self.cpus = (
+            self.cpus.0.min(candidate.cpus),
+            self.cpus.1.max(candidate.cpus),
+        );
+        self.mem = (self.mem.0.min(candidate.mem), self.mem.1.max(candidate.mem));
+        if !self.ports.contains(&spec.port) {
+            self.ports.push(spec.port);
+        }
+        if let Some(volume) = spec.volume.as_deref()
+            && !self.volumes.contains(&volume)
+        {
+            self.volumes.push(volume);
+        }
+    }
+}
+
+/// The candidates of a batch sorted into classes, and the classes into groups.
 struct Classes<'a> {
     classes: Vec<Class<'a>>,
-    /// How many distinct constraint lists there are.
-    groups: usize,
+    /// One per distinct constraint list.
+    groups: Vec<Group<'a>>,
     /// How many candidates wait for an offer.
     waiting: usize,
 }
@@ -980,7 +1195,8 @@ impl<'a> Classes<'a> {
     fn new(candidates: &[&'a Broker], executor: ExecutorResources, now: Timestamp) -> Self {
         // Constraint lists are grouped by their text, which keeps the order (the reason names
         // the first unmet one); equal neighbours skip the text.
-        let mut groups: HashMap<String, usize> = HashMap::new();
+        let mut group_of: HashMap<String, usize> = HashMap::new();
+        let mut groups: Vec<Group<'a>> = Vec::new();
         let mut previous: Option<(&Constraints, usize)> = None;
         let mut index: HashMap<ClassKey<'a>, usize> = HashMap::new();
         let mut classes: Vec<Class<'a>> = Vec::new();
@@ -989,8 +1205,8 @@ impl<'a> Classes<'a> {
             let group = match previous {
                 Some((c, g)) if c.iter().eq(spec.constraints.iter()) => g,
                 _ => {
-                    let next = groups.len();
-                    *groups.entry(spec.constraints.to_string()).or_insert(next)
+                    let next = group_of.len();
+                    *group_of.entry(spec.constraints.to_string()).or_insert(next)
                 }
             };
             previous = Some((&spec.constraints, group));
@@ -1009,6 +1225,11 @@ impl<'a> Classes<'a> {
                     .then(|| spec.failover.delay_expires(&b.failover)),
             };
             let c = *index.entry(key).or_insert_with(|| {
+                if group == groups.len() {
+                    groups.push(Group::new(&spec.constraints, &candidate));
+                }
+                groups[group].add(&candidate);
+                groups[group].order.insert((pos, classes.len()));
                 classes.push(Class {
                     candidate,
                     members: Vec::new(),
@@ -1021,7 +1242,7 @@ impl<'a> Classes<'a> {
         }
         Classes {
             classes,
-            groups: groups.len(),
+            groups,
             waiting: candidates.len(),
         }
     }

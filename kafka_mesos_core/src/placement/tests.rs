@@ -724,23 +724,25 @@ const CONSTRAINT_LISTS: [&str; 6] = [
 ];
 
 /// A broker drawn from a few specs, so that several brokers share a class, with sometimes a
-/// sticky host or a failover wait.
-fn arb_broker(id: u32) -> impl Strategy<Value = Broker> {
+/// sticky host or a failover wait, a constraint list of `lists`, and sometimes a memory of its
+/// own (16 MB more per id), so that a constraint list has many classes that need different
+/// amounts.
+fn arb_broker(id: u32, lists: std::ops::Range<usize>) -> impl Strategy<Value = Broker> {
     (
-        0u32..3,
-        0u64..3,
-        0usize..CONSTRAINT_LISTS.len(),
+        (0u32..3, 0u64..3, any::<bool>()),
+        lists,
         0u32..4,
         0u32..4,
         0u32..3,
         0u32..3,
     )
         .prop_map(
-            move |(cpus, mem, constraints, port, sticky, failed, volume)| {
+            move |((cpus, mem, distinct), constraints, port, sticky, failed, volume)| {
+                let own = if distinct { 16 * u64::from(id) } else { 0 };
                 let mut b = broker(&format!(
                     "id={id} cpus={} mem={}",
                     f64::from(cpus) / 2.0 + 0.5,
-                    512 * (mem + 1)
+                    512 * (mem + 1) + own
                 ));
                 b.spec.constraints = CONSTRAINT_LISTS[constraints].parse().unwrap();
                 b.spec.port = match port {
@@ -767,61 +769,119 @@ fn arb_broker(id: u32) -> impl Strategy<Value = Broker> {
         )
 }
 
+/// An offer whose memory is a multiple of 512 MB or, as often, just at or around what a
+/// broker with a memory of its own needs (16 MB steps, the executor's 256 MB included or not).
 fn arb_offer_with_zone(i: usize) -> impl Strategy<Value = Offer> {
     (
         0u32..5,
-        0u32..4,
+        (0u32..4, prop_oneof![Just(0u32), 0u32..40]),
         0u64..3,
         0u32..4,
         0u32..3,
         0u32..3,
         any::<bool>(),
     )
-        .prop_map(move |(cpus, mem, nports, host, rack, zone, volume)| {
-            let mut resources = format!("cpus:{}; mem:{}", f64::from(cpus) / 2.0, 512 * mem);
-            if nports > 0 {
-                resources.push_str(&format!("; ports:31000..{}", 31000 + nports - 1));
-            }
-            if volume {
-                resources.push_str("; disk(role,principal)[v1:data]:100");
-            }
-            let rack = format!("r{rack}");
-            let zone = format!("z{zone}");
-            let mut attrs = vec![("rack", rack.as_str())];
-            if zone != "z0" {
-                attrs.push(("zone", zone.as_str()));
-            }
-            Offer::parse(&format!("o{i}"), &format!("host{host}"), &resources, &attrs).unwrap()
-        })
+        .prop_map(
+            move |(cpus, (mem, steps), nports, host, rack, zone, volume)| {
+                let mem = 512 * mem + 16 * steps;
+                let mut resources = format!("cpus:{}; mem:{mem}", f64::from(cpus) / 2.0);
+                if nports > 0 {
+                    resources.push_str(&format!("; ports:31000..{}", 31000 + nports - 1));
+                }
+                if volume {
+                    resources.push_str("; disk(role,principal)[v1:data]:100");
+                }
+                let rack = format!("r{rack}");
+                let zone = format!("z{zone}");
+                let mut attrs = vec![("rack", rack.as_str())];
+                if zone != "z0" {
+                    attrs.push(("zone", zone.as_str()));
+                }
+                Offer::parse(&format!("o{i}"), &format!("host{host}"), &resources, &attrs).unwrap()
+            },
+        )
+}
+
+/// Plans `offers` for `brokers` with both planners and asserts they decide alike.
+fn same_as_reference(
+    offers: &[Offer],
+    brokers: &[Broker],
+    running: &[(u32, u32)],
+    executor: bool,
+    seed: u64,
+) -> Result<(), TestCaseError> {
+    let refs: Vec<&Broker> = brokers.iter().collect();
+    let mut placed = PlacedValues::default();
+    for (host, rack) in running {
+        placed.add([
+            ("hostname", format!("host{host}").as_str()),
+            ("rack", format!("r{rack}").as_str()),
+        ]);
+    }
+    let rules = if executor {
+        with_executor(0.5, 256.0)
+    } else {
+        ReservationRules::from(ROLE)
+    };
+    let now = Timestamp(1_000_000);
+    let policy = DeclinePolicy::default();
+    let fast = plan_offers(
+        &refs,
+        offers,
+        rules,
+        now,
+        placed.clone(),
+        &policy,
+        &mut Pcg64::seed_from_u64(seed),
+    );
+    let slow = reference_plan_offers(
+        &refs,
+        offers,
+        rules,
+        now,
+        placed,
+        &policy,
+        &mut Pcg64::seed_from_u64(seed),
+    );
+    prop_assert_eq!(fast, slow);
+    Ok(())
 }
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
-    /// The planner that checks each offer once per class of alike brokers decides exactly as
-    /// the one that checks every broker: the same launches, declines, reasons and filters.
+    /// The planner that checks each offer once per class of alike brokers, and once per group
+    /// when an offer fails a whole group alike, decides exactly as the one that checks every
+    /// broker: the same launches, declines, reasons and filters.
     #[test]
     fn classes_decide_as_checking_every_broker(
         offers in proptest::collection::vec(0usize..1, 0..16).prop_flat_map(|v| {
             v.into_iter().enumerate().map(|(i, _)| arb_offer_with_zone(i)).collect::<Vec<_>>()
         }),
-        brokers in proptest::collection::vec(0u32..1, 0..10).prop_flat_map(|v| {
-            v.into_iter().enumerate().map(|(i, _)| arb_broker(i as u32)).collect::<Vec<_>>()
+        brokers in proptest::collection::vec(0u32..1, 0..12).prop_flat_map(|v| {
+            v.into_iter().enumerate().map(|(i, _)| arb_broker(i as u32, 0..CONSTRAINT_LISTS.len())).collect::<Vec<_>>()
         }),
         running in proptest::collection::vec((0u32..4, 0u32..3), 0..4),
         executor in any::<bool>(),
         seed in any::<u64>(),
     ) {
-        let refs: Vec<&Broker> = brokers.iter().collect();
-        let mut placed = PlacedValues::default();
-        for (host, rack) in &running {
-            placed.add([("hostname", format!("host{host}").as_str()), ("rack", format!("r{rack}").as_str())]);
-        }
-        let rules = if executor { with_executor(0.5, 256.0) } else { ReservationRules::from(ROLE) };
-        let now = Timestamp(1_000_000);
-        let policy = DeclinePolicy::default();
-        let fast = plan_offers(&refs, &offers, rules, now, placed.clone(), &policy, &mut Pcg64::seed_from_u64(seed));
-        let slow = reference_plan_offers(&refs, &offers, rules, now, placed, &policy, &mut Pcg64::seed_from_u64(seed));
-        prop_assert_eq!(fast, slow);
+        same_as_reference(&offers, &brokers, &running, executor, seed)?;
+    }
+
+    /// The same with few constraint lists and more brokers, so that groups have many classes
+    /// and offers fail some of them alike and not others.
+    #[test]
+    fn groups_decide_as_checking_every_broker(
+        offers in proptest::collection::vec(0usize..1, 0..24).prop_flat_map(|v| {
+            v.into_iter().enumerate().map(|(i, _)| arb_offer_with_zone(i)).collect::<Vec<_>>()
+        }),
+        brokers in proptest::collection::vec(0u32..1, 0..24).prop_flat_map(|v| {
+            v.into_iter().enumerate().map(|(i, _)| arb_broker(i as u32, 1..3)).collect::<Vec<_>>()
+        }),
+        running in proptest::collection::vec((0u32..4, 0u32..3), 0..4),
+        executor in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        same_as_reference(&offers, &brokers, &running, executor, seed)?;
     }
 }
