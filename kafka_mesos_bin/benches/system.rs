@@ -18,6 +18,11 @@
 //! - `recovery`: scheduler killed (SIGKILL) and started again, until every running task is
 //!   reconciled (no task `reconciling`, all `running` in the API).
 //!
+//! The scheduler keeps its state in `file:kafka-mesos.json` in the run's directory, saved
+//! (and synced) before every launch, so the reaction includes the disk's sync. With
+//! `KAFKA_MESOS_BENCH_STATE_DIR=/dev/shm` (or any directory) the state file lives there
+//! instead: on tmpfs, the reaction is the scheduler's own time.
+//!
 //! `cargo bench -p kafka_mesos_bin --bench system` runs it at full size (1,000 brokers, 100 of
 //! them started). Without `--bench` (as `cargo test -p kafka_mesos_bin --bench system` runs it)
 //! or with `--test`, it runs small (20 brokers, 3 started) as a smoke test.
@@ -97,6 +102,8 @@ impl Process {
 
 struct Cluster {
     dir: PathBuf,
+    /// The scheduler's state file.
+    state: PathBuf,
     tmp: PathBuf,
     api: String,
     api_port: u16,
@@ -193,8 +200,19 @@ impl Cluster {
         wait_for_port(master_port);
         let proxy = Proxy::start(master_port);
         let api_port = free_port();
+        let state = match std::env::var_os("KAFKA_MESOS_BENCH_STATE_DIR") {
+            Some(base) => {
+                let name = format!("kafka-mesos-bench-{}", std::process::id());
+                let state_dir = PathBuf::from(base).join(name);
+                std::fs::create_dir_all(&state_dir).unwrap();
+                state_dir.join("kafka-mesos.json")
+            }
+            None => dir.join("kafka-mesos.json"),
+        };
+        println!("system bench: scheduler state in {}", state.display());
         let mut cluster = Cluster {
             dir,
+            state,
             tmp,
             api: format!("http://127.0.0.1:{api_port}"),
             api_port,
@@ -219,7 +237,8 @@ impl Cluster {
         let child = Command::new(bin())
             .args(["scheduler", "--master"])
             .arg(format!("127.0.0.1:{}", self.proxy_port))
-            .args(["--api", &self.api, "--storage", "file:kafka-mesos.json"])
+            .args(["--api", &self.api, "--storage"])
+            .arg(format!("file:{}", self.state.display()))
             .args(["--broker-runtime", "kafka", "--kafka-dist"])
             .arg(self.dir.join("kafka_2.13-3.9.0.tgz"))
             .current_dir(&self.dir)
@@ -472,6 +491,11 @@ impl Cluster {
                 break;
             }
             std::thread::sleep(Duration::from_millis(50));
+        }
+        if !self.state.starts_with(&self.dir)
+            && let Some(state_dir) = self.state.parent()
+        {
+            let _ = std::fs::remove_dir_all(state_dir);
         }
     }
 }
