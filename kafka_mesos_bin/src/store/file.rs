@@ -18,9 +18,10 @@ use tokio::sync::Mutex;
 /// # Versions and concurrent writers
 /// A file has no version of its own, so this store counts them in the process: the first load
 /// gives version 1, and the version moves on whenever the content is seen to differ from what
-/// this store last loaded or saved. A save first re-reads the file; if another process replaced
-/// it since (its content differs), the save is refused with [`StoreError::Conflict`] and nothing
-/// is written.
+/// this store last loaded or saved. A save first looks at the file: when its identity (device,
+/// inode, size, modification time) is that of the file this store last wrote, it is unchanged;
+/// otherwise it is read again, and if another process replaced it since (its content differs),
+/// the save is refused with [`StoreError::Conflict`] and nothing is written.
 ///
 /// This is a guard, not a lock: a file store is meant for one scheduler. Another writer whose
 /// rename lands in the instant between this store's check and its own rename is not detected,
@@ -45,6 +46,30 @@ struct Seen {
     counter: i64,
     /// The content at that version, `None` when the file was absent.
     content: Option<(StoreVersion, Vec<u8>)>,
+    /// The identity of the file holding that content, when known.
+    identity: Option<Identity>,
+}
+
+/// What tells one file content from another without reading it: a save renames a new file
+/// (a new inode) over the old one, and a write in place changes the modification time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Identity {
+    device: u64,
+    inode: u64,
+    size: u64,
+    modified: (i64, i64),
+}
+
+impl Identity {
+    fn of(metadata: &fs::Metadata) -> Identity {
+        use std::os::unix::fs::MetadataExt;
+        Identity {
+            device: metadata.dev(),
+            inode: metadata.ino(),
+            size: metadata.size(),
+            modified: (metadata.mtime(), metadata.mtime_nsec()),
+        }
+    }
 }
 
 impl Seen {
@@ -143,29 +168,62 @@ impl FileStore {
         }
     }
 
+    /// The file's identity (`None` when absent), then its content unless the identity is
+    /// `known`: looked at before reading, so a content is never paired with a later file's
+    /// identity.
+    fn read_unless(&self, known: Option<Identity>) -> io::Result<Peek> {
+        let identity = self.identity()?;
+        if identity.is_some() && identity == known {
+            return Ok(Peek::Unchanged);
+        }
+        Ok(Peek::Read(self.read()?))
+    }
+
+    fn identity(&self) -> io::Result<Option<Identity>> {
+        match fs::metadata(&self.inner.path) {
+            Ok(m) => Ok(Some(Identity::of(&m))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io::Error::new(e.kind(), format!("cannot read it: {e}"))),
+        }
+    }
+
     /// Writes `data` to a temporary file, syncs it, renames it over the target and syncs the
-    /// directory, so that the rename itself survives a crash.
-    fn replace(&self, data: &[u8], temp: &Path) -> io::Result<()> {
+    /// directory, so that the rename itself survives a crash. Returns the identity of the file
+    /// written.
+    fn replace(&self, data: &[u8], temp: &Path) -> io::Result<Identity> {
         let context = |what: &str, e: io::Error| io::Error::new(e.kind(), format!("{what}: {e}"));
-        let result = (|| {
+        let result = (|| -> io::Result<Identity> {
             let mut file = fs::File::create(temp)
                 .map_err(|e| context(&format!("cannot create {}", temp.display()), e))?;
             file.write_all(data)
                 .map_err(|e| context(&format!("cannot write {}", temp.display()), e))?;
             file.sync_all()
                 .map_err(|e| context(&format!("cannot sync {}", temp.display()), e))?;
+            let identity = file
+                .metadata()
+                .map_err(|e| context(&format!("cannot read {}", temp.display()), e))?;
             fs::rename(temp, &self.inner.path)
-                .map_err(|e| context(&format!("cannot rename {} over it", temp.display()), e))
+                .map_err(|e| context(&format!("cannot rename {} over it", temp.display()), e))?;
+            Ok(Identity::of(&identity))
         })();
         if result.is_err() {
             let _ = fs::remove_file(temp);
         }
-        result?;
+        let identity = result?;
         let dir = directory(&self.inner.path);
         fs::File::open(dir)
             .and_then(|d| d.sync_all())
-            .map_err(|e| context(&format!("cannot sync the directory {}", dir.display()), e))
+            .map_err(|e| context(&format!("cannot sync the directory {}", dir.display()), e))?;
+        Ok(identity)
     }
+}
+
+/// The file as a save finds it.
+enum Peek {
+    /// The file this store last wrote or read.
+    Unchanged,
+    /// Another file (or none): its content.
+    Read(Option<Vec<u8>>),
 }
 
 /// The directory holding `path` (`.` for a bare file name).
@@ -181,6 +239,10 @@ impl StateStore for FileStore {
     async fn load(&self) -> Result<Option<Stored>, StoreError> {
         let mut seen = self.inner.seen.lock().await;
         let current = self.blocking(|s| s.read()).await?;
+        // Modification times are coarse (a few milliseconds): a file read here may be written
+        // in place again unnoticed by its identity, so the next save reads it whole. Only a file
+        // this store wrote itself (a new inode) is trusted by identity.
+        seen.identity = None;
         let version = seen.observe(current.clone());
         Ok(current
             .zip(version)
@@ -193,17 +255,23 @@ impl StateStore for FileStore {
         expected: Option<StoreVersion>,
     ) -> Result<StoreVersion, StoreError> {
         let mut seen = self.inner.seen.lock().await;
-        let current = self.blocking(|s| s.read()).await?;
-        let found = seen.observe(current);
+        let known = seen.identity;
+        let found = match self.blocking(move |s| s.read_unless(known)).await? {
+            Peek::Unchanged => seen.content.as_ref().map(|(version, _)| *version),
+            Peek::Read(current) => seen.observe(current),
+        };
         if found != expected {
             return Err(StoreError::Conflict { expected, found });
         }
         let temp = self.temp_path()?;
         let owned = data.to_vec();
-        self.blocking(move |s| s.replace(&owned, &temp)).await?;
+        let (identity, owned) = self
+            .blocking(move |s| s.replace(&owned, &temp).map(|identity| (identity, owned)))
+            .await?;
         seen.counter += 1;
         let version = StoreVersion(seen.counter);
-        seen.content = Some((version, data.to_vec()));
+        seen.content = Some((version, owned));
+        seen.identity = Some(identity);
         Ok(version)
     }
 

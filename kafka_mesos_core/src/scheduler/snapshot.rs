@@ -55,9 +55,10 @@ impl Snapshot {
         Self::VERSION
     }
 
-    /// The snapshot as pretty JSON.
+    /// The snapshot as compact JSON (half the size of indented JSON: a thousand brokers fit
+    /// in about 230 kB, well within a ZooKeeper node's 1 MB; `jq .` shows it indented).
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("a snapshot always serializes")
+        serde_json::to_string(self).expect("a snapshot always serializes")
     }
 
     /// Reads a snapshot; empty input is the empty state.
