@@ -8,7 +8,8 @@
 //!
 //! - `scheduler RSS`: the scheduler's VmRSS with all brokers added.
 //! - `cli broker list`: wall time of `kafka-mesos broker list` against that scheduler, and of a
-//!   JVM printing `hello` (`javac` and `java` needed; skipped with a note otherwise).
+//!   JVM printing `hello` (`javac` and `java` needed; skipped with a note otherwise), and of
+//!   `true`, the floor of starting any process on this host.
 //! - `rest broker list`: requests per second of `GET /api/broker/list` over keep-alive
 //!   connections, and of a bare hyper server answering a body of the same size, same client.
 //! - `reaction`: for each OFFERS event that leads to an ACCEPT, the time from the event's last
@@ -432,17 +433,28 @@ impl Cluster {
         } else {
             None
         };
+        // The floor of any command on this host: starting a process that does nothing.
+        let floor = time(&mut || {
+            Command::new("true")
+                .stdout(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        });
+        let floor = floor.map_or_else(
+            || "true: not found".to_string(),
+            |t| format!("starting `true`: median {:.1} ms", percentile(&t, 0.5)),
+        );
         match jvm {
             Some(jvm) => {
                 let jvm_ms = percentile(&jvm, 0.5);
                 println!(
-                    "cli broker list ({} brokers): median {ours_ms:.1} ms; JVM hello: median {jvm_ms:.1} ms; {:.1}x faster (target >= 20x)",
+                    "cli broker list ({} brokers): median {ours_ms:.1} ms; JVM hello: median {jvm_ms:.1} ms; {:.1}x faster (target >= 20x); {floor}",
                     size.brokers,
                     jvm_ms / ours_ms
                 );
             }
             None => println!(
-                "cli broker list ({} brokers): median {ours_ms:.1} ms; JVM hello: skipped (no javac/java)",
+                "cli broker list ({} brokers): median {ours_ms:.1} ms; JVM hello: skipped (no javac/java); {floor}",
                 size.brokers
             ),
         }
