@@ -157,8 +157,20 @@ async fn local_master(args: LocalMasterArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// A runtime with a worker thread per core, for the long-running servers (scheduler, local
+/// master).
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the runtime: {e}"))
+}
+
+/// A runtime on the calling thread alone, for the processes that serve one thing: the
+/// executor (one broker) and the CLI (one request). No worker threads, and no thread-local
+/// malloc arenas with them.
+fn single_thread_runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))
 }
 
 fn local_master_main(args: Vec<String>) -> ExitCode {
@@ -206,17 +218,22 @@ fn completions(args: &[String]) -> ExitCode {
     }
 }
 
-/// `kafka-mesos executor`, started by a Mesos agent: logs to stderr (the sandbox's `stderr`).
+/// `kafka-mesos executor`, started by a Mesos agent: logs to stderr (the sandbox's `stderr`),
+/// at INFO unless `RUST_LOG` gives a valid filter. The runtime is the calling thread: the
+/// executor serves one broker.
 fn executor_main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let result = runtime().and_then(|rt| {
-        rt.block_on(kafka_mesos_bin::executor::run())
+    let logger = tracing_subscriber::fmt().with_writer(std::io::stderr);
+    match std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| tracing_subscriber::EnvFilter::try_new(v).ok())
+    {
+        Some(filter) => logger.with_env_filter(filter).init(),
+        None => logger
+            .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
+            .init(),
+    }
+    let result = single_thread_runtime().and_then(|rt| {
+        rt.block_on(Box::pin(kafka_mesos_bin::executor::run()))
             .map_err(|e| e.to_string())
     });
     report(result)
@@ -277,7 +294,7 @@ fn main() -> ExitCode {
         _ => {}
     }
     let ctx = Context::system();
-    let result = runtime().map(|rt| rt.block_on(cli::run(&args[1..], &ctx)));
+    let result = single_thread_runtime().map(|rt| rt.block_on(cli::run(&args[1..], &ctx)));
     match result {
         Ok(Ok(out)) => {
             print!("{out}");

@@ -3,14 +3,14 @@
 //! `stdout` and `stderr`) while the last lines are kept to say why it failed.
 
 use std::collections::VecDeque;
-use std::io;
+use std::io::{self, Write};
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rustix::process::{Pid, Signal};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 
 use super::runtime::Plan;
@@ -62,10 +62,10 @@ impl BrokerProcess {
         let stdout = Tail::default();
         let stderr = Tail::default();
         if let Some(out) = child.stdout.take() {
-            tokio::spawn(pass_through(out, tokio::io::stdout(), stdout.clone()));
+            tokio::spawn(pass_through(out, std::io::stdout(), stdout.clone()));
         }
         if let Some(err) = child.stderr.take() {
-            tokio::spawn(pass_through(err, tokio::io::stderr(), stderr.clone()));
+            tokio::spawn(pass_through(err, std::io::stderr(), stderr.clone()));
         }
         Ok(BrokerProcess {
             child,
@@ -140,23 +140,31 @@ impl Drop for BrokerProcess {
     }
 }
 
-/// Copies lines from `from` to `to`, keeping the last [`TAIL_LINES`].
-async fn pass_through(
-    from: impl AsyncRead + Unpin,
-    mut to: impl tokio::io::AsyncWrite + Unpin,
-    tail: Tail,
-) {
-    let mut lines = BufReader::new(from).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        let _ = to.write_all(line.as_bytes()).await;
-        let _ = to.write_all(b"\n").await;
+/// Copies lines from `from` to `to`, keeping the last [`TAIL_LINES`] (lossily decoded). Bytes
+/// pass as they are, UTF-8 or not. `to` is the executor's own output, the sandbox's files: a
+/// plain write, which keeps tokio from handing every line to a blocking thread.
+async fn pass_through(from: impl AsyncRead + Unpin, mut to: impl Write, tail: Tail) {
+    let mut from = BufReader::new(from);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match from.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        if !line.ends_with(b"\n") {
+            line.push(b'\n');
+        }
+        let _ = to.write_all(&line);
+        let text = String::from_utf8_lossy(&line[..line.len() - 1]);
+        let text = text.strip_suffix('\r').unwrap_or(&text).to_string();
         let mut t = tail.lock().expect("tail lock");
         if t.len() == TAIL_LINES {
             t.pop_front();
         }
-        t.push_back(line);
+        t.push_back(text);
     }
-    let _ = to.flush().await;
+    let _ = to.flush();
 }
 
 #[cfg(test)]
@@ -192,6 +200,32 @@ mod tests {
         // The output is read to its end a moment after the exit.
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert_eq!(b.last_output(), "hello $(x)\nfatal: port taken");
+    }
+
+    #[tokio::test]
+    async fn output_that_is_not_utf8_keeps_flowing() {
+        let dir = tempfile::tempdir().unwrap();
+        // Invalid UTF-8, a line without its newline at the end, and enough output to fill a
+        // pipe: all of it must be read, or the broker would block writing.
+        let p = plan(
+            "/bin/sh",
+            &[
+                "-c",
+                "printf 'bad \\377 byte\\r\\n' >&2; head -c 200000 /dev/zero | tr '\\0' x >&2; printf '\\nlast words' >&2",
+            ],
+        );
+        let mut b = BrokerProcess::start(&p, dir.path()).unwrap();
+        let status = tokio::time::timeout(Duration::from_secs(10), b.wait())
+            .await
+            .expect("the broker is not blocked on its output")
+            .unwrap();
+        assert!(status.success(), "{status:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let output = b.last_output();
+        let lines: Vec<&str> = output.lines().collect();
+        assert_eq!(lines.first(), Some(&"bad \u{fffd} byte"));
+        assert_eq!(lines.get(1).map(|l| l.len()), Some(200_000));
+        assert_eq!(lines.last(), Some(&"last words"));
     }
 
     #[tokio::test]
