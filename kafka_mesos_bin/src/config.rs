@@ -389,7 +389,8 @@ pub struct Environment {
     pub cwd: PathBuf,
     /// Where to look for the `tansu` binary when `--tansu-bin` is not given (`PATH`).
     pub search_path: Vec<PathBuf>,
-    /// This program, served as the executor unless `--executor-bin` is given.
+    /// This program: the executor served unless `--executor-bin` is given is
+    /// `kafka-mesos-executor` beside it when there is one, else this program.
     pub current_exe: Option<PathBuf>,
     /// The value of `KM_API_TOKEN`: the API token unless `--api-token` is given (it wins over
     /// the properties file).
@@ -468,7 +469,8 @@ pub struct SchedulerConfig {
     /// `--tansu-bin`: the tansu binary served for the tansu runtime (default: `tansu` on `PATH`,
     /// when the runtime is tansu).
     pub tansu_bin: Option<PathBuf>,
-    /// `--executor-bin` (default: this program): the executor binary agents fetch.
+    /// `--executor-bin` (default: `kafka-mesos-executor` beside this program, else this
+    /// program): the executor binary agents fetch.
     pub executor_bin: PathBuf,
     /// `--api-token` (else `KM_API_TOKEN`, else the file's `api-token`): the token every API
     /// request must carry ([`api::auth`](crate::api::auth)); `None`: the API is open.
@@ -1027,7 +1029,8 @@ impl SchedulerConfig {
             Some(path) => path,
             None => env
                 .current_exe
-                .clone()
+                .as_deref()
+                .map(executor_beside)
                 .ok_or_else(|| ConfigError::Undefined {
                     option: "executor-bin",
                     hint: "This program's own path is unknown: provide --executor-bin".into(),
@@ -1122,5 +1125,17 @@ impl SchedulerConfig {
                 }
             ),
         ]
+    }
+}
+
+/// The executor to serve for the program at `exe`: the `kafka-mesos-executor` binary beside it
+/// (the executor alone, a fraction of the memory) when there is one, else the program itself
+/// (`kafka-mesos executor` runs the same code).
+pub fn executor_beside(exe: &Path) -> PathBuf {
+    let alone = exe.with_file_name("kafka-mesos-executor");
+    if alone.is_file() {
+        alone
+    } else {
+        exe.to_path_buf()
     }
 }

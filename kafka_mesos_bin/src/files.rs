@@ -2,7 +2,7 @@
 //!
 //! | Path | File |
 //! |---|---|
-//! | `/executor/kafka-mesos` | the executor binary (`--executor-bin`, default this program) |
+//! | `/executor/kafka-mesos` | the executor binary (`--executor-bin`, default `kafka-mesos-executor` beside this program, else this program) |
 //! | `/kafka/<file name>` | the Kafka distribution (`--kafka-dist`), for the Kafka runtime |
 //! | `/tansu/tansu` | the tansu broker binary (`--tansu-bin`), for the tansu runtime |
 //! | `/jre/<file name>` | the JRE archive (`--jre`), when given |

@@ -218,27 +218,6 @@ fn completions(args: &[String]) -> ExitCode {
     }
 }
 
-/// `kafka-mesos executor`, started by a Mesos agent: logs to stderr (the sandbox's `stderr`),
-/// at INFO unless `RUST_LOG` gives a valid filter. The runtime is the calling thread: the
-/// executor serves one broker.
-fn executor_main() -> ExitCode {
-    let logger = tracing_subscriber::fmt().with_writer(std::io::stderr);
-    match std::env::var("RUST_LOG")
-        .ok()
-        .and_then(|v| tracing_subscriber::EnvFilter::try_new(v).ok())
-    {
-        Some(filter) => logger.with_env_filter(filter).init(),
-        None => logger
-            .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
-            .init(),
-    }
-    let result = single_thread_runtime().and_then(|rt| {
-        rt.block_on(Box::pin(kafka_mesos_bin::executor::run()))
-            .map_err(|e| e.to_string())
-    });
-    report(result)
-}
-
 /// `kafka-mesos scheduler [options] [config.properties]`.
 fn scheduler_main(args: &[String]) -> ExitCode {
     if std::env::var_os("KM_NO_SCHEDULER").is_some() {
@@ -289,7 +268,7 @@ fn main() -> ExitCode {
     match args.get(1).map(String::as_str) {
         Some("local-master") => return local_master_main(args),
         Some("completions") => return completions(&args[2..]),
-        Some("executor") => return executor_main(),
+        Some("executor") => return kafka_mesos_bin::executor::main(),
         Some("scheduler") => return scheduler_main(&args[2..]),
         _ => {}
     }

@@ -605,3 +605,44 @@ proptest::proptest! {
         proptest::prop_assert_eq!(parsed, vec![(1, key, value)]);
     }
 }
+
+#[test]
+fn the_executor_alone_is_served_when_it_is_installed_beside_the_program() {
+    let dir = Dir::new();
+    let exe = dir.write("kafka-mesos", "");
+    let config = |dir: &Dir| {
+        let env = Environment {
+            current_exe: Some(exe.clone()),
+            ..dir.env()
+        };
+        SchedulerConfig::from_args_in(
+            with_required(&["--kafka-dist", "k.tgz", "--broker-runtime", "kafka"]),
+            &env,
+        )
+    };
+    dir.write("k.tgz", "");
+    // Only the program: it serves itself (`kafka-mesos executor`).
+    assert_eq!(config(&dir).unwrap().executor_bin, exe);
+    // With the executor beside it: that one, a fraction of the memory on every agent.
+    let alone = dir.write("kafka-mesos-executor", "");
+    assert_eq!(config(&dir).unwrap().executor_bin, alone);
+    // --executor-bin still wins.
+    let other = dir.write("other", "");
+    let env = Environment {
+        current_exe: Some(exe.clone()),
+        ..dir.env()
+    };
+    let given = SchedulerConfig::from_args_in(
+        with_required(&[
+            "--kafka-dist",
+            "k.tgz",
+            "--broker-runtime",
+            "kafka",
+            "--executor-bin",
+            "other",
+        ]),
+        &env,
+    )
+    .unwrap();
+    assert_eq!(given.executor_bin, other);
+}

@@ -89,6 +89,36 @@ async fn send_stats(client: &ExecutorClient, t: &Running) {
     }
 }
 
+/// The executor process: `kafka-mesos executor`, or the smaller `kafka-mesos-executor` binary
+/// that holds nothing else (what the scheduler serves by default when it is installed beside
+/// `kafka-mesos`). Logs to stderr (the sandbox's `stderr`) at INFO, or as `RUST_LOG` says when it
+/// holds a valid filter; runs [`run`] on a single-thread runtime (one broker needs no more);
+/// a failure is an `Error: ...` line and exit status 1.
+pub fn main() -> std::process::ExitCode {
+    let logger = tracing_subscriber::fmt().with_writer(std::io::stderr);
+    match std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| tracing_subscriber::EnvFilter::try_new(v).ok())
+    {
+        Some(filter) => logger.with_env_filter(filter).init(),
+        None => logger
+            .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
+            .init(),
+    }
+    let result = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))
+        .and_then(|rt| rt.block_on(Box::pin(run())).map_err(|e| e.to_string()));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Runs the executor in this process's environment until its task ended.
 pub async fn run() -> Result<(), ExecutorError> {
     let env = ExecutorEnv::from_env()?;
