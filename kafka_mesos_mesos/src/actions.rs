@@ -109,11 +109,14 @@ impl<'a> Effects<'a> {
                     .map(|t| convert::task_info(&mesos_offer, t, self.template))
                     .collect();
                 match infos {
+                    // What the task leaves of the offer comes back in the next offer round
+                    // (no filter), for the brokers still waiting: Mesos's default filter of 5 s
+                    // would let each agent start one broker per 5 s.
                     Ok(infos) => vec![Effect::Call(Box::new(calls::accept(
                         self.framework_id,
                         std::slice::from_ref(&mesos_offer.id),
                         vec![calls::launch(infos)],
-                        None,
+                        Some(Duration::ZERO),
                     )))],
                     Err(e) => {
                         // The offer stays unused: give it back at once rather than hold it.
@@ -296,6 +299,8 @@ mod tests {
         assert_eq!(call.r#type(), Type::Accept);
         let accept = call.accept.as_ref().unwrap();
         assert_eq!(accept.offer_ids[0].value, "o1");
+        // The rest of the agent is offered again in the next round, not filtered for 5 s.
+        assert_eq!(accept.filters.as_ref().unwrap().refuse_seconds, Some(0.0));
         let infos = &accept.operations[0].launch.as_ref().unwrap().task_infos;
         assert_eq!(infos.len(), 1);
         assert!(infos[0].task_id.value.starts_with("kafka-0-"));
