@@ -1,8 +1,6 @@
 //! System figures of the `kafka-mesos` binary, measured on real processes on this host.
 //!
-//! One cluster: `kafka-mesos local-master` (the embedded master with simulated agents, run with
-//! `nice -n 10` so that it and the executors and brokers its agents start, which a real cluster
-//! runs on other hosts, do not take the scheduler's cores), a
+//! One cluster: `kafka-mesos local-master` (the embedded master with simulated agents), a
 //! loopback TCP proxy between it and the scheduler, and `kafka-mesos scheduler --master
 //! 127.0.0.1:<proxy>` running brokers from a distribution-shaped archive whose start script
 //! (`kafka_mesos_bin/tests/local_cluster/fake-kafka-server-start.py`, needs `python3`) stands in
@@ -186,13 +184,8 @@ impl Cluster {
         let agents_file = root.join("agents.json");
         std::fs::write(&agents_file, serde_json::to_string(&agents).unwrap()).unwrap();
         let master_port = free_port();
-        // The master and what its agents run (executors, brokers) at a lower priority: on a
-        // real cluster they are on other hosts, not on the scheduler's cores. `nice` execs the
-        // master, so its pid is the master's.
         let master = Process(
-            Command::new("nice")
-                .args(["-n", "10"])
-                .arg(bin())
+            Command::new(bin())
                 .args(["local-master", "--port", &master_port.to_string()])
                 .args(["--agents-file", agents_file.to_str().unwrap()])
                 .args(["--allocation-interval", "100ms"])
