@@ -12,7 +12,9 @@
 //!   of the batch, and the calls and answers of the whole batch follow that one save, in order.
 //!   Under a burst of status updates an offer so waits for one save, not one per update;
 //! - calls go to the master through one ordered queue, so the loop never waits on the network
-//!   and calls arrive in the order they were decided;
+//!   and calls arrive in the order they were decided; acknowledgements of status updates, which
+//!   nothing orders against other calls, through a second one, so launches do not wait behind
+//!   them;
 //! - a command is answered only by its `Reply`, which the scheduler emits after the `Persist`
 //!   of the change it reports.
 //!
@@ -237,7 +239,8 @@ impl Driver {
         let (client, events) = SchedulerClient::start(client_config);
         let (requests_tx, requests) = mpsc::unbounded_channel();
         let (feedback_tx, feedback) = mpsc::unbounded_channel();
-        let calls = spawn_call_queue(client.clone(), feedback_tx);
+        let calls = spawn_call_queue(client.clone(), feedback_tx.clone());
+        let acknowledgements = spawn_call_queue(client.clone(), feedback_tx);
         let revision = Arc::new(AtomicU64::new(0));
         let state = Loop {
             revision: revision.clone(),
@@ -254,6 +257,7 @@ impl Driver {
             pending: HashMap::new(),
             next_command: 0,
             calls,
+            acknowledgements,
         };
         let task = tokio::spawn(state.run(client, events, requests, feedback));
         Ok(Driver {
@@ -334,6 +338,10 @@ struct Loop {
     pending: HashMap<CommandId, oneshot::Sender<Result<Response, CommandError>>>,
     next_command: u64,
     calls: mpsc::UnboundedSender<QueuedCall>,
+    /// Acknowledgements of status updates go out on a queue of their own: a burst of them
+    /// (two per task while brokers start) does not hold up the launches and declines behind it.
+    /// Nothing orders an acknowledgement against other calls.
+    acknowledgements: mpsc::UnboundedSender<QueuedCall>,
 }
 
 impl Loop {
@@ -522,7 +530,12 @@ impl Loop {
         for deferred in self.deferred.drain(..) {
             match deferred {
                 Deferred::Call(call, tasks) => {
-                    let _ = self.calls.send((*call, tasks));
+                    let queue = if call.r#type() == v1::scheduler::call::Type::Acknowledge {
+                        &self.acknowledgements
+                    } else {
+                        &self.calls
+                    };
+                    let _ = queue.send((*call, tasks));
                 }
                 Deferred::Reply(id, result) => {
                     if let Some(reply) = self.pending.remove(&id) {
