@@ -178,9 +178,10 @@ impl DriverHandle {
             .unwrap_or_else(|_| Err(CommandError::Aborted("the scheduler stopped".into())))
     }
 
-    /// A number that moves on before the scheduler handles each input (event, command, timer)
-    /// but a read (`List`, `Why`, `Overview`) that leads to nothing but its answer, so an answer derived from the state at one revision stays the state's answer while the
-    /// revision stays the same, time aside. Readers use it to cache what they render.
+    /// A number that moves on before the scheduler handles each input (event, command, timer),
+    /// reads (`List`, `Why`, `Overview`) that lead to nothing but their answer aside: an answer
+    /// derived from the state at one revision holds while the revision stays the same, time
+    /// aside. Readers use it to cache what they render.
     pub fn revision(&self) -> u64 {
         self.revision.load(Ordering::Acquire)
     }
@@ -361,7 +362,7 @@ impl Loop {
                 }
             };
             let mut stopping = false;
-            let outcome = tokio::select! {
+            let mut outcome = tokio::select! {
                 event = events.recv() => match event {
                     None => Err(DriverError::ClientEnded),
                     Some(event) => self.on_event(event).await,
@@ -376,7 +377,6 @@ impl Loop {
                 () = sleep => self.step(Input::Tick).await,
             };
             // Whatever else is already waiting joins the batch.
-            let mut outcome = outcome;
             let mut batch = 1;
             while outcome.is_ok() && batch < MAX_BATCH && !stopping {
                 batch += 1;
