@@ -168,9 +168,7 @@ impl FileStore {
         }
     }
 
-    /// The file's identity (`None` when absent), then its content unless the identity is
-    /// `known`: looked at before reading, so a content is never paired with a later file's
-    /// identity.
+    /// The file's content, unless its identity is `known` (the file this store wrote last).
     fn read_unless(&self, known: Option<Identity>) -> io::Result<Peek> {
         let identity = self.identity()?;
         if identity.is_some() && identity == known {
@@ -220,7 +218,7 @@ impl FileStore {
 
 /// The file as a save finds it.
 enum Peek {
-    /// The file this store last wrote or read.
+    /// The file this store wrote last.
     Unchanged,
     /// Another file (or none): its content.
     Read(Option<Vec<u8>>),
