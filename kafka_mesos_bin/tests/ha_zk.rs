@@ -133,6 +133,12 @@ impl Node {
             let (status, body) = http(&node.api, "/health");
             (status == 200 && body == "ok", (status, body, node.log()))
         });
+        // A standby answers `/health` itself, also while its own election is being won: wait
+        // until a leader (this scheduler or the one it forwards to) takes API calls.
+        wait_for(Duration::from_secs(30), "a leading scheduler", || {
+            let (status, body) = http(&node.api, "/api/broker/why");
+            (status == 200, (status, body, node.log()))
+        });
         node
     }
 
