@@ -12,8 +12,9 @@
 //! [`Violation`] when one breaks:
 //! - a broker never has two live tasks;
 //! - no offer is used twice (launched on or declined after it was already used);
-//! - every launch and every successful reply follows a persist that contains it, and the state
-//!   persisted after each input equals the scheduler's state;
+//! - every launch and every successful reply follows a persist that contains it (a launch that
+//!   leaves early, a persist that reserved its task id), and the state persisted after each
+//!   input equals the scheduler's state;
 //! - no task is launched for a broker still waiting out its failover delay;
 //! - a broker within its stickiness period is not launched on another host.
 //!
@@ -202,6 +203,9 @@ pub struct Sim {
     drop_next_updates: u32,
     duplicate_next_updates: u32,
     crash_at_action: Option<usize>,
+    /// Persists carried out since the scheduler (re)started: the numbering of
+    /// [`Action::Launch`]'s `reserved_in`.
+    persists: u64,
     /// Inputs fed to the scheduler so far, each followed by the invariant checks.
     inputs: u64,
 }
@@ -242,6 +246,7 @@ impl Sim {
             drop_next_updates: 0,
             duplicate_next_updates: 0,
             crash_at_action: None,
+            persists: 0,
             inputs: 0,
         };
         sim.schedule(0, Pending::Subscribed);
@@ -624,7 +629,13 @@ impl Sim {
     fn feed(&mut self, input: Input) {
         self.inputs += 1;
         let before = self.scheduler.snapshot();
-        let actions = self.scheduler.handle(self.now, input);
+        let mut actions = self.scheduler.handle(self.now, input);
+        // As the driver does: a launch whose task id an earlier persist saved leaves at once,
+        // ahead of this input's persist (a crash in between is one of the cases checked).
+        let saved = self.persists;
+        let early =
+            |a: &Action| matches!(a, Action::Launch { reserved_in: Some(n), .. } if *n <= saved);
+        actions.sort_by_key(|a| !early(a));
         let crash = self.crash_at_action.take();
         for (i, action) in actions.into_iter().enumerate() {
             if crash == Some(i) {
@@ -642,11 +653,15 @@ impl Sim {
 
     fn execute(&mut self, action: Action, before: &Snapshot) {
         match action {
-            Action::Persist(s) => self.persisted = s,
+            Action::Persist(s) => {
+                self.persists += 1;
+                self.persisted = s;
+            }
             Action::Launch {
                 offer,
                 agent,
                 tasks,
+                ..
             } => self.launch(offer, agent, tasks, before),
             Action::Decline { offers, refuse_for } => {
                 for id in offers {
@@ -741,9 +756,15 @@ impl Sim {
         };
         for t in tasks {
             let persisted = self.persisted.brokers.iter().find(|b| b.id == t.broker);
-            if persisted
-                .and_then(|b| b.task.as_ref())
-                .is_none_or(|pt| pt.id != t.task_id)
+            let reserved = self
+                .persisted
+                .launch_ids
+                .iter()
+                .any(|r| r.broker == t.broker && r.task_id == t.task_id);
+            if !reserved
+                && persisted
+                    .and_then(|b| b.task.as_ref())
+                    .is_none_or(|pt| pt.id != t.task_id)
             {
                 self.violation(format!(
                     "task {} launched before a persist that contains it",
@@ -985,6 +1006,7 @@ impl Sim {
             .wrapping_add(self.restarts.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         self.scheduler =
             Scheduler::new(self.config.scheduler.clone(), self.persisted.clone(), seed);
+        self.persists = 0;
         self.subscribed = false;
         self.offers.clear();
         self.filters.clear();

@@ -4,8 +4,10 @@
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use super::Scheduler;
-use crate::model::{BindAddress, BrokerId, ExecutorId, Offer, Task, TaskId, TaskState};
+use std::collections::BTreeMap;
+
+use super::{Action, ReservedTaskId, Scheduler};
+use crate::model::{AgentId, BindAddress, BrokerId, ExecutorId, Offer, Task, TaskId, TaskState};
 use crate::options::Options;
 use crate::placement::{Reservation, TaskResource};
 
@@ -86,7 +88,121 @@ pub struct TaskLaunch {
     pub config: LaunchConfig,
 }
 
+/// A task id chosen for a broker's next launch before any offer comes, and saved with the
+/// state, so that the launch need not wait for a save of its own.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct LaunchId {
+    pub(super) task: TaskId,
+    /// The [`Action::Persist`] (its number) that first holds it; 0 for the state the scheduler
+    /// was created from.
+    saved_in: u64,
+    /// Restored from a saved state: a scheduler that stopped after launching with this id but
+    /// before saving the launch may have started it, so Mesos is asked before it is used.
+    unconfirmed: bool,
+}
+
+impl LaunchId {
+    /// The reservations of a saved state, each unconfirmed.
+    pub(super) fn restored(saved: Vec<ReservedTaskId>) -> BTreeMap<BrokerId, LaunchId> {
+        saved
+            .into_iter()
+            .map(|r| {
+                let id = LaunchId {
+                    task: r.task_id,
+                    saved_in: 0,
+                    unconfirmed: true,
+                };
+                (r.broker, id)
+            })
+            .collect()
+    }
+}
+
 impl Scheduler {
+    /// Gives every broker that waits to start a task id of its own, saved with this input's
+    /// state, so its launch can leave as soon as an offer fits.
+    pub(super) fn reserve_launch_ids(&mut self) {
+        let before = self.launch_ids.len();
+        let brokers = &self.brokers;
+        self.launch_ids
+            .retain(|id, l| l.unconfirmed || brokers.get(id).is_some_and(|b| b.should_start()));
+        if self.launch_ids.len() != before {
+            self.dirty = true;
+        }
+        let needing: Vec<BrokerId> = self
+            .brokers
+            .values()
+            .filter(|b| b.should_start() && !self.launch_ids.contains_key(&b.id))
+            .map(|b| b.id)
+            .collect();
+        for id in needing {
+            self.reserve_launch_id(id);
+        }
+    }
+
+    fn reserve_launch_id(&mut self, id: BrokerId) {
+        let uuid = self.new_uuid();
+        let task = TaskId(format!("{}-{id}-{uuid}", self.config.framework_name));
+        let reserved = LaunchId {
+            task,
+            saved_in: self.persists + 1,
+            unconfirmed: false,
+        };
+        self.launch_ids.insert(id, reserved);
+        self.dirty = true;
+    }
+
+    /// Reserved ids Mesos has not been asked about since the scheduler was restored.
+    pub(super) fn unconfirmed_launch_ids(&self) -> impl Iterator<Item = TaskId> + '_ {
+        self.launch_ids
+            .values()
+            .filter(|l| l.unconfirmed)
+            .map(|l| l.task.clone())
+    }
+
+    /// Handles a status for `task` if it is an unconfirmed reserved id; false otherwise. An
+    /// ended task (or one Mesos never heard of) frees its broker, with a new id, since Mesos
+    /// may still remember the old one; a live one was launched by an earlier run of the
+    /// scheduler that never saved it, and is killed: its broker starts again once it has ended.
+    pub(super) fn on_launch_id_status(
+        &mut self,
+        task: &TaskId,
+        agent: Option<&AgentId>,
+        exited: bool,
+    ) -> bool {
+        let Some(broker) = self
+            .launch_ids
+            .iter()
+            .find(|(_, l)| l.unconfirmed && &l.task == task)
+            .map(|(b, _)| *b)
+        else {
+            return false;
+        };
+        if exited {
+            self.launch_ids.remove(&broker);
+            self.dirty = true;
+        } else {
+            self.out.push(Action::Kill {
+                task: task.clone(),
+                agent: agent.cloned(),
+                force: false,
+            });
+        }
+        true
+    }
+
+    /// Mesos never answered for a reserved id: it is dropped (its broker gets a new one), as
+    /// unconfirmed tasks are killed once reconciliation gives up.
+    pub(super) fn give_up_launch_id(&mut self, task: &TaskId) {
+        self.launch_ids.retain(|_, l| &l.task != task);
+        self.out.push(Action::Kill {
+            task: task.clone(),
+            agent: None,
+            force: false,
+        });
+        self.dirty = true;
+    }
+
     fn new_uuid(&mut self) -> String {
         let v: u128 = (u128::from(self.rng.next_u64()) << 64) | u128::from(self.rng.next_u64());
         // Version 4, variant 1.
@@ -102,14 +218,21 @@ impl Scheduler {
         )
     }
 
+    /// The task for broker `id` on `offer`, and the number of the persist that saved its id
+    /// (see [`Action::Launch`]).
     pub(super) fn launch_task(
         &mut self,
         id: BrokerId,
         offer: &Offer,
         reservation: Reservation,
-    ) -> TaskLaunch {
+    ) -> (TaskLaunch, Option<u64>) {
         let name = format!("{}-{}", self.config.framework_name, id);
-        let task_id = TaskId(format!("{name}-{}", self.new_uuid()));
+        let (task_id, reserved_in) = match self.launch_ids.remove(&id) {
+            Some(l) if !l.unconfirmed && l.saved_in <= self.persists => (l.task, Some(l.saved_in)),
+            // Reserved by this very input: its launch follows this input's save.
+            Some(l) if !l.unconfirmed => (l.task, None),
+            _ => (TaskId(format!("{name}-{}", self.new_uuid())), None),
+        };
         let executor_id = ExecutorId(format!("{name}-{}", self.new_uuid()));
         let zk = self.config.kafka_zk.clone();
         let b = self.brokers.get_mut(&id).expect("planned brokers exist");
@@ -150,7 +273,7 @@ impl Scheduler {
         ));
         b.needs_restart = false;
         self.dirty = true;
-        TaskLaunch {
+        let launch = TaskLaunch {
             task_id,
             name,
             executor_id,
@@ -158,6 +281,7 @@ impl Scheduler {
             resources: reservation.resources,
             executor_resources: reservation.executor_resources,
             config,
-        }
+        };
+        (launch, reserved_in)
     }
 }

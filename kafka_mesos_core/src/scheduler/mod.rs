@@ -4,6 +4,8 @@
 //! [`Scheduler::handle`] with the current time, and executes the returned [`Action`]s **in
 //! order**. A [`Action::Persist`] always comes before any launch, kill, acknowledgement or reply
 //! that depends on the state it saves, so the driver must finish persisting before it goes on.
+//! The one exception is a launch whose task id was saved earlier
+//! ([`Action::Launch::reserved_in`]): it may leave as soon as that earlier state is saved.
 //! [`Scheduler::poll_timeout`] says when to feed an [`Input::Tick`] if nothing else happens.
 //!
 //! ```
@@ -52,7 +54,7 @@ pub use command::{
     BrokerSettings, Command, CommandError, CommandId, Response, SettingsError, WaitStatus,
 };
 pub use launch::{LaunchConfig, TaskLaunch};
-pub use snapshot::{Snapshot, SnapshotError};
+pub use snapshot::{ReservedTaskId, Snapshot, SnapshotError};
 pub use statistics::{BrokerStats, Overview, Statistics, decline_kind};
 pub use status::{TaskUpdate, UpdateState};
 pub use why::{KnownAgent, WhyNotRunning, duration_text};
@@ -114,6 +116,13 @@ pub enum Action {
         agent: AgentId,
         /// The tasks.
         tasks: Vec<TaskLaunch>,
+        /// `Some(n)`: every task id was reserved in the `n`-th [`Action::Persist`] this
+        /// scheduler emitted (counting from 1; 0 is the state it was created from), so the
+        /// launch may leave as soon as that one is saved, before the `Persist` that precedes it
+        /// here. A scheduler restarted from a state holding a reserved id asks Mesos about it
+        /// before that broker starts again, so a launch whose own state was never saved is
+        /// found, not repeated. `None`: only after the `Persist` before it.
+        reserved_in: Option<u64>,
     },
     /// Decline offers, refusing their agents' resources for a while.
     Decline {
@@ -261,6 +270,10 @@ pub struct Scheduler {
     wakeups: Vec<Timestamp>,
     /// The id of the last log request, so the next one differs.
     last_log_request: i64,
+    /// Task ids chosen for the next launch of brokers that need one, saved before use.
+    launch_ids: BTreeMap<BrokerId, launch::LaunchId>,
+    /// How many [`Action::Persist`] this scheduler has emitted.
+    persists: u64,
     dirty: bool,
     out: Vec<Action>,
 }
@@ -283,6 +296,8 @@ impl Scheduler {
             broker_stats: BTreeMap::new(),
             wakeups: Vec::new(),
             last_log_request: 0,
+            launch_ids: launch::LaunchId::restored(snapshot.launch_ids),
+            persists: 0,
             dirty: false,
             out: Vec::new(),
         }
@@ -380,8 +395,10 @@ impl Scheduler {
         self.enforce_stops();
         self.check_waiters(now);
         self.update_offer_flow(now, &candidates_before);
+        self.reserve_launch_ids();
         let mut actions = Vec::with_capacity(self.out.len() + 1);
         if self.dirty {
+            self.persists += 1;
             actions.push(Action::Persist(self.snapshot()));
         }
         actions.append(&mut self.out);
@@ -408,6 +425,7 @@ impl Scheduler {
                 named.push((t.id.clone(), Some(t.agent_id.clone())));
             }
         }
+        named.extend(self.unconfirmed_launch_ids().map(|t| (t, None)));
         if !named.is_empty() {
             self.reconciliation = Some(Reconciliation {
                 attempt: 1,
@@ -472,7 +490,7 @@ impl Scheduler {
         }
         for launch in plan.launches {
             let offer = &offers[launch.offer];
-            let task = self.launch_task(launch.broker, offer, launch.reservation);
+            let (task, reserved_in) = self.launch_task(launch.broker, offer, launch.reservation);
             self.explanations.remove(&launch.broker);
             if let Some(agent) = self.agents.get_mut(&offer.agent_id) {
                 agent.last_offer = None;
@@ -481,6 +499,7 @@ impl Scheduler {
                 offer: offer.id.clone(),
                 agent: offer.agent_id.clone(),
                 tasks: vec![task],
+                reserved_in,
             });
         }
         // Group declines by duration so one call covers many offers.
@@ -551,7 +570,8 @@ impl Scheduler {
                     .map(|t| (b.id, t.id.clone(), t.agent_id.clone()))
             })
             .collect();
-        if reconciling.is_empty() {
+        let unconfirmed: Vec<TaskId> = self.unconfirmed_launch_ids().collect();
+        if reconciling.is_empty() && unconfirmed.is_empty() {
             self.reconciliation = None;
             return;
         }
@@ -559,6 +579,9 @@ impl Scheduler {
             // Mesos never confirmed these tasks: kill them so they end one way or the other.
             for (id, _, _) in &reconciling {
                 self.kill(*id, false);
+            }
+            for task in unconfirmed {
+                self.give_up_launch_id(&task);
             }
             self.reconciliation = None;
             return;
@@ -571,6 +594,7 @@ impl Scheduler {
             reconciling
                 .into_iter()
                 .map(|(_, t, a)| (t, Some(a)))
+                .chain(unconfirmed.into_iter().map(|t| (t, None)))
                 .collect(),
         ));
     }
@@ -582,6 +606,7 @@ impl Scheduler {
                     .as_ref()
                     .is_some_and(|t| t.state == TaskState::Reconciling)
             })
+            && self.unconfirmed_launch_ids().next().is_none()
         {
             self.reconciliation = None;
         }

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Scheduler;
-use crate::model::{Broker, BrokerId, FrameworkId};
+use crate::model::{Broker, BrokerId, FrameworkId, TaskId};
 
 /// The persisted state: framework id and brokers. Versioned JSON; unknown fields are ignored
 /// and missing ones take defaults.
@@ -19,6 +19,21 @@ pub struct Snapshot {
     /// Every broker, with its runtime state.
     #[serde(default)]
     pub brokers: Vec<Broker>,
+    /// The task ids chosen for the next launch of brokers waiting to start. A launch with
+    /// one of these may leave before the state it changes is saved; a scheduler restarted
+    /// from this state asks Mesos about each before starting its broker again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub launch_ids: Vec<ReservedTaskId>,
+}
+
+/// A task id reserved for a broker's next launch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReservedTaskId {
+    /// The broker.
+    pub broker: BrokerId,
+    /// The task id its next launch uses.
+    pub task_id: TaskId,
 }
 
 /// Why a snapshot cannot be read.
@@ -43,6 +58,7 @@ impl Default for Snapshot {
             version: Snapshot::VERSION,
             framework_id: None,
             brokers: Vec::new(),
+            launch_ids: Vec::new(),
         }
     }
 }
@@ -85,6 +101,14 @@ impl Scheduler {
             version: Snapshot::VERSION,
             framework_id: self.framework_id.clone(),
             brokers: self.brokers.values().cloned().collect(),
+            launch_ids: self
+                .launch_ids
+                .iter()
+                .map(|(broker, l)| ReservedTaskId {
+                    broker: *broker,
+                    task_id: l.task.clone(),
+                })
+                .collect(),
         }
     }
 }

@@ -149,7 +149,11 @@ impl Scheduler {
 
     /// A status for a task that is no broker's current task.
     fn on_unknown_task(&mut self, now: Timestamp, update: &TaskUpdate) {
-        if update.state.is_exited() {
+        let exited = update.state.is_exited();
+        if self.on_launch_id_status(&update.task_id, update.agent_id.as_ref(), exited) {
+            return;
+        }
+        if exited {
             return;
         }
         let adopt = update.state == UpdateState::Running

@@ -672,6 +672,131 @@ fn a_snapshot_saved_mid_reconciliation_resumes_unlike_the_original() {
     assert!(!h2.s.is_reconciling());
 }
 
+fn launched_with(actions: &[Action]) -> Vec<(TaskId, Option<u64>)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Launch {
+                tasks, reserved_in, ..
+            } => Some(tasks.iter().map(|t| (t.task_id.clone(), *reserved_in))),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+/// A broker waiting to start has its task id saved before an offer comes, so the launch may
+/// leave ahead of its own save; a scheduler restored from such a state asks Mesos about each
+/// reserved id, and starts no broker until it knows.
+#[test]
+fn launch_ids_are_saved_before_offers_and_confirmed_after_a_restart() {
+    let mut h = harness();
+    h.subscribe();
+    h.add("0..1", &[]);
+    let actions = h.start("0..1");
+    let Action::Persist(saved) = &actions[0] else {
+        panic!("{actions:?}")
+    };
+    let reserved: BTreeMap<BrokerId, TaskId> = saved
+        .launch_ids
+        .iter()
+        .map(|r| (r.broker, r.task_id.clone()))
+        .collect();
+    assert_eq!(reserved.len(), 2, "{saved:?}");
+    assert!(reserved[&BrokerId(1)].as_str().starts_with("kafka-1-"));
+    // The launch uses the reserved id and names the earlier persist that saved it.
+    let actions = h.offer_on("slave0", &[]);
+    let launched = launched_with(&actions);
+    assert_eq!(launched.len(), 1);
+    let (task, reserved_in) = &launched[0];
+    assert!(reserved.values().any(|r| r == task));
+    assert!(reserved_in.is_some_and(|n| n >= 1 && n < h.s.persists));
+    let Action::Persist(after) = &actions[0] else {
+        panic!("{actions:?}")
+    };
+    assert_eq!(
+        after.launch_ids.len(),
+        1,
+        "the used id is no longer reserved"
+    );
+
+    // Restored from the state saved by `start`: the launch above may have left, unsaved.
+    let mut h2 = Harness {
+        s: Scheduler::new(Config::default(), saved.clone(), 9),
+        now: h.now,
+        next_command: 0,
+        next_offer: 0,
+    };
+    let actions = h2.subscribe();
+    let asked: Vec<(TaskId, Option<AgentId>)> =
+        reserved.values().map(|t| (t.clone(), None)).collect();
+    assert!(actions.contains(&Action::Reconcile(asked)), "{actions:?}");
+    assert!(h2.s.is_reconciling());
+    assert!(launches(&h2.offer_on("slave0", &[])).is_empty());
+    // Mesos never heard of broker 0's id: it gets a new one.
+    let (id0, id1) = (
+        reserved[&BrokerId(0)].clone(),
+        reserved[&BrokerId(1)].clone(),
+    );
+    h2.reconciled(id0.clone(), UpdateState::Lost);
+    let fresh0 = h2.s.snapshot().launch_ids[0].task_id.clone();
+    assert_ne!(fresh0, id0);
+    assert!(fresh0.as_str().starts_with("kafka-0-"));
+    // Broker 1's id runs: the task an earlier run launched but never saved is killed, and
+    // broker 1 waits for it to end.
+    let actions = h2.reconciled(id1.clone(), UpdateState::Running);
+    assert_eq!(kills(&actions), vec![id1.clone()]);
+    assert!(h2.s.is_reconciling());
+    assert!(launches(&h2.offer_on("slave0", &[])).is_empty());
+    h2.update(id1.clone(), UpdateState::Killed);
+    assert!(!h2.s.is_reconciling());
+    let mut launched = launched_with(&h2.offer_on("slave0", &[]));
+    launched.extend(launched_with(&h2.offer_on("slave1", &[])));
+    let ids: Vec<&TaskId> = launched.iter().map(|(t, _)| t).collect();
+    assert_eq!(ids.len(), 2, "{launched:?}");
+    assert!(ids.contains(&&fresh0) && !ids.contains(&&id1));
+    assert!(launched.iter().all(|(_, n)| n.is_some()));
+}
+
+/// Reconciliation gives up on a reserved id Mesos never answers for as it does on tasks: the
+/// id is killed in case it runs, and its broker gets a new one.
+#[test]
+fn an_unanswered_launch_id_is_given_up_after_the_reconciliation_attempts() {
+    let mut h = harness();
+    h.subscribe();
+    h.add("0", &[]);
+    let actions = h.start("0");
+    let Action::Persist(saved) = &actions[0] else {
+        panic!("{actions:?}")
+    };
+    let id = saved.launch_ids[0].task_id.clone();
+    let mut h2 = Harness {
+        s: Scheduler::new(Config::default(), saved.clone(), 9),
+        now: h.now,
+        next_command: 0,
+        next_offer: 0,
+    };
+    h2.subscribe();
+    let mut asked = 1;
+    let mut killed = false;
+    for _ in 0..10 {
+        let actions = h2.advance(Period::from_mins(5).millis() as i64);
+        asked += actions
+            .iter()
+            .filter(|a| matches!(a, Action::Reconcile(l) if l == &vec![(id.clone(), None)]))
+            .count();
+        if kills(&actions).contains(&id) {
+            killed = true;
+            break;
+        }
+    }
+    assert!(killed);
+    assert_eq!(asked, Config::default().reconciliation_attempts as usize);
+    assert!(!h2.s.is_reconciling());
+    let fresh = &h2.s.snapshot().launch_ids[0].task_id;
+    assert_ne!(fresh, &id);
+}
+
 #[test]
 fn snapshots_reject_what_they_cannot_read() {
     assert_eq!(Snapshot::from_json("").unwrap(), Snapshot::default());

@@ -146,6 +146,68 @@ fn crashes_at_every_action_boundary_recover() {
 }
 
 #[test]
+fn a_launch_never_saved_is_killed_before_its_broker_starts_again() {
+    let mut s = sim(21);
+    s.drive_for(10);
+    assert!(s.timeline().iter().any(|e| e.text == "subscribed"));
+    s.command_text("add", "0", &[]);
+    s.command_text("start", "0", &[]);
+    // The first offer batch launches broker 0 with the task id reserved when it was started,
+    // ahead of saving the launch: the scheduler crashes right after that launch.
+    s.crash_scheduler(Some(1));
+    let launches = |s: &Sim| -> Vec<(usize, String)> {
+        s.timeline()
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| {
+                let task = e
+                    .text
+                    .strip_prefix("launch broker 0 on ")?
+                    .rsplit(" as ")
+                    .next()?;
+                Some((i, task.to_string()))
+            })
+            .collect()
+    };
+    assert!(
+        s.drive_until(600_000, |s| launches(s).len() == 2
+            && s.running_brokers().len() == 1),
+        "{:?}",
+        s.timeline().iter().rev().take(20).collect::<Vec<_>>()
+    );
+    let launched = launches(&s);
+    let (first_at, first) = &launched[0];
+    let (second_at, second) = &launched[1];
+    assert_ne!(first, second, "a new task id after the unsaved launch");
+    let crashed = s
+        .timeline()
+        .iter()
+        .position(|e| e.text.starts_with("scheduler crashes"))
+        .expect("the crash happened");
+    assert!(first_at < &crashed, "the launch left before the crash");
+    // The restarted scheduler asks Mesos about the reserved id, finds the task and kills it,
+    // and starts the broker again only once that task has ended.
+    let killed = s
+        .timeline()
+        .iter()
+        .position(|e| e.text == format!("kill {first}"))
+        .expect("the unsaved task is killed");
+    assert!(crashed < killed && killed < *second_at);
+    assert_eq!(
+        s.scheduler()
+            .broker(BrokerId(0))
+            .unwrap()
+            .task
+            .as_ref()
+            .unwrap()
+            .id
+            .as_str(),
+        second
+    );
+    assert_clean(&s);
+}
+
+#[test]
 fn master_failover_with_dropped_and_duplicated_updates() {
     let mut s = sim(4);
     s.command_text("add", "0..2", &[]);
@@ -220,6 +282,7 @@ fn the_invariant_checks_fire() {
             offer: offer_id.clone(),
             agent: AgentId("agent-0".into()),
             tasks: vec![launch("kafka-0-a")],
+            reserved_in: None,
         },
         &stale,
     );
@@ -235,6 +298,7 @@ fn the_invariant_checks_fire() {
             offer: offer_id.clone(),
             agent: AgentId("agent-0".into()),
             tasks: vec![launch("kafka-0-b")],
+            reserved_in: None,
         },
         &stale,
     );
@@ -278,6 +342,7 @@ fn the_invariant_checks_fire() {
             offer: offer_id,
             agent: AgentId("agent-1".into()),
             tasks: vec![launch("kafka-0-c")],
+            reserved_in: None,
         },
         &stale,
     );
