@@ -90,6 +90,7 @@ impl<'a> Effects<'a> {
                 offer,
                 agent,
                 tasks,
+                ..
             } => {
                 let lost = |reason: String| {
                     tasks

@@ -5,12 +5,16 @@
 //! [`Scheduler::handle`] and executes the actions **in order** (see [`actions`](crate::actions)):
 //!
 //! - `Persist` is saved through the [`StateStore`] before anything that follows it; a save
-//!   that fails for a while is retried (nothing after it happens meanwhile), a save that finds
-//!   another writer stops the driver, since another scheduler owns the state now;
+//!   that fails for a while is retried (nothing that waits for it happens meanwhile), a save
+//!   that finds another writer stops the driver, since another scheduler owns the state now;
 //! - inputs that are already waiting when the loop wakes (up to [`MAX_BATCH`]) are handled
 //!   together and their state saved once (group commit): the last snapshot covers every change
-//!   of the batch, and the calls and answers of the whole batch follow that one save, in order.
-//!   Under a burst of status updates an offer so waits for one save, not one per update;
+//!   of the batch, and the calls and answers of the whole batch follow that one save, in order;
+//! - saving runs beside the loop, not in it: while one save is under way the loop goes on
+//!   handling inputs, and the next save takes the latest state of everything decided
+//!   meanwhile. A launch whose task id an earlier save already holds
+//!   ([`Action::Launch`](scheduler::Action::Launch)'s `reserved_in`) does not wait at all: it
+//!   leaves as soon as it is decided, so an offer is answered without waiting for a disk;
 //! - calls go to the master through one ordered queue, so the loop never waits on the network
 //!   and calls arrive in the order they were decided; acknowledgements of status updates, which
 //!   nothing orders against other calls, through a second one, so launches do not wait behind
@@ -243,22 +247,40 @@ impl Driver {
         let calls = spawn_call_queue(client.clone(), feedback_tx.clone());
         let acknowledgements = spawn_call_queue(client.clone(), feedback_tx);
         let revision = Arc::new(AtomicU64::new(0));
+        let outbox = Arc::new(std::sync::Mutex::new(Outbox::default()));
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let saved = Arc::new(AtomicU64::new(0));
+        let committer = tokio::spawn(
+            Committer {
+                outbox: outbox.clone(),
+                wake: wake.clone(),
+                saved: saved.clone(),
+                store,
+                version,
+                persist_backoff_max: config.persist_backoff_max,
+                calls: calls.clone(),
+                acknowledgements,
+            }
+            .run(),
+        );
         let state = Loop {
             revision: revision.clone(),
             unsaved: None,
             deferred: Vec::new(),
+            persists: 0,
+            saved,
+            outbox,
+            wake,
+            committer,
+            committer_ended: false,
             scheduler,
-            store,
-            version,
             role,
             template: config.executor,
-            persist_backoff_max: config.persist_backoff_max,
             clock: Clock::new(),
             offers: OfferBook::new(),
             pending: HashMap::new(),
             next_command: 0,
             calls,
-            acknowledgements,
         };
         let task = tokio::spawn(state.run(client, events, requests, feedback));
         Ok(Driver {
@@ -320,7 +342,115 @@ pub const MAX_BATCH: usize = 256;
 #[derive(Debug)]
 enum Deferred {
     Call(Box<v1::scheduler::Call>, Vec<(TaskId, Option<AgentId>)>),
-    Reply(CommandId, Result<Response, CommandError>),
+    Reply(
+        oneshot::Sender<Result<Response, CommandError>>,
+        Result<Response, CommandError>,
+    ),
+}
+
+/// Decisions waiting for their state to be saved: the latest state to save and, in order,
+/// what follows it.
+#[derive(Debug, Default)]
+struct Outbox {
+    snapshot: Option<Snapshot>,
+    /// The number of the scheduler's last `Persist` that `snapshot` covers.
+    persists: u64,
+    deferred: Vec<Deferred>,
+    /// The loop has ended: nothing more will come.
+    closed: bool,
+}
+
+/// Saves what the loop decided and then sends the calls and answers that waited for it, in
+/// order, beside the loop: a save under way does not hold up the inputs that follow.
+struct Committer {
+    outbox: Arc<std::sync::Mutex<Outbox>>,
+    wake: Arc<tokio::sync::Notify>,
+    /// The number of the last `Persist` saved.
+    saved: Arc<AtomicU64>,
+    store: Arc<dyn StateStore>,
+    version: Option<StoreVersion>,
+    persist_backoff_max: Duration,
+    calls: mpsc::UnboundedSender<QueuedCall>,
+    /// Acknowledgements of status updates go out on a queue of their own: a burst of them
+    /// (two per task while brokers start) does not hold up the launches and declines behind it.
+    /// Nothing orders an acknowledgement against other calls.
+    acknowledgements: mpsc::UnboundedSender<QueuedCall>,
+}
+
+impl Committer {
+    async fn run(mut self) -> Result<(), DriverError> {
+        loop {
+            let (snapshot, persists, deferred, closed) = {
+                let mut o = self.outbox.lock().expect("outbox lock");
+                let snapshot = o.snapshot.take();
+                (
+                    snapshot,
+                    o.persists,
+                    std::mem::take(&mut o.deferred),
+                    o.closed,
+                )
+            };
+            if snapshot.is_none() && deferred.is_empty() {
+                if closed {
+                    return Ok(());
+                }
+                self.wake.notified().await;
+                continue;
+            }
+            if let Some(snapshot) = snapshot {
+                if let Err(e) = self.persist(&snapshot).await {
+                    self.abort(deferred, &e);
+                    return Err(e);
+                }
+                self.saved.store(persists, Ordering::Release);
+            }
+            for d in deferred {
+                match d {
+                    Deferred::Call(call, tasks) => {
+                        let queue = if call.r#type() == v1::scheduler::call::Type::Acknowledge {
+                            &self.acknowledgements
+                        } else {
+                            &self.calls
+                        };
+                        let _ = queue.send((*call, tasks));
+                    }
+                    Deferred::Reply(reply, result) => {
+                        let _ = reply.send(result);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Answers every command still waiting for a save that will not happen.
+    fn abort(&self, deferred: Vec<Deferred>, error: &DriverError) {
+        let queued = std::mem::take(&mut self.outbox.lock().expect("outbox lock").deferred);
+        for d in deferred.into_iter().chain(queued) {
+            if let Deferred::Reply(reply, _) = d {
+                let _ = reply.send(Err(CommandError::Aborted(error.to_string())));
+            }
+        }
+    }
+
+    /// Saves `snapshot`, retrying while the store is unavailable.
+    async fn persist(&mut self, snapshot: &Snapshot) -> Result<(), DriverError> {
+        let data = snapshot.to_json();
+        let mut wait = Duration::from_millis(100);
+        loop {
+            match self.store.save(data.as_bytes(), self.version).await {
+                Ok(version) => {
+                    self.version = Some(version);
+                    return Ok(());
+                }
+                Err(e @ StoreError::Conflict { .. }) => return Err(DriverError::Deposed(e)),
+                Err(e @ StoreError::Unavailable { .. }) => {
+                    tracing::warn!("{e}; trying again in {wait:?}");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(self.persist_backoff_max);
+                }
+            }
+        }
+    }
 }
 
 struct Loop {
@@ -328,21 +458,23 @@ struct Loop {
     /// The state to save before `deferred` is carried out (the last of the batch).
     unsaved: Option<Snapshot>,
     deferred: Vec<Deferred>,
+    /// `Persist` actions the scheduler has emitted.
+    persists: u64,
+    /// The number of the last `Persist` saved, set by the committer.
+    saved: Arc<AtomicU64>,
+    outbox: Arc<std::sync::Mutex<Outbox>>,
+    wake: Arc<tokio::sync::Notify>,
+    committer: tokio::task::JoinHandle<Result<(), DriverError>>,
+    committer_ended: bool,
     scheduler: Scheduler,
-    store: Arc<dyn StateStore>,
-    version: Option<StoreVersion>,
     role: String,
     template: ExecutorTemplate,
-    persist_backoff_max: Duration,
     clock: Clock,
     offers: OfferBook,
     pending: HashMap<CommandId, oneshot::Sender<Result<Response, CommandError>>>,
     next_command: u64,
+    /// The master's call queue, for launches that need not wait for a save.
     calls: mpsc::UnboundedSender<QueuedCall>,
-    /// Acknowledgements of status updates go out on a queue of their own: a burst of them
-    /// (two per task while brokers start) does not hold up the launches and declines behind it.
-    /// Nothing orders an acknowledgement against other calls.
-    acknowledgements: mpsc::UnboundedSender<QueuedCall>,
 }
 
 impl Loop {
@@ -375,6 +507,13 @@ impl Loop {
                 },
                 Some(input) = feedback.recv() => self.step(input).await,
                 () = sleep => self.step(Input::Tick).await,
+                ended = &mut self.committer => {
+                    self.committer_ended = true;
+                    break match ended {
+                        Ok(Err(e)) => Err(e),
+                        _ => Err(DriverError::ClientEnded),
+                    };
+                }
             };
             // Whatever else is already waiting joins the batch.
             let mut batch = 1;
@@ -397,13 +536,23 @@ impl Loop {
                 };
             }
             // Decisions taken are saved and carried out even when an input ended the loop.
-            let flushed = self.flush().await;
-            if let Err(e) = outcome.and(flushed) {
+            self.flush();
+            if let Err(e) = outcome {
                 break Err(e);
             }
             if stopping {
                 break Ok(());
             }
+        };
+        self.outbox.lock().expect("outbox lock").closed = true;
+        self.wake.notify_one();
+        let result = match self.committer_ended {
+            true => result,
+            // Whatever is decided is saved and sent before the driver reports it stopped.
+            false => match (&mut self.committer).await {
+                Ok(Err(e)) => Err(e),
+                _ => result,
+            },
         };
         client.stop();
         let reason = match &result {
@@ -486,6 +635,12 @@ impl Loop {
                         .collect(),
                     _ => Vec::new(),
                 };
+                // A launch whose task id a finished save holds need not wait for this one.
+                let early = matches!(
+                    &action,
+                    scheduler::Action::Launch { reserved_in: Some(n), .. }
+                        if *n <= self.saved.load(Ordering::Acquire)
+                );
                 let effects = match (&framework, action) {
                     (_, scheduler::Action::Persist(s)) => vec![Effect::Persist(s)],
                     (_, scheduler::Action::Reply(id, r)) => vec![Effect::Reply(id, r)],
@@ -502,17 +657,23 @@ impl Loop {
                 for effect in effects {
                     match effect {
                         // A later snapshot holds every change of an earlier one.
-                        Effect::Persist(snapshot) => self.unsaved = Some(snapshot),
+                        Effect::Persist(snapshot) => {
+                            self.persists += 1;
+                            self.unsaved = Some(snapshot);
+                        }
                         Effect::Call(call) => {
-                            let tasks = if call.r#type() == v1::scheduler::call::Type::Accept {
-                                launched.clone()
+                            let accept = call.r#type() == v1::scheduler::call::Type::Accept;
+                            let tasks = if accept { launched.clone() } else { Vec::new() };
+                            if accept && early {
+                                let _ = self.calls.send((*call, tasks));
                             } else {
-                                Vec::new()
-                            };
-                            self.deferred.push(Deferred::Call(call, tasks));
+                                self.deferred.push(Deferred::Call(call, tasks));
+                            }
                         }
                         Effect::Reply(id, result) => {
-                            self.deferred.push(Deferred::Reply(id, result))
+                            if let Some(reply) = self.pending.remove(&id) {
+                                self.deferred.push(Deferred::Reply(reply, result));
+                            }
                         }
                         Effect::Feedback(input) => inputs.push_back(*input),
                     }
@@ -522,48 +683,20 @@ impl Loop {
         Ok(())
     }
 
-    /// Saves the batch's state, then sends its calls and answers, in the order decided.
-    async fn flush(&mut self) -> Result<(), DriverError> {
-        if let Some(snapshot) = self.unsaved.take() {
-            self.persist(&snapshot).await?;
+    /// Hands the batch's state, calls and answers to the committer, which saves the state
+    /// and then sends the rest, in the order decided.
+    fn flush(&mut self) {
+        let snapshot = self.unsaved.take();
+        if snapshot.is_none() && self.deferred.is_empty() {
+            return;
         }
-        for deferred in self.deferred.drain(..) {
-            match deferred {
-                Deferred::Call(call, tasks) => {
-                    let queue = if call.r#type() == v1::scheduler::call::Type::Acknowledge {
-                        &self.acknowledgements
-                    } else {
-                        &self.calls
-                    };
-                    let _ = queue.send((*call, tasks));
-                }
-                Deferred::Reply(id, result) => {
-                    if let Some(reply) = self.pending.remove(&id) {
-                        let _ = reply.send(result);
-                    }
-                }
-            }
+        let mut o = self.outbox.lock().expect("outbox lock");
+        if let Some(snapshot) = snapshot {
+            o.snapshot = Some(snapshot);
+            o.persists = self.persists;
         }
-        Ok(())
-    }
-
-    /// Saves `snapshot`, retrying while the store is unavailable.
-    async fn persist(&mut self, snapshot: &Snapshot) -> Result<(), DriverError> {
-        let data = snapshot.to_json();
-        let mut wait = Duration::from_millis(100);
-        loop {
-            match self.store.save(data.as_bytes(), self.version).await {
-                Ok(version) => {
-                    self.version = Some(version);
-                    return Ok(());
-                }
-                Err(e @ StoreError::Conflict { .. }) => return Err(DriverError::Deposed(e)),
-                Err(e @ StoreError::Unavailable { .. }) => {
-                    tracing::warn!("{e}; trying again in {wait:?}");
-                    tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(self.persist_backoff_max);
-                }
-            }
-        }
+        o.deferred.append(&mut self.deferred);
+        drop(o);
+        self.wake.notify_one();
     }
 }

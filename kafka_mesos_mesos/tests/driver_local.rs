@@ -407,3 +407,129 @@ async fn brokers_waiting_for_one_agent_start_one_per_offer_round() {
     driver.finished().await.unwrap();
     master.shutdown();
 }
+
+/// A store whose saves hang, once a save holding reserved launch ids is done, until `open`.
+#[derive(Default)]
+struct GatedStore {
+    inner: MemoryStore,
+    closed: std::sync::atomic::AtomicBool,
+    opened: tokio::sync::Notify,
+    is_open: std::sync::atomic::AtomicBool,
+}
+
+impl GatedStore {
+    fn open(&self) {
+        self.is_open
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.opened.notify_waiters();
+    }
+
+    async fn saved(&self) -> kafka_mesos_core::scheduler::Snapshot {
+        let saved = self.inner.load().await.unwrap().unwrap();
+        kafka_mesos_core::scheduler::Snapshot::from_json(std::str::from_utf8(&saved.data).unwrap())
+            .unwrap()
+    }
+}
+
+#[async_trait::async_trait]
+impl StateStore for GatedStore {
+    async fn load(
+        &self,
+    ) -> Result<Option<kafka_mesos_core::store::Stored>, kafka_mesos_core::store::StoreError> {
+        self.inner.load().await
+    }
+
+    async fn save(
+        &self,
+        data: &[u8],
+        expected: Option<kafka_mesos_core::store::StoreVersion>,
+    ) -> Result<kafka_mesos_core::store::StoreVersion, kafka_mesos_core::store::StoreError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if self.closed.load(SeqCst) {
+            let opened = self.opened.notified();
+            if !self.is_open.load(SeqCst) {
+                opened.await;
+            }
+        }
+        let saved = self.inner.save(data, expected).await;
+        if std::str::from_utf8(data).is_ok_and(|d| d.contains("\"launchIds\"")) {
+            self.closed.store(true, SeqCst);
+        }
+        saved
+    }
+
+    fn location(&self) -> String {
+        "gated memory".into()
+    }
+}
+
+/// The reaction to an offer does not wait for a disk: a broker's task id is saved when it is
+/// started, so its launch leaves while the save of the launch itself is still under way.
+/// Answers still wait for their save.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_launch_with_a_saved_task_id_leaves_before_its_own_save() {
+    let work = tempfile::tempdir().unwrap();
+    let master = common::local_master(work.path(), 1).await;
+    let marker = work.path().join("launched");
+    let mut config = driver_config(&master, 6);
+    let argv = serde_json::json!([
+        "sh",
+        "-c",
+        format!("touch '{}' && exec sleep 600", marker.display())
+    ]);
+    config.executor.environment = vec![("KAFKA_MESOS_RUN_ARGV".into(), argv.to_string())];
+    let store = Arc::new(GatedStore::default());
+    let driver = Driver::start(config, store.clone()).await.unwrap();
+    let handle = driver.handle();
+    let settings =
+        BrokerSettings::from_params([("cpus", "0.1"), ("mem", "64"), ("heap", "32")]).unwrap();
+    handle
+        .command(Command::Add {
+            expr: "0".parse().unwrap(),
+            settings,
+        })
+        .await
+        .unwrap();
+    // The start's save holds broker 0's task id; every save after it hangs.
+    handle
+        .command(Command::Start {
+            expr: "0".parse().unwrap(),
+            timeout: Period::from_secs(0),
+        })
+        .await
+        .unwrap();
+    let reserved = store.saved().await.launch_ids;
+    assert_eq!(reserved.len(), 1, "{reserved:?}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !marker.exists() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "broker 0 was not launched while its save hung"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let saved = store.saved().await;
+    assert!(saved.brokers[0].task.is_none(), "{saved:?}");
+    assert_eq!(saved.launch_ids, reserved);
+    // An answer waits for the save under way.
+    let listing = tokio::spawn({
+        let handle = handle.clone();
+        async move { list(&handle).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !listing.is_finished(),
+        "answered before its state was saved"
+    );
+    store.open();
+    listing.await.unwrap();
+    let brokers = all_running(&handle, &[0]).await;
+    let task = brokers[0].task.as_ref().unwrap().id.clone();
+    assert_eq!(task, reserved[0].task_id);
+    let saved = store.saved().await;
+    assert_eq!(saved.brokers[0].task.as_ref().map(|t| &t.id), Some(&task));
+    assert!(saved.launch_ids.is_empty());
+    handle.shutdown();
+    driver.finished().await.unwrap();
+    master.shutdown();
+}
