@@ -19,10 +19,11 @@
 //! - `recovery`: scheduler killed (SIGKILL) and started again, until every running task is
 //!   reconciled (no task `reconciling`, all `running` in the API).
 //!
-//! The scheduler keeps its state in `file:kafka-mesos.json` in the run's directory, saved
-//! (and synced) before every launch, so the reaction includes the disk's sync. With
-//! `KAFKA_MESOS_BENCH_STATE_DIR=/dev/shm` (or any directory) the state file lives there
-//! instead: on tmpfs, the reaction is the scheduler's own time.
+//! The scheduler keeps its state in `file:kafka-mesos.json` in the run's directory, saved and
+//! synced beside its loop. A launch whose task id an earlier save holds (reserved when its
+//! broker was started) does not wait for the save of the launch; the disk still shares the
+//! cores. With `KAFKA_MESOS_BENCH_STATE_DIR=/dev/shm` (or any directory) the state file lives
+//! there instead, to compare.
 //!
 //! `cargo bench -p kafka_mesos_bin --bench system` runs it at full size (1,000 brokers, 100 of
 //! them started). Without `--bench` (as `cargo test -p kafka_mesos_bin --bench system` runs it)

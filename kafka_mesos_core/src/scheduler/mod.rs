@@ -376,6 +376,7 @@ impl Scheduler {
         self.dirty = false;
         self.out.clear();
         let candidates_before = self.candidates();
+        let reconciling_before = self.reconciliation.is_some();
         let kind = statistics::InputKind::of(&input);
         let failures_before = self.failure_counts(&input);
         match input {
@@ -394,7 +395,8 @@ impl Scheduler {
         }
         self.enforce_stops();
         self.check_waiters(now);
-        self.update_offer_flow(now, &candidates_before);
+        let reconciled = reconciling_before && self.reconciliation.is_none();
+        self.update_offer_flow(now, &candidates_before, reconciled);
         self.reserve_launch_ids();
         let mut actions = Vec::with_capacity(self.out.len() + 1);
         if self.dirty {
@@ -624,9 +626,17 @@ impl Scheduler {
     /// Suppresses offers when no broker needs resources. Revives them when a broker starts
     /// needing resources, or when a failover delay ends: earlier declines may have filtered
     /// the agents it needs (for an hour when nothing needed them), and reviving clears filters.
-    fn update_offer_flow(&mut self, now: Timestamp, candidates_before: &[BrokerId]) {
+    /// Also when reconciliation ends with brokers waiting, since offers were declined
+    /// meanwhile.
+    fn update_offer_flow(
+        &mut self,
+        now: Timestamp,
+        candidates_before: &[BrokerId],
+        reconciled: bool,
+    ) {
         let candidates = self.candidates();
-        let new_candidate = candidates.iter().any(|id| !candidates_before.contains(id));
+        let new_candidate =
+            reconciled || candidates.iter().any(|id| !candidates_before.contains(id));
         let wait_ended = self.wakeups.iter().any(|t| *t <= now);
         self.wakeups.retain(|t| *t > now);
         if !candidates.is_empty() && (self.suppressed || new_candidate || wait_ended) {

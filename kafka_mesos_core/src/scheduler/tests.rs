@@ -748,8 +748,10 @@ fn launch_ids_are_saved_before_offers_and_confirmed_after_a_restart() {
     assert_eq!(kills(&actions), vec![id1.clone()]);
     assert!(h2.s.is_reconciling());
     assert!(launches(&h2.offer_on("slave0", &[])).is_empty());
-    h2.update(id1.clone(), UpdateState::Killed);
+    let actions = h2.update(id1.clone(), UpdateState::Killed);
     assert!(!h2.s.is_reconciling());
+    // Offers declined while reconciling come back at once.
+    assert!(actions.contains(&Action::Revive), "{actions:?}");
     let mut launched = launched_with(&h2.offer_on("slave0", &[]));
     launched.extend(launched_with(&h2.offer_on("slave1", &[])));
     let ids: Vec<&TaskId> = launched.iter().map(|(t, _)| t).collect();
