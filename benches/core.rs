@@ -42,6 +42,13 @@
 //!   and the balanced 1,000 given racks (10 racks, so each partition must cover 3). The moves and
 //!   the lower bound are printed once per case.
 //!
+//! - `scheduler`: one input to `Scheduler::handle` with 1,000 brokers, 900 of them running and
+//!   100 waiting to start (`hostname=unique`): `snapshot/1000` builds the state to save;
+//!   `status_update/1000` handles a TASK_STARTING that changes a task (so the state is saved);
+//!   `status_update_with_snapshot/1000` is that plus a snapshot, what each such input cost when
+//!   its `Persist` carried the snapshot (the driver now takes one per batch of inputs);
+//!   `offer/1000` handles one offer that launches a waiting broker.
+//!
 //! Run all of them with `cargo bench --bench core`, or only those whose name contains a
 //! filter with e.g. `cargo bench --bench core -- placement`. As a smoke test that runs each
 //! bench once: `cargo bench --bench core -- --test`. Inputs are built outside the timed code
@@ -59,6 +66,7 @@ use kafka_mesos::core::model::{
     AgentId, Broker, BrokerId, ExecutorId, Offer, Task, TaskId, TaskState,
 };
 use kafka_mesos::core::placement::{DeclinePolicy, OfferPlan, placed_values, plan_offers};
+use kafka_mesos::core::scheduler::{Config, Input, Scheduler, Snapshot, TaskUpdate, UpdateState};
 use kafka_mesos::core::time::Timestamp;
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
@@ -502,12 +510,84 @@ fn bench_rebalance(c: &mut Criterion) {
     g.finish();
 }
 
+/// 1,000 brokers: 900 running on 100 hosts, 100 active and waiting, with `hostname=unique`;
+/// broker 0's task only launched (pending).
+fn scheduler_state() -> Snapshot {
+    let mut brokers = brokers_with_tasks(900, 100);
+    brokers
+        .get_mut(&BrokerId(0))
+        .and_then(|b| b.task.as_mut())
+        .unwrap()
+        .state = TaskState::Pending;
+    let waiting = pending_brokers(1000).into_iter().skip(900).map(|mut b| {
+        b.spec.constraints = "hostname=unique".parse().unwrap();
+        (b.id, b)
+    });
+    brokers.extend(waiting);
+    Snapshot {
+        brokers: brokers.into_values().collect(),
+        ..Snapshot::default()
+    }
+}
+
+fn bench_scheduler(c: &mut Criterion) {
+    let mut g = c.benchmark_group("scheduler");
+    let state = scheduler_state();
+    let config = Config::default();
+    let ready = || {
+        let mut s = Scheduler::new(config.clone(), state.clone(), SEED);
+        // Gives the waiting brokers their task ids, as the start command did.
+        s.handle(NOW, Input::Tick);
+        s
+    };
+    let s = ready();
+    g.bench_function("snapshot/1000", |b| b.iter(|| black_box(s.snapshot())));
+    let starting = TaskUpdate::new(TaskId("kafka-0-0000".into()), UpdateState::Starting);
+    g.bench_function("status_update/1000", |b| {
+        b.iter_batched(
+            ready,
+            // The scheduler is handed back, so dropping it is not timed.
+            |mut s| {
+                let actions = s.handle(NOW, Input::TaskStatus(starting.clone()));
+                (s, actions)
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    // What the same input cost when every input that changed the state carried its snapshot.
+    g.bench_function("status_update_with_snapshot/1000", |b| {
+        b.iter_batched(
+            ready,
+            |mut s| {
+                let actions = s.handle(NOW, Input::TaskStatus(starting.clone()));
+                let snapshot = s.snapshot();
+                (s, actions, snapshot)
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    let offer = offers(1, "new-host", "cpus:4; mem:16384; ports:31000..31099");
+    g.bench_function("offer/1000", |b| {
+        b.iter_batched(
+            ready,
+            |mut s| {
+                let actions = s.handle(NOW, Input::Offers(offer.clone()));
+                assert_eq!(actions.len(), 2, "a persist and a launch: {actions:?}");
+                (s, actions)
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
     bench_expr,
     bench_constraints,
     bench_placement,
     bench_assignment,
-    bench_rebalance
+    bench_rebalance,
+    bench_scheduler
 );
 criterion_main!(benches);

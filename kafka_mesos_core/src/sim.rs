@@ -653,9 +653,9 @@ impl Sim {
 
     fn execute(&mut self, action: Action, before: &Snapshot) {
         match action {
-            Action::Persist(s) => {
+            Action::Persist => {
                 self.persists += 1;
-                self.persisted = s;
+                self.persisted = self.scheduler.snapshot();
             }
             Action::Launch {
                 offer,

@@ -38,7 +38,7 @@ use std::time::Duration;
 
 use kafka_mesos_core::model::{AgentId, TaskId};
 use kafka_mesos_core::scheduler::{
-    Action, CommandError, CommandId, Input, Response, Snapshot, TaskUpdate, UpdateState,
+    Action, CommandError, CommandId, Input, Response, TaskUpdate, UpdateState,
 };
 
 use crate::calls;
@@ -48,8 +48,9 @@ use crate::proto::v1;
 /// One thing the driver does for an action, in order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    /// Save the state; nothing after it may happen before the save succeeded.
-    Persist(Snapshot),
+    /// Save the state ([`Scheduler::snapshot`](kafka_mesos_core::scheduler::Scheduler::snapshot));
+    /// nothing after it may happen before the save succeeded.
+    Persist,
     /// Send a call to the master.
     Call(Box<v1::scheduler::Call>),
     /// Answer a command.
@@ -84,7 +85,7 @@ impl<'a> Effects<'a> {
     /// What to do for `action`. Offers used or declined are taken out of `offers`.
     pub fn of(&self, action: Action, offers: &mut OfferBook) -> Vec<Effect> {
         match action {
-            Action::Persist(snapshot) => vec![Effect::Persist(snapshot)],
+            Action::Persist => vec![Effect::Persist],
             Action::Reply(id, result) => vec![Effect::Reply(id, result)],
             Action::Launch {
                 offer,
@@ -259,7 +260,11 @@ mod tests {
 
     /// A scheduler with broker 0 started, and the actions for one offer.
     fn launch_actions(book: &mut OfferBook) -> Vec<Action> {
-        let mut s = Scheduler::new(Config::default(), Snapshot::default(), 1);
+        let mut s = Scheduler::new(
+            Config::default(),
+            kafka_mesos_core::scheduler::Snapshot::default(),
+            1,
+        );
         let now = Timestamp(1_700_000_000_000);
         s.handle(
             now,

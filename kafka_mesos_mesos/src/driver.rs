@@ -265,7 +265,7 @@ impl Driver {
         );
         let state = Loop {
             revision: revision.clone(),
-            unsaved: None,
+            unsaved: false,
             deferred: Vec::new(),
             persists: 0,
             saved,
@@ -455,8 +455,8 @@ impl Committer {
 
 struct Loop {
     revision: Arc<AtomicU64>,
-    /// The state to save before `deferred` is carried out (the last of the batch).
-    unsaved: Option<Snapshot>,
+    /// The batch changed the state: its snapshot is saved before `deferred` is carried out.
+    unsaved: bool,
     deferred: Vec<Deferred>,
     /// `Persist` actions the scheduler has emitted.
     persists: u64,
@@ -642,7 +642,7 @@ impl Loop {
                         if *n <= self.saved.load(Ordering::Acquire)
                 );
                 let effects = match (&framework, action) {
-                    (_, scheduler::Action::Persist(s)) => vec![Effect::Persist(s)],
+                    (_, scheduler::Action::Persist) => vec![Effect::Persist],
                     (_, scheduler::Action::Reply(id, r)) => vec![Effect::Reply(id, r)],
                     (Some(fw), action) => {
                         Effects::new(fw, &self.role, &self.template).of(action, &mut self.offers)
@@ -656,10 +656,10 @@ impl Loop {
                 };
                 for effect in effects {
                     match effect {
-                        // A later snapshot holds every change of an earlier one.
-                        Effect::Persist(snapshot) => {
+                        // The batch's one snapshot is taken when it is handed on.
+                        Effect::Persist => {
                             self.persists += 1;
-                            self.unsaved = Some(snapshot);
+                            self.unsaved = true;
                         }
                         Effect::Call(call) => {
                             let accept = call.r#type() == v1::scheduler::call::Type::Accept;
@@ -686,7 +686,8 @@ impl Loop {
     /// Hands the batch's state, calls and answers to the committer, which saves the state
     /// and then sends the rest, in the order decided.
     fn flush(&mut self) {
-        let snapshot = self.unsaved.take();
+        // One snapshot per batch, taken after its last input: it holds every change.
+        let snapshot = std::mem::take(&mut self.unsaved).then(|| self.scheduler.snapshot());
         if snapshot.is_none() && self.deferred.is_empty() {
             return;
         }

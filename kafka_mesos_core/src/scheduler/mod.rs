@@ -21,7 +21,7 @@
 //! s.handle(now, Input::Command(CommandId(1), add));
 //! let start = Command::Start { expr: "0".parse()?, timeout: Period::ZERO };
 //! let actions = s.handle(now, Input::Command(CommandId(2), start));
-//! assert!(matches!(actions[0], Action::Persist(_)));
+//! assert!(matches!(actions[0], Action::Persist));
 //! assert!(actions.iter().any(|a| matches!(a, Action::Revive)));
 //!
 //! let offer = Offer::parse("o1", "slave0", "cpus:2; mem:4096; ports:31000..31009", &[("rack", "r1")])?;
@@ -106,8 +106,11 @@ impl Default for Config {
 /// What the driver must do, in order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    /// Save this state durably before doing anything that follows.
-    Persist(Snapshot),
+    /// Save the state, [`Scheduler::snapshot`], durably before doing anything that follows. A
+    /// driver that handles several inputs before saving saves the snapshot taken after the
+    /// last of them once: it holds every change before it. Taking the snapshot only then keeps
+    /// an input that changes one task from copying a thousand brokers.
+    Persist,
     /// Launch tasks on an offer (ACCEPT with LAUNCH).
     Launch {
         /// The offer used.
@@ -401,7 +404,7 @@ impl Scheduler {
         let mut actions = Vec::with_capacity(self.out.len() + 1);
         if self.dirty {
             self.persists += 1;
-            actions.push(Action::Persist(self.snapshot()));
+            actions.push(Action::Persist);
         }
         actions.append(&mut self.out);
         self.count(&kind, &failures_before, &actions);

@@ -177,13 +177,13 @@ fn kills(actions: &[Action]) -> Vec<TaskId> {
 /// The ordering contract: a Persist, if any, is first; launches, kills, acknowledgements and
 /// successful replies never come before it.
 fn check_ordering(actions: &[Action]) {
-    let persist = actions.iter().position(|a| matches!(a, Action::Persist(_)));
+    let persist = actions.iter().position(|a| matches!(a, Action::Persist));
     if let Some(p) = persist {
         assert_eq!(p, 0, "Persist must come first: {actions:?}");
         assert_eq!(
             actions
                 .iter()
-                .filter(|a| matches!(a, Action::Persist(_)))
+                .filter(|a| matches!(a, Action::Persist))
                 .count(),
             1
         );
@@ -387,7 +387,7 @@ fn case_31_pending_starting_running() {
     assert_eq!(h.task(0).unwrap().state, TaskState::Starting);
     assert!(matches!(actions.last(), Some(Action::Acknowledge { .. })));
     assert!(
-        matches!(actions[0], Action::Persist(_)),
+        matches!(actions[0], Action::Persist),
         "state change persisted before the ack"
     );
     let actions = h.update(t.clone(), UpdateState::Running);
@@ -402,7 +402,7 @@ fn case_31_pending_starting_running() {
     // Duplicates change nothing but are acknowledged.
     let actions = h.update(t.clone(), UpdateState::Starting);
     assert_eq!(h.task(0).unwrap().state, TaskState::Running);
-    assert!(!actions.iter().any(|a| matches!(a, Action::Persist(_))));
+    assert!(!actions.iter().any(|a| matches!(a, Action::Persist)));
     assert!(matches!(actions.last(), Some(Action::Acknowledge { .. })));
 }
 
@@ -694,9 +694,8 @@ fn launch_ids_are_saved_before_offers_and_confirmed_after_a_restart() {
     h.subscribe();
     h.add("0..1", &[]);
     let actions = h.start("0..1");
-    let Action::Persist(saved) = &actions[0] else {
-        panic!("{actions:?}")
-    };
+    assert_eq!(actions[0], Action::Persist);
+    let saved = &h.s.snapshot();
     let reserved: BTreeMap<BrokerId, TaskId> = saved
         .launch_ids
         .iter()
@@ -711,9 +710,8 @@ fn launch_ids_are_saved_before_offers_and_confirmed_after_a_restart() {
     let (task, reserved_in) = &launched[0];
     assert!(reserved.values().any(|r| r == task));
     assert!(reserved_in.is_some_and(|n| n >= 1 && n < h.s.persists));
-    let Action::Persist(after) = &actions[0] else {
-        panic!("{actions:?}")
-    };
+    assert_eq!(actions[0], Action::Persist);
+    let after = &h.s.snapshot();
     assert_eq!(
         after.launch_ids.len(),
         1,
@@ -768,9 +766,8 @@ fn an_unanswered_launch_id_is_given_up_after_the_reconciliation_attempts() {
     h.subscribe();
     h.add("0", &[]);
     let actions = h.start("0");
-    let Action::Persist(saved) = &actions[0] else {
-        panic!("{actions:?}")
-    };
+    assert_eq!(actions[0], Action::Persist);
+    let saved = &h.s.snapshot();
     let id = saved.launch_ids[0].task_id.clone();
     let mut h2 = Harness {
         s: Scheduler::new(Config::default(), saved.clone(), 9),
@@ -1467,7 +1464,7 @@ fn case_68_broker_log_asks_the_executor_and_answers_with_its_reply() {
     let (actions, reply) = h.command(log_command(0, "stdout", 111, 30_000));
     assert_eq!(reply, None, "waits for the executor");
     assert!(
-        !actions.iter().any(|a| matches!(a, Action::Persist(_))),
+        !actions.iter().any(|a| matches!(a, Action::Persist)),
         "nothing changes"
     );
     let (agent, executor, data) = sent_message(&actions);
