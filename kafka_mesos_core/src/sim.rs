@@ -10,7 +10,7 @@
 //!
 //! After every step the simulation checks the scheduler's invariants and records a
 //! [`Violation`] when one breaks:
-//! - a broker never has two live tasks;
+//! - a broker never has two live tasks, and no task id is launched twice;
 //! - no offer is used twice (launched on or declined after it was already used);
 //! - every launch and every successful reply follows a persist that contains it (a launch that
 //!   leaves early, a persist that reserved its task id), and the state persisted after each
@@ -755,6 +755,9 @@ impl Sim {
             return;
         };
         for t in tasks {
+            if self.tasks.contains_key(&t.task_id) {
+                self.violation(format!("task id {} launched twice", t.task_id));
+            }
             let persisted = self.persisted.brokers.iter().find(|b| b.id == t.broker);
             let reserved = self
                 .persisted

@@ -348,6 +348,31 @@ fn the_invariant_checks_fire() {
     );
     s.check_live_tasks();
     assert!(s.violations().iter().any(|v| v.what.contains("live tasks")));
+    // The same task id again.
+    let offer_id = OfferId("offer-z".into());
+    s.offers.insert(
+        offer_id.clone(),
+        OutstandingOffer {
+            agent: 2,
+            cpus: Scalar::from(8.0),
+            mem: Scalar::from(32768.0),
+            ports: vec![Range::new(31000, 31099).unwrap()],
+        },
+    );
+    s.execute(
+        Action::Launch {
+            offer: offer_id,
+            agent: AgentId("agent-2".into()),
+            tasks: vec![launch("kafka-0-c")],
+            reserved_in: None,
+        },
+        &stale,
+    );
+    assert!(
+        s.violations()
+            .iter()
+            .any(|v| v.what.contains("task id kafka-0-c launched twice"))
+    );
 }
 
 fn ops() -> impl Strategy<Value = (u64, Vec<u8>)> {
