@@ -15,9 +15,10 @@
 //!   meanwhile. A launch whose task id an earlier save already holds
 //!   ([`Action::Launch`](scheduler::Action::Launch)'s `reserved_in`) does not wait at all: it
 //!   leaves as soon as it is decided, so an offer is answered without waiting for a disk;
-//! - calls go to the master through one ordered queue, so the loop never waits on the network
-//!   and calls arrive in the order they were decided; acknowledgements of status updates, which
-//!   nothing orders against other calls, through a second one, so launches do not wait behind
+//! - calls go to the master through ordered queues, so the loop never waits on the network
+//!   and calls arrive in the order they were decided; launches (ACCEPT) and acknowledgements of
+//!   status updates, which nothing orders against other calls, each through a queue of their
+//!   own, so a launch waits behind neither declines nor a burst of acknowledgements
 //!   them;
 //! - a command is answered only by its `Reply`, which the scheduler emits after the `Persist`
 //!   of the change it reports.
@@ -245,6 +246,7 @@ impl Driver {
         let (requests_tx, requests) = mpsc::unbounded_channel();
         let (feedback_tx, feedback) = mpsc::unbounded_channel();
         let calls = spawn_call_queue(client.clone(), feedback_tx.clone());
+        let launches = spawn_call_queue(client.clone(), feedback_tx.clone());
         let acknowledgements = spawn_call_queue(client.clone(), feedback_tx);
         let revision = Arc::new(AtomicU64::new(0));
         let outbox = Arc::new(std::sync::Mutex::new(Outbox::default()));
@@ -258,7 +260,8 @@ impl Driver {
                 store,
                 version,
                 persist_backoff_max: config.persist_backoff_max,
-                calls: calls.clone(),
+                calls,
+                launches: launches.clone(),
                 acknowledgements,
             }
             .run(),
@@ -280,7 +283,7 @@ impl Driver {
             offers: OfferBook::new(),
             pending: HashMap::new(),
             next_command: 0,
-            calls,
+            launches,
         };
         let task = tokio::spawn(state.run(client, events, requests, feedback));
         Ok(Driver {
@@ -371,6 +374,9 @@ struct Committer {
     version: Option<StoreVersion>,
     persist_backoff_max: Duration,
     calls: mpsc::UnboundedSender<QueuedCall>,
+    /// Launches go out on a queue of their own: nothing orders an ACCEPT against a decline,
+    /// a kill (a broker is launched again only once its task ended) or a revival.
+    launches: mpsc::UnboundedSender<QueuedCall>,
     /// Acknowledgements of status updates go out on a queue of their own: a burst of them
     /// (two per task while brokers start) does not hold up the launches and declines behind it.
     /// Nothing orders an acknowledgement against other calls.
@@ -407,10 +413,10 @@ impl Committer {
             for d in deferred {
                 match d {
                     Deferred::Call(call, tasks) => {
-                        let queue = if call.r#type() == v1::scheduler::call::Type::Acknowledge {
-                            &self.acknowledgements
-                        } else {
-                            &self.calls
+                        let queue = match call.r#type() {
+                            v1::scheduler::call::Type::Acknowledge => &self.acknowledgements,
+                            v1::scheduler::call::Type::Accept => &self.launches,
+                            _ => &self.calls,
                         };
                         let _ = queue.send((*call, tasks));
                     }
@@ -473,8 +479,8 @@ struct Loop {
     offers: OfferBook,
     pending: HashMap<CommandId, oneshot::Sender<Result<Response, CommandError>>>,
     next_command: u64,
-    /// The master's call queue, for launches that need not wait for a save.
-    calls: mpsc::UnboundedSender<QueuedCall>,
+    /// The launches' call queue, for those that need not wait for a save.
+    launches: mpsc::UnboundedSender<QueuedCall>,
 }
 
 impl Loop {
@@ -665,7 +671,7 @@ impl Loop {
                             let accept = call.r#type() == v1::scheduler::call::Type::Accept;
                             let tasks = if accept { launched.clone() } else { Vec::new() };
                             if accept && early {
-                                let _ = self.calls.send((*call, tasks));
+                                let _ = self.launches.send((*call, tasks));
                             } else {
                                 self.deferred.push(Deferred::Call(call, tasks));
                             }
