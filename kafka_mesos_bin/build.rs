@@ -7,6 +7,10 @@
 //! few kB) when the linker supports it: GNU ld 2.38 or later, lld 15 or later, with glibc 2.36 or
 //! later. The option is probed with the linker cargo uses, and left out when that linker warns
 //! about it or fails, so the build works as before with an older toolchain.
+//!
+//! A binary linked so needs glibc 2.36 or later where it runs. The executor runs on the Mesos
+//! agents: for agents with an older glibc than the host that builds it, build with
+//! `KAFKA_MESOS_PACK_RELATIVE_RELOCS=0` to leave the option out.
 
 use std::path::Path;
 use std::process::Command;
@@ -14,12 +18,16 @@ use std::process::Command;
 /// Relative relocations as a bitmap; the binary then needs glibc 2.36 or later to run.
 const PACK_RELATIVE_RELOCS: &str = "-Wl,-z,pack-relative-relocs";
 
+/// The environment variable that, set to `0`, leaves the option out.
+const OPT_OUT: &str = "KAFKA_MESOS_PACK_RELATIVE_RELOCS";
+
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-env-changed=RUSTC_LINKER");
+    println!("cargo::rerun-if-env-changed={OPT_OUT}");
     let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     let env = std::env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
-    if os != "linux" || env != "gnu" {
+    if os != "linux" || env != "gnu" || std::env::var(OPT_OUT).is_ok_and(|v| v == "0") {
         return;
     }
     let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR for build scripts");
