@@ -49,15 +49,20 @@ fn linker_accepts(linker: &str, out: &Path, option: &str) -> bool {
     if std::fs::write(&source, "int main(void) { return 0; }\n").is_err() {
         return false;
     }
-    let result = Command::new(linker)
+    let linked = Command::new(linker)
         .arg(&source)
         .arg("-o")
         .arg(&program)
         .arg(option)
-        .output();
+        .output()
+        .is_ok_and(|output| output.status.success() && output.stderr.is_empty());
+    // Built for this host: the program must also run here (a glibc older than 2.36 refuses a
+    // binary with packed relocations).
+    let native = std::env::var("HOST").ok() == std::env::var("TARGET").ok();
+    let runs = !native
+        || Command::new(&program)
+            .output()
+            .is_ok_and(|output| output.status.success());
     let _ = std::fs::remove_file(&program);
-    match result {
-        Ok(output) => output.status.success() && output.stderr.is_empty(),
-        Err(_) => false,
-    }
+    linked && runs
 }
