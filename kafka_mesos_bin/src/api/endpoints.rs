@@ -348,7 +348,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         path: "/api/broker/list",
         verb: Verb::BrokerList,
-        summary: "List brokers",
+        summary: "List brokers; with Accept: text/plain (offset=seconds east of UTC, quiet=true), as the CLI prints them",
         params: &[BROKER_OPTIONAL],
         reply: ReplyKind::Brokers,
     },

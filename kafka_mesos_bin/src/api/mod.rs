@@ -45,11 +45,11 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::routing::{MethodFilter, get, on};
 use kafka_mesos_core::expr::{BrokerExpr, TopicExpr};
-use kafka_mesos_core::model::{Broker, BrokerId, TaskState};
+use kafka_mesos_core::model::{Broker, BrokerId, RenderOptions, TaskState};
 use kafka_mesos_core::scheduler::{
     BrokerSettings, Command, CommandError, LogName, LogOutcome, Response, SettingsError, WaitStatus,
 };
-use kafka_mesos_core::time::Period;
+use kafka_mesos_core::time::{Period, Timestamp};
 
 use crate::topics::AdminError;
 use crate::topics::admin::AdminClient;
@@ -286,10 +286,11 @@ struct Request<'a> {
     endpoint: &'static Endpoint,
 }
 
-/// A successful answer (HTTP 200): a JSON value, or JSON already rendered.
+/// A successful answer (HTTP 200): a JSON value, JSON already rendered, or text.
 enum Reply {
     Value(serde_json::Value),
     Rendered(Bytes),
+    Text(Bytes),
 }
 
 impl IntoResponse for Reply {
@@ -299,6 +300,12 @@ impl IntoResponse for Reply {
             Reply::Rendered(body) => (
                 StatusCode::OK,
                 [(header::CONTENT_TYPE, "application/json")],
+                body,
+            )
+                .into_response(),
+            Reply::Text(body) => (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
                 body,
             )
                 .into_response(),
@@ -318,9 +325,12 @@ impl Request<'_> {
             return self.serve_topic(&params).await.map(Reply::Value);
         }
         if self.endpoint.verb == Verb::BrokerList {
-            return broker_list_reply(self.commands, self.list_cache, &params)
-                .await
-                .map(Reply::Rendered);
+            let format = ListFormat::of(headers)?;
+            let body = broker_list_reply(self.commands, self.list_cache, &params, format).await?;
+            return Ok(match format {
+                ListFormat::Json => Reply::Rendered(body),
+                ListFormat::Text { .. } => Reply::Text(body),
+            });
         }
         serve_command(self.commands, self.endpoint.verb, &params)
             .await
@@ -328,39 +338,113 @@ impl Request<'_> {
     }
 }
 
-/// The last whole `broker list` answer rendered, with the revision and the second it was
-/// rendered at: a list asked for again before either moves on is the same bytes.
-#[derive(Debug, Default)]
-struct ListCache {
-    last: std::sync::Mutex<Option<(ListKey, Bytes)>>,
+/// How a `broker list` answer is written: JSON, or, for a request whose `Accept` header starts
+/// with `text/plain`, the text `kafka-mesos broker list` prints, with dates at the UTC offset
+/// `offset=` (seconds, default 0) and the options left out for `quiet=true`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum ListFormat {
+    Json,
+    Text { offset: i32, quiet: bool },
 }
 
-/// When a `broker list` answer was rendered: the scheduler's revision and the Unix second
-/// (the reasons brokers wait count seconds down).
-type ListKey = (u64, u64);
+impl ListFormat {
+    /// The format `headers` ask for: the first media range of `Accept` decides.
+    fn of(headers: &HeaderMap) -> Result<ListFormat, ApiError> {
+        let Some(accept) = headers.get(header::ACCEPT) else {
+            return Ok(ListFormat::Json);
+        };
+        let accept = accept.to_str().unwrap_or_default();
+        let first = accept.split(',').next().unwrap_or_default();
+        let mut parts = first.split(';');
+        let media = parts.next().unwrap_or_default().trim();
+        if !media.eq_ignore_ascii_case(crate::cli::TEXT_LIST) {
+            return Ok(ListFormat::Json);
+        }
+        let (mut offset, mut quiet) = (0, false);
+        let invalid = |value: &str, problem: &str| ApiError::InvalidParam {
+            name: "Accept".into(),
+            value: value.to_string(),
+            problem: problem.to_string(),
+        };
+        for part in parts {
+            let Some((name, value)) = part.split_once('=') else {
+                continue;
+            };
+            match name.trim() {
+                "offset" => {
+                    offset = value
+                        .trim()
+                        .parse::<i32>()
+                        .ok()
+                        .filter(|o| o.abs() < 86_400)
+                        .ok_or_else(|| {
+                            invalid(
+                                first,
+                                "offset is the UTC offset in seconds, -86399 to 86399",
+                            )
+                        })?;
+                }
+                "quiet" => {
+                    quiet = match value.trim() {
+                        "true" => true,
+                        "false" => false,
+                        _ => return Err(invalid(first, "quiet is true or false")),
+                    };
+                }
+                // Other parameters (charset, q) change nothing.
+                _ => {}
+            }
+        }
+        Ok(ListFormat::Text { offset, quiet })
+    }
+}
+
+/// The last whole `broker list` answers rendered, each with the revision, the second and the
+/// format it was rendered for: a list asked for again before the revision or the second moves
+/// on is the same bytes.
+#[derive(Debug, Default)]
+struct ListCache {
+    last: std::sync::Mutex<Vec<(ListKey, Bytes)>>,
+}
+
+/// When and how a `broker list` answer was rendered: the scheduler's revision, the Unix second
+/// (the reasons brokers wait count seconds down) and the format.
+type ListKey = (u64, u64, ListFormat);
+
+/// The most formats (time zones, quiet or not) kept for one revision and second.
+const LIST_FORMATS_KEPT: usize = 8;
 
 impl ListCache {
     fn get(&self, key: ListKey) -> Option<Bytes> {
         let last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        last.as_ref()
-            .filter(|(k, _)| *k == key)
+        last.iter()
+            .find(|(k, _)| *k == key)
             .map(|(_, body)| body.clone())
     }
 
     fn put(&self, key: ListKey, body: Bytes) {
-        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some((key, body));
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        last.retain(|(k, _)| (k.0, k.1) == (key.0, key.1) && k.2 != key.2);
+        if last.len() >= LIST_FORMATS_KEPT {
+            last.remove(0);
+        }
+        last.push((key, body));
     }
 }
 
 /// The key under which the answer to `broker list` without an expression may be reused, when
 /// the scheduler has revisions.
-fn list_key(commands: &dyn Commands, expr: Option<&BrokerExpr>) -> Option<ListKey> {
+fn list_key(
+    commands: &dyn Commands,
+    expr: Option<&BrokerExpr>,
+    format: ListFormat,
+) -> Option<ListKey> {
     let revision = commands.revision()?;
     let second = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .ok()?
         .as_secs();
-    expr.is_none().then_some((revision, second))
+    expr.is_none().then_some((revision, second, format))
 }
 
 async fn serve_command(
@@ -386,10 +470,11 @@ async fn broker_list_reply(
     commands: &dyn Commands,
     cache: &ListCache,
     params: &Params,
+    format: ListFormat,
 ) -> Result<Bytes, ApiError> {
     let expr = params.broker_expr("broker")?;
     // Taken before the state is read: an answer stored under it is at least that recent.
-    let key = list_key(commands, expr.as_ref());
+    let key = list_key(commands, expr.as_ref(), format);
     if let Some(body) = key.and_then(|key| cache.get(key)) {
         return Ok(body);
     }
@@ -413,7 +498,21 @@ async fn broker_list_reply(
             ..BrokerJson::from(b)
         })
         .collect();
-    let body = render(&BrokersReply { brokers })?;
+    let body = match format {
+        ListFormat::Json => render(&BrokersReply { brokers })?,
+        ListFormat::Text { offset, quiet } => {
+            let now = Timestamp(chrono::Utc::now().timestamp_millis());
+            let opts = RenderOptions {
+                quiet,
+                offset: chrono::FixedOffset::east_opt(offset)
+                    .unwrap_or(chrono::FixedOffset::east_opt(0).expect("zero offset")),
+                ..RenderOptions::utc(now)
+            };
+            crate::cli::brokers_text(None, &brokers, &opts)
+                .map(Bytes::from)
+                .map_err(ApiError::Unavailable)?
+        }
+    };
     if let Some(key) = key {
         cache.put(key, body.clone());
     }
@@ -844,5 +943,91 @@ mod tests {
             get(&app, "/api/broker/list").await;
         }
         assert_eq!(commands.0.lists.load(Ordering::SeqCst), 3);
+    }
+
+    async fn get_accepting(app: &Router, uri: &str, accept: &str) -> (StatusCode, String, String) {
+        let response = app
+            .clone()
+            .oneshot(
+                axum::http::Request::get(uri)
+                    .header(header::ACCEPT, accept)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            content_type,
+            String::from_utf8(body.to_vec()).unwrap(),
+        )
+    }
+
+    /// `broker list` as text is what the CLI prints from the JSON answer, in the time zone and
+    /// with the options the `Accept` header asks for, kept per format.
+    #[tokio::test]
+    async fn the_list_as_text_is_what_the_cli_prints() {
+        let commands = Arc::new(Counting::default());
+        {
+            let mut brokers = commands.brokers.lock().unwrap();
+            let mut b = Broker::new(BrokerId(0));
+            b.active = true;
+            b.spec.options = "log.dirs=/data".parse().unwrap();
+            b.failover.register_failure(Timestamp(1_700_000_000_000));
+            brokers.push(b);
+            brokers.push(Broker::new(BrokerId(1)));
+        }
+        let app = router(commands.clone());
+        let json: BrokersReply =
+            serde_json::from_slice(&get(&app, "/api/broker/list").await).unwrap();
+        for (accept, offset, quiet) in [
+            ("text/plain", 0, false),
+            ("text/plain; offset=3600; quiet=false", 3600, false),
+            (
+                "text/plain;offset=-19800;quiet=true, application/json;q=0.5",
+                -19800,
+                true,
+            ),
+        ] {
+            let (status, content_type, text) =
+                get_accepting(&app, "/api/broker/list", accept).await;
+            assert_eq!(status, StatusCode::OK, "{accept}: {text}");
+            assert_eq!(content_type, "text/plain; charset=utf-8");
+            let opts = RenderOptions {
+                quiet,
+                offset: chrono::FixedOffset::east_opt(offset).unwrap(),
+                ..RenderOptions::utc(Timestamp(chrono::Utc::now().timestamp_millis()))
+            };
+            let printed = crate::cli::brokers_text(None, &json.brokers, &opts).unwrap();
+            assert_eq!(text, printed, "{accept}");
+            assert!(text.starts_with("brokers:\n  id: 0\n"), "{text}");
+            assert_eq!(text.contains("log.dirs=/data"), !quiet, "{accept}: {text}");
+        }
+        // Other media types get JSON.
+        let (_, content_type, body) = get_accepting(&app, "/api/broker/list", "*/*").await;
+        assert_eq!(content_type, "application/json");
+        assert!(body.starts_with("{\"brokers\""));
+        // A bad parameter is refused and says what is accepted.
+        for bad in [
+            "text/plain; offset=86400",
+            "text/plain; offset=x",
+            "text/plain; quiet=1",
+        ] {
+            let (status, _, body) = get_accepting(&app, "/api/broker/list", bad).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+            assert!(body.contains("invalid Accept"), "{bad}: {body}");
+            assert!(
+                body.contains("offset is the UTC offset in seconds")
+                    || body.contains("quiet is true or false"),
+                "{body}"
+            );
+        }
     }
 }

@@ -40,7 +40,7 @@ use crate::config::{API_TOKEN_VARIABLE, Secret};
 use args::Parsed;
 use progress::Progress;
 use spec::{CmdSpec, group_commands};
-use transport::{Answer, ApiClient};
+use transport::{Answer, Answered, ApiClient};
 
 /// Why a command failed; `main` prints `Error: <message>` and exits with status 1.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -300,6 +300,16 @@ async fn execute(cmd: &CmdSpec, parsed: &Parsed, ctx: &Context) -> Result<String
     let waits = matches!(cmd.name, "start" | "stop" | "restart")
         && cmd.group == "broker"
         && parsed.value("timeout").is_none_or(|t| !is_zero(t));
+    // `broker list` asks for the text itself: the scheduler renders it once for every caller
+    // (and time zone) until the state or the second changes.
+    let accept = (cmd.group == "broker" && cmd.name == "list").then(|| {
+        format!(
+            "{}; offset={}; quiet={}",
+            TEXT_LIST,
+            ctx.offset.local_minus_utc(),
+            parsed.has_flag("quiet")
+        )
+    });
     let answer = if waits {
         let what = format!(
             "waiting for {} {} to {}",
@@ -308,25 +318,21 @@ async fn execute(cmd: &CmdSpec, parsed: &Parsed, ctx: &Context) -> Result<String
             cmd.name
         );
         ctx.progress
-            .show(&what, client.post_answer(&path, body))
+            .show(&what, client.post_accepting(&path, body, accept.as_deref()))
             .await?
     } else {
-        client.post_answer(&path, body).await?
+        client
+            .post_accepting(&path, body, accept.as_deref())
+            .await?
     };
-    let render = |brokers: &[BrokerJson]| -> Result<String, CliError> {
-        let opts = RenderOptions {
-            quiet: parsed.has_flag("quiet"),
-            offset: ctx.offset,
-            ..RenderOptions::utc(ctx.now())
-        };
-        let mut out = String::new();
-        for b in brokers {
-            let broker = Broker::try_from(b).map_err(|e| CliError::InvalidReply(e.to_string()))?;
-            let text = render_broker(&broker, &opts);
-            out.push_str(&with_waiting_line(&text, b.waiting.as_ref(), opts.indent));
-            out.push('\n');
-        }
-        Ok(out)
+    let answer = match answer {
+        Answered::Text(text) => return Ok(text),
+        Answered::Json(answer) => answer,
+    };
+    let opts = RenderOptions {
+        quiet: parsed.has_flag("quiet"),
+        offset: ctx.offset,
+        ..RenderOptions::utc(ctx.now())
     };
     let noun = |n: usize| if n == 1 { "broker" } else { "brokers" };
     if cmd.group == "topic" {
@@ -335,19 +341,12 @@ async fn execute(cmd: &CmdSpec, parsed: &Parsed, ctx: &Context) -> Result<String
     match cmd.name {
         "list" | "add" | "update" | "clone" => {
             let reply: BrokersReply = answer.decode()?;
-            let n = reply.brokers.len();
             let header = match cmd.name {
-                "list" if n == 0 => return Ok("no brokers\n".into()),
-                "list" => format!("{}:", noun(n)),
-                "update" => format!("{} updated:", noun(n)),
-                _ => format!("{} added:", noun(n)),
+                "list" => None,
+                "update" => Some(format!("{} updated:", noun(reply.brokers.len()))),
+                _ => Some(format!("{} added:", noun(reply.brokers.len()))),
             };
-            let text = render(&reply.brokers)?;
-            let mut out = String::with_capacity(header.len() + 1 + text.len());
-            out.push_str(&header);
-            out.push('\n');
-            out.push_str(&text);
-            Ok(out)
+            brokers_text(header.as_deref(), &reply.brokers, &opts).map_err(CliError::InvalidReply)
         }
         "remove" => {
             let reply: RemoveReply = answer.decode()?;
@@ -369,21 +368,26 @@ async fn execute(cmd: &CmdSpec, parsed: &Parsed, ctx: &Context) -> Result<String
                     )));
                 }
             };
-            Ok(format!("{header}\n{}", render(&reply.brokers)?))
+            brokers_text(Some(&header), &reply.brokers, &opts).map_err(CliError::InvalidReply)
         }
         "restart" => {
             let reply: RestartReply = answer.decode()?;
             match reply.status {
-                RestartOutcome::Restarted => Ok(format!(
-                    "{} restarted:\n{}",
-                    noun(reply.brokers.len()),
-                    render(&reply.brokers)?
-                )),
-                RestartOutcome::Scheduled => Ok(format!(
-                    "{} scheduled to restart:\n{}",
-                    noun(reply.brokers.len()),
-                    render(&reply.brokers)?
-                )),
+                RestartOutcome::Restarted => brokers_text(
+                    Some(&format!("{} restarted:", noun(reply.brokers.len()))),
+                    &reply.brokers,
+                    &opts,
+                )
+                .map_err(CliError::InvalidReply),
+                RestartOutcome::Scheduled => brokers_text(
+                    Some(&format!(
+                        "{} scheduled to restart:",
+                        noun(reply.brokers.len())
+                    )),
+                    &reply.brokers,
+                    &opts,
+                )
+                .map_err(CliError::InvalidReply),
                 RestartOutcome::Timeout => Err(CliError::Timeout(
                     reply.message.unwrap_or_else(|| "restart timeout".into()),
                 )),
@@ -406,6 +410,37 @@ async fn execute(cmd: &CmdSpec, parsed: &Parsed, ctx: &Context) -> Result<String
 }
 
 /// A broker's text with `waiting: <reason>` after its `state:` line, when it waits.
+/// The media type of `broker list` as the CLI prints it. Parameters: `offset`, the UTC offset
+/// of dates in seconds (default 0), and `quiet` (`true` leaves the options out).
+pub const TEXT_LIST: &str = "text/plain";
+
+/// Brokers as the CLI prints them: `header` (for `None`, `broker list`'s own: the count, or
+/// `no brokers`), then each broker with the reason it waits. The API renders the same for a
+/// `broker list` that accepts `text/plain`.
+pub(crate) fn brokers_text(
+    header: Option<&str>,
+    brokers: &[BrokerJson],
+    opts: &RenderOptions,
+) -> Result<String, String> {
+    let n = brokers.len();
+    let header = match header {
+        Some(h) => h.to_string(),
+        None if n == 0 => return Ok("no brokers\n".into()),
+        None if n == 1 => "broker:".to_string(),
+        None => "brokers:".to_string(),
+    };
+    let mut out = String::with_capacity(header.len() + 1 + n * 160);
+    out.push_str(&header);
+    out.push('\n');
+    for b in brokers {
+        let broker = Broker::try_from(b).map_err(|e| e.to_string())?;
+        let text = render_broker(&broker, opts);
+        out.push_str(&with_waiting_line(&text, b.waiting.as_ref(), opts.indent));
+        out.push('\n');
+    }
+    Ok(out)
+}
+
 fn with_waiting_line(text: &str, waiting: Option<&ReasonJson>, indent: usize) -> String {
     let Some(w) = waiting else {
         return text.to_string();

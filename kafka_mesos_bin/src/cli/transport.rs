@@ -96,16 +96,34 @@ impl ApiClient {
     /// [`post`](Self::post), keeping the answer as it came until the caller decodes it into
     /// the shape it expects (no JSON tree in between).
     pub async fn post_answer(&self, path: &str, form: String) -> Result<Answer, CliError> {
-        let request = Request::builder()
+        match self.post_accepting(path, form, None).await? {
+            Answered::Json(answer) => Ok(answer),
+            Answered::Text(text) => Ok(Answer(Bytes::from(text))),
+        }
+    }
+
+    /// [`post_answer`](Self::post_answer) asking for `accept` (an `Accept` header value) as
+    /// well: an answer of type `text/plain` comes back as text, any other as JSON (a scheduler
+    /// that does not render text answers JSON, as before).
+    pub async fn post_accepting(
+        &self,
+        path: &str,
+        form: String,
+        accept: Option<&str>,
+    ) -> Result<Answered, CliError> {
+        let mut builder = Request::builder()
             .method(Method::POST)
             .uri(format!("{}{path}", self.base))
             .header(
                 header::CONTENT_TYPE,
                 "application/x-www-form-urlencoded; charset=utf-8",
-            )
+            );
+        if let Some(accept) = accept {
+            builder = builder.header(header::ACCEPT, accept);
+        }
+        let mut request = builder
             .body(Full::new(Bytes::from(form)))
             .map_err(|_| CliError::InvalidApi(self.api.clone()))?;
-        let mut request = request;
         if let Some(token) = &self.token {
             let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
                 .map_err(|_| CliError::InvalidToken("it is not a header value".into()))?;
@@ -121,6 +139,11 @@ impl ApiClient {
                 reason: self.unreachable_reason(&e),
             })?;
         let status = response.status();
+        let text = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/plain"));
         let body = response
             .into_body()
             .collect()
@@ -131,7 +154,12 @@ impl ApiClient {
             })?
             .to_bytes();
         if status == StatusCode::OK {
-            return Ok(Answer(body));
+            if text {
+                return String::from_utf8(body.to_vec())
+                    .map(Answered::Text)
+                    .map_err(|_| CliError::InvalidReply("text that is not UTF-8".into()));
+            }
+            return Ok(Answered::Json(Answer(body)));
         }
         let json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
         match json
@@ -150,6 +178,15 @@ impl ApiClient {
             }),
         }
     }
+}
+
+/// A successful answer: text to print as it is, or JSON to decode.
+#[derive(Debug, Clone)]
+pub enum Answered {
+    /// `text/plain`, rendered by the scheduler.
+    Text(String),
+    /// Anything else, taken as JSON.
+    Json(Answer),
 }
 
 /// The body of a successful answer, decoded on demand.
@@ -225,4 +262,53 @@ fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
         current = next;
     }
     current.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::Router;
+    use axum::routing::post;
+
+    use super::*;
+
+    /// A server answering `broker list` with `content_type`, whatever was asked.
+    async fn serve(content_type: &'static str, body: &'static str) -> String {
+        let app = Router::new().route(
+            "/api/broker/list",
+            post(move || async move { ([(header::CONTENT_TYPE, content_type)], body) }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{address}")
+    }
+
+    /// Text comes back as text; a scheduler that answers JSON whatever is asked (an older one)
+    /// is decoded as JSON, so the CLI renders it itself.
+    #[tokio::test]
+    async fn text_is_asked_for_and_json_still_understood() {
+        let text = serve("text/plain; charset=utf-8", "no brokers\n").await;
+        let client = ApiClient::new(&text).unwrap();
+        match client
+            .post_accepting("/api/broker/list", String::new(), Some("text/plain"))
+            .await
+            .unwrap()
+        {
+            Answered::Text(t) => assert_eq!(t, "no brokers\n"),
+            other => panic!("{other:?}"),
+        }
+        let json = serve("application/json", r#"{"brokers":[]}"#).await;
+        let client = ApiClient::new(&json).unwrap();
+        match client
+            .post_accepting("/api/broker/list", String::new(), Some("text/plain"))
+            .await
+            .unwrap()
+        {
+            Answered::Json(answer) => {
+                let reply: serde_json::Value = answer.decode().unwrap();
+                assert_eq!(reply["brokers"], serde_json::json!([]));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }
