@@ -210,10 +210,7 @@ fn completions(args: &[String]) -> ExitCode {
     );
     let shell = args.first().map(String::as_str).unwrap_or("");
     match cli::completions::script(shell, [local_master]) {
-        Ok(script) => {
-            print!("{script}");
-            ExitCode::SUCCESS
-        }
+        Ok(script) => write_out(&script),
         Err(e) => report(Err(e)),
     }
 }
@@ -275,15 +272,27 @@ fn main() -> ExitCode {
     let ctx = Context::system();
     let result = single_thread_runtime().map(|rt| rt.block_on(cli::run(&args[1..], &ctx)));
     match result {
-        Ok(Ok(out)) => {
-            print!("{out}");
-            ExitCode::SUCCESS
-        }
+        Ok(Ok(out)) => write_out(&out),
         Ok(Err(CliError::Usage { help, message })) => {
             println!("{help}");
             report(Err(message))
         }
         Ok(Err(e)) => report(Err(e.to_string())),
         Err(e) => report(Err(e)),
+    }
+}
+
+/// Writes the CLI's output. A reader that went away (`| head`) is no error: what it wanted was
+/// printed. Any other failure to write is reported.
+fn write_out(out: &str) -> ExitCode {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => report(Err(format!("cannot write the output: {e}"))),
     }
 }

@@ -384,3 +384,20 @@ async fn help_for_groups_and_unknown_subcommands() {
     let run = km_in(dir.path(), None, &["--version"]).await;
     assert!(run.stdout.starts_with("kafka-mesos "));
 }
+
+/// Output to a reader that went away (`kafka-mesos broker list | head -1`) ends quietly: no
+/// panic, exit 0.
+#[test]
+fn a_closed_output_pipe_is_no_panic() {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kafka-mesos"))
+        .args(["completions", "bash"])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}
