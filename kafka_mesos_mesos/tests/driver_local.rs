@@ -287,44 +287,13 @@ async fn a_broken_store_document_is_refused_at_start() {
     );
 }
 
-/// A store that takes `delay` per save and counts saves, like a disk that syncs.
-struct SlowStore {
-    inner: MemoryStore,
-    delay: Duration,
-    saves: std::sync::atomic::AtomicUsize,
-}
-
-#[async_trait::async_trait]
-impl StateStore for SlowStore {
-    async fn load(
-        &self,
-    ) -> Result<Option<kafka_mesos_core::store::Stored>, kafka_mesos_core::store::StoreError> {
-        self.inner.load().await
-    }
-
-    async fn save(
-        &self,
-        data: &[u8],
-        expected: Option<kafka_mesos_core::store::StoreVersion>,
-    ) -> Result<kafka_mesos_core::store::StoreVersion, kafka_mesos_core::store::StoreError> {
-        tokio::time::sleep(self.delay).await;
-        self.saves.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.inner.save(data, expected).await
-    }
-
-    fn location(&self) -> String {
-        "slow memory".into()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commands_waiting_together_are_saved_once_and_answered_after_the_save() {
     let work = tempfile::tempdir().unwrap();
     let master = common::local_master(work.path(), 1).await;
-    let store = Arc::new(SlowStore {
-        inner: MemoryStore::default(),
+    let store = Arc::new(TestStore {
         delay: Duration::from_millis(100),
-        saves: Default::default(),
+        ..TestStore::default()
     });
     let driver = Driver::start(driver_config(&master, 4), store.clone())
         .await
@@ -408,61 +377,6 @@ async fn brokers_waiting_for_one_agent_start_one_per_offer_round() {
     master.shutdown();
 }
 
-/// A store whose saves hang, once a save holding reserved launch ids is done, until `open`.
-#[derive(Default)]
-struct GatedStore {
-    inner: MemoryStore,
-    closed: std::sync::atomic::AtomicBool,
-    opened: tokio::sync::Notify,
-    is_open: std::sync::atomic::AtomicBool,
-}
-
-impl GatedStore {
-    fn open(&self) {
-        self.is_open
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-        self.opened.notify_waiters();
-    }
-
-    async fn saved(&self) -> kafka_mesos_core::scheduler::Snapshot {
-        let saved = self.inner.load().await.unwrap().unwrap();
-        kafka_mesos_core::scheduler::Snapshot::from_json(std::str::from_utf8(&saved.data).unwrap())
-            .unwrap()
-    }
-}
-
-#[async_trait::async_trait]
-impl StateStore for GatedStore {
-    async fn load(
-        &self,
-    ) -> Result<Option<kafka_mesos_core::store::Stored>, kafka_mesos_core::store::StoreError> {
-        self.inner.load().await
-    }
-
-    async fn save(
-        &self,
-        data: &[u8],
-        expected: Option<kafka_mesos_core::store::StoreVersion>,
-    ) -> Result<kafka_mesos_core::store::StoreVersion, kafka_mesos_core::store::StoreError> {
-        use std::sync::atomic::Ordering::SeqCst;
-        if self.closed.load(SeqCst) {
-            let opened = self.opened.notified();
-            if !self.is_open.load(SeqCst) {
-                opened.await;
-            }
-        }
-        let saved = self.inner.save(data, expected).await;
-        if std::str::from_utf8(data).is_ok_and(|d| d.contains("\"launchIds\"")) {
-            self.closed.store(true, SeqCst);
-        }
-        saved
-    }
-
-    fn location(&self) -> String {
-        "gated memory".into()
-    }
-}
-
 /// The reaction to an offer does not wait for a disk: a broker's task id is saved when it is
 /// started, so its launch leaves while the save of the launch itself is still under way.
 /// Answers still wait for their save.
@@ -478,7 +392,10 @@ async fn a_launch_with_a_saved_task_id_leaves_before_its_own_save() {
         format!("touch '{}' && exec sleep 600", marker.display())
     ]);
     config.executor.environment = vec![("KAFKA_MESOS_RUN_ARGV".into(), argv.to_string())];
-    let store = Arc::new(GatedStore::default());
+    let store = Arc::new(TestStore {
+        gated: true,
+        ..TestStore::default()
+    });
     let driver = Driver::start(config, store.clone()).await.unwrap();
     let handle = driver.handle();
     let settings =
@@ -532,4 +449,66 @@ async fn a_launch_with_a_saved_task_id_leaves_before_its_own_save() {
     handle.shutdown();
     driver.finished().await.unwrap();
     master.shutdown();
+}
+
+/// A store in memory that takes `delay` per save and counts saves, like a disk that syncs.
+/// When `gated`, once a save holding reserved launch ids is done, the saves after it hang
+/// until [`open`](Self::open).
+#[derive(Default)]
+struct TestStore {
+    inner: MemoryStore,
+    delay: Duration,
+    saves: std::sync::atomic::AtomicUsize,
+    gated: bool,
+    closed: std::sync::atomic::AtomicBool,
+    opened: tokio::sync::Notify,
+    is_open: std::sync::atomic::AtomicBool,
+}
+
+impl TestStore {
+    fn open(&self) {
+        self.is_open
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.opened.notify_waiters();
+    }
+
+    async fn saved(&self) -> kafka_mesos_core::scheduler::Snapshot {
+        let saved = self.inner.load().await.unwrap().unwrap();
+        kafka_mesos_core::scheduler::Snapshot::from_json(std::str::from_utf8(&saved.data).unwrap())
+            .unwrap()
+    }
+}
+
+#[async_trait::async_trait]
+impl StateStore for TestStore {
+    async fn load(
+        &self,
+    ) -> Result<Option<kafka_mesos_core::store::Stored>, kafka_mesos_core::store::StoreError> {
+        self.inner.load().await
+    }
+
+    async fn save(
+        &self,
+        data: &[u8],
+        expected: Option<kafka_mesos_core::store::StoreVersion>,
+    ) -> Result<kafka_mesos_core::store::StoreVersion, kafka_mesos_core::store::StoreError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if self.closed.load(SeqCst) {
+            let opened = self.opened.notified();
+            if !self.is_open.load(SeqCst) {
+                opened.await;
+            }
+        }
+        tokio::time::sleep(self.delay).await;
+        self.saves.fetch_add(1, SeqCst);
+        let saved = self.inner.save(data, expected).await;
+        if self.gated && std::str::from_utf8(data).is_ok_and(|d| d.contains("\"launchIds\"")) {
+            self.closed.store(true, SeqCst);
+        }
+        saved
+    }
+
+    fn location(&self) -> String {
+        "test memory".into()
+    }
 }

@@ -25,6 +25,16 @@ fn expr(s: &str) -> BrokerExpr {
 }
 
 impl Harness {
+    /// A scheduler restored from `snapshot`, at `now`.
+    fn restored(snapshot: Snapshot, seed: u64, now: Timestamp) -> Harness {
+        Harness {
+            s: Scheduler::new(Config::default(), snapshot, seed),
+            now,
+            next_command: 0,
+            next_offer: 0,
+        }
+    }
+
     fn input(&mut self, input: Input) -> Vec<Action> {
         let actions = self.s.handle(self.now, input);
         check_ordering(&actions);
@@ -658,12 +668,7 @@ fn a_snapshot_saved_mid_reconciliation_resumes_unlike_the_original() {
     let restored = Snapshot::from_json(&snapshot.to_json()).unwrap();
     assert_eq!(restored, snapshot);
 
-    let mut h2 = Harness {
-        s: Scheduler::new(Config::default(), restored, 8),
-        now: h.now,
-        next_command: 0,
-        next_offer: 0,
-    };
+    let mut h2 = Harness::restored(restored, 8, h.now);
     let actions = h2.subscribe();
     assert!(actions.contains(&Action::Reconcile(vec![])));
     let t = h2.task_id(0);
@@ -719,12 +724,7 @@ fn launch_ids_are_saved_before_offers_and_confirmed_after_a_restart() {
     );
 
     // Restored from the state saved by `start`: the launch above may have left, unsaved.
-    let mut h2 = Harness {
-        s: Scheduler::new(Config::default(), saved.clone(), 9),
-        now: h.now,
-        next_command: 0,
-        next_offer: 0,
-    };
+    let mut h2 = Harness::restored(saved.clone(), 9, h.now);
     let actions = h2.subscribe();
     let asked: Vec<(TaskId, Option<AgentId>)> =
         reserved.values().map(|t| (t.clone(), None)).collect();
@@ -769,12 +769,7 @@ fn an_unanswered_launch_id_is_given_up_after_the_reconciliation_attempts() {
     assert_eq!(actions[0], Action::Persist);
     let saved = &h.s.snapshot();
     let id = saved.launch_ids[0].task_id.clone();
-    let mut h2 = Harness {
-        s: Scheduler::new(Config::default(), saved.clone(), 9),
-        now: h.now,
-        next_command: 0,
-        next_offer: 0,
-    };
+    let mut h2 = Harness::restored(saved.clone(), 9, h.now);
     h2.subscribe();
     let mut asked = 1;
     let mut killed = false;

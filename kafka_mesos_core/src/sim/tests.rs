@@ -242,22 +242,28 @@ fn a_lost_agent_moves_its_broker_after_stickiness() {
 
 /// The checks themselves catch what they claim to: actions that break the contract, fed to
 /// the simulated Mesos directly, are reported.
+/// An outstanding offer `id` of 8 cpus, 32 GB and ports 31000..31099 from agent `agent`.
+fn large_offer(s: &mut Sim, id: &str, agent: usize) -> OfferId {
+    let offer_id = OfferId(id.into());
+    s.offers.insert(
+        offer_id.clone(),
+        OutstandingOffer {
+            agent,
+            cpus: Scalar::from(8.0),
+            mem: Scalar::from(32768.0),
+            ports: vec![Range::new(31000, 31099).unwrap()],
+        },
+    );
+    offer_id
+}
+
 #[test]
 fn the_invariant_checks_fire() {
     let mut s = sim(6);
     s.command_text("add", "0", &[]);
     s.command_text("start", "0", &[]);
     s.drive_for(2_000);
-    let offer_id = OfferId("offer-x".into());
-    s.offers.insert(
-        offer_id.clone(),
-        OutstandingOffer {
-            agent: 0,
-            cpus: Scalar::from(8.0),
-            mem: Scalar::from(32768.0),
-            ports: vec![Range::new(31000, 31099).unwrap()],
-        },
-    );
+    let offer_id = large_offer(&mut s, "offer-x", 0);
     let stale = Snapshot::default();
     let launch = |task: &str| crate::scheduler::TaskLaunch {
         task_id: TaskId(task.into()),
@@ -327,16 +333,7 @@ fn the_invariant_checks_fire() {
             .any(|v| v.what.contains("not persisted"))
     );
     // Two live tasks for broker 0 (whatever the scheduler launched, plus kafka-0-a).
-    let offer_id = OfferId("offer-y".into());
-    s.offers.insert(
-        offer_id.clone(),
-        OutstandingOffer {
-            agent: 1,
-            cpus: Scalar::from(8.0),
-            mem: Scalar::from(32768.0),
-            ports: vec![Range::new(31000, 31099).unwrap()],
-        },
-    );
+    let offer_id = large_offer(&mut s, "offer-y", 1);
     s.execute(
         Action::Launch {
             offer: offer_id,
@@ -349,16 +346,7 @@ fn the_invariant_checks_fire() {
     s.check_live_tasks();
     assert!(s.violations().iter().any(|v| v.what.contains("live tasks")));
     // The same task id again.
-    let offer_id = OfferId("offer-z".into());
-    s.offers.insert(
-        offer_id.clone(),
-        OutstandingOffer {
-            agent: 2,
-            cpus: Scalar::from(8.0),
-            mem: Scalar::from(32768.0),
-            ports: vec![Range::new(31000, 31099).unwrap()],
-        },
-    );
+    let offer_id = large_offer(&mut s, "offer-z", 2);
     s.execute(
         Action::Launch {
             offer: offer_id,
