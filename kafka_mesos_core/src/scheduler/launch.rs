@@ -1,10 +1,10 @@
 //! Building a broker's task from the offer it was placed on: ids, resources and the
 //! configuration its executor receives.
 
+use std::collections::BTreeMap;
+
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-
-use std::collections::BTreeMap;
 
 use super::{Action, ReservedTaskId, Scheduler};
 use crate::model::{AgentId, BindAddress, BrokerId, ExecutorId, Offer, Task, TaskId, TaskState};
