@@ -242,7 +242,7 @@ async fn fault_leader_killed_standby_takes_over() {
     let hosts = zk_hosts();
     let chroot = fresh_chroot("kafka");
     let connect = format!("{hosts}{chroot}");
-    let a = Node::start(&connect, 32000);
+    let a = Node::start(&connect, 26000);
     let a_api = a.api.clone();
     let a_leads = leader_api(&hosts, &chroot).await;
     assert_eq!(
@@ -250,7 +250,7 @@ async fn fault_leader_killed_standby_takes_over() {
         Some(a_api.as_str()),
         "the first scheduler leads"
     );
-    let b = Node::start(&connect, 32300);
+    let b = Node::start(&connect, 26300);
     assert_eq!(
         leader_api(&hosts, &chroot).await.as_deref(),
         Some(a_api.as_str())
@@ -547,7 +547,7 @@ async fn fault_zookeeper_down_for_a_while() {
     let mut zookeeper = OwnZooKeeper::start(own.path());
     let hosts = zookeeper.hosts();
     let chroot = fresh_chroot("kafka");
-    let node = Node::start(&format!("{hosts}{chroot}"), 32600);
+    let node = Node::start(&format!("{hosts}{chroot}"), 26600);
     start_broker(&node.api, 0);
     ok(&node.api, "/api/broker/add?broker=1");
     let broker_pid = node.brokers_running();
@@ -602,7 +602,7 @@ async fn fault_zookeeper_down_for_a_while() {
 async fn fault_zookeeper_session_expires() {
     let hosts = zk_hosts();
     let chroot = fresh_chroot("kafka");
-    let node = Node::start(&format!("{hosts}{chroot}"), 32900);
+    let node = Node::start(&format!("{hosts}{chroot}"), 26900);
     start_broker(&node.api, 0);
     ok(&node.api, "/api/broker/add?broker=1");
     let broker_pid = node.brokers_running();
@@ -649,12 +649,12 @@ async fn fault_paused_leader_is_deposed() {
     let hosts = zk_hosts();
     let chroot = fresh_chroot("kafka");
     let connect = format!("{hosts}{chroot}");
-    let a = Node::start(&connect, 33200);
+    let a = Node::start(&connect, 27200);
     assert_eq!(
         leader_api(&hosts, &chroot).await.as_deref(),
         Some(a.api.as_str())
     );
-    let b = Node::start(&connect, 33500);
+    let b = Node::start(&connect, 27500);
     start_broker(&a.api, 0);
     ok(&a.api, "/api/broker/add?broker=1");
 

@@ -110,7 +110,7 @@ fn file_names(dir: &Path) -> Vec<String> {
 async fn a_wrong_mesos_secret_is_a_clear_error_not_a_retry_loop() {
     let work = Workspace::new();
     let master_port = free_port();
-    let _master = local_master(&work, master_port, 32700);
+    let _master = local_master(&work, master_port, 28300);
     let dist = fake_distribution(&work.root);
     let api_port = free_port();
     let started = Instant::now();
@@ -153,7 +153,7 @@ async fn a_wrong_mesos_secret_is_a_clear_error_not_a_retry_loop() {
 async fn authenticated_end_to_end_with_options_delivered_verbatim_and_secrets_never_shown() {
     let work = Workspace::new();
     let master_port = free_port();
-    let _master = local_master(&work, master_port, 32400);
+    let _master = local_master(&work, master_port, 28600);
     let dist = fake_distribution(&work.root);
     // The scheduler and the CLI read the token from the properties file in their directory.
     std::fs::write(
@@ -314,7 +314,7 @@ async fn the_api_over_tls_with_the_cli_and_the_embedded_agents_trusting_its_cert
     let work = Workspace::new();
     let (cert, key) = self_signed(&work.root);
     let dist = fake_distribution(&work.root);
-    let agents = agents_file(&work.root, 33000);
+    let agents = agents_file(&work.root, 28000);
     let port = free_port();
     let api = format!("https://127.0.0.1:{port}");
     let log = std::fs::File::create(work.dir.join("scheduler.log")).unwrap();
